@@ -1,0 +1,142 @@
+//! Numerical gradients by central differences (`common/gradient.py`) and the checks that
+//! compare them with backpropagation.
+
+use ndarray::ArrayD;
+
+use crate::float::Float;
+use crate::layers::Layer;
+use crate::rng::Rng;
+
+/// The book's step for central differences, `h = 1e-4`.
+pub const H: f64 = 1e-4;
+
+/// `∂f/∂x` by central differences, `(f(x + h) − f(x − h)) / 2h` for each element in turn.
+///
+/// Like the book's `numerical_gradient`, each element of `x` is nudged in place and restored,
+/// so `f` may read `x` through the argument it is given.
+///
+/// ```
+/// use backprop::gradient::numerical_gradient;
+/// let mut x = ndarray::arr1(&[3.0_f64, 4.0]).into_dyn();
+/// let g = numerical_gradient(|x| x[0] * x[0] + x[1] * x[1], &mut x, 1e-4);
+/// assert!((g[0] - 6.0).abs() < 1e-6 && (g[1] - 8.0).abs() < 1e-6);
+/// ```
+pub fn numerical_gradient<F: Float>(
+    mut f: impl FnMut(&ArrayD<F>) -> F,
+    x: &mut ArrayD<F>,
+    h: f64,
+) -> ArrayD<F> {
+    let h = F::lit(h);
+    let mut grad = ArrayD::zeros(x.raw_dim());
+    for i in 0..x.len() {
+        let tmp = get_nth(x, i);
+        set_nth(x, i, tmp + h);
+        let fxh1 = f(x);
+        set_nth(x, i, tmp - h);
+        let fxh2 = f(x);
+        set_nth(x, i, tmp);
+        set_nth(&mut grad, i, (fxh1 - fxh2) / (h + h));
+    }
+    grad
+}
+
+fn get_nth<F: Float>(x: &ArrayD<F>, i: usize) -> F {
+    match x.as_slice_memory_order() {
+        Some(s) => s[i],
+        None => *x.iter().nth(i).expect("index in range"),
+    }
+}
+
+fn set_nth<F: Float>(x: &mut ArrayD<F>, i: usize, v: F) {
+    match x.as_slice_memory_order_mut() {
+        Some(s) => s[i] = v,
+        None => *x.iter_mut().nth(i).expect("index in range") = v,
+    }
+}
+
+/// The mean absolute difference between two gradients, as the book's `gradient_check.py`
+/// prints it.
+pub fn mean_abs_diff<F: Float>(a: &ArrayD<F>, b: &ArrayD<F>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    if a.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = a
+        .iter()
+        .zip(b.iter())
+        .map(|(&x, &y)| (x - y).abs().to_f64_lossy())
+        .sum();
+    sum / a.len() as f64
+}
+
+/// `‖a − b‖ / (‖a‖ + ‖b‖)`, the usual relative error between two gradients (0 when both are
+/// zero).
+pub fn relative_error(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    let norm = |it: &mut dyn Iterator<Item = f64>| it.map(|v| v * v).sum::<f64>().sqrt();
+    let diff = norm(&mut a.iter().zip(b.iter()).map(|(x, y)| x - y));
+    let scale = norm(&mut a.iter().copied()) + norm(&mut b.iter().copied());
+    if scale == 0.0 { 0.0 } else { diff / scale }
+}
+
+/// Checks a layer's backward pass against numerical gradients in `f64`.
+///
+/// The layer is turned into a scalar function `L = Σ g ⊙ layer(x)` with a fixed random `g`
+/// (so `∂L/∂out = g`); backprop gives `∂L/∂x = layer.backward(g)` and the parameter
+/// gradients, and each is compared with central differences (h = 1e-5) on a random input of
+/// `input_shape`. Panics with the offending quantity when a relative error reaches 1e-6.
+/// Returns the largest relative error seen.
+pub fn check_layer(layer: &mut dyn Layer<f64>, input_shape: &[usize], seed: u64) -> f64 {
+    const STEP: f64 = 1e-5;
+    let mut rng = Rng::new(seed);
+    let mut x = ArrayD::from_shape_simple_fn(input_shape, || rng.normal());
+    let out = layer.forward(x.clone(), true);
+    let g = ArrayD::from_shape_simple_fn(out.raw_dim(), || rng.normal());
+    let dx = layer.backward(g.clone());
+    let param_grads: Vec<ArrayD<f64>> = layer.params().iter().map(|p| p.grad.to_owned()).collect();
+
+    let objective = |layer: &mut dyn Layer<f64>, x: &ArrayD<f64>| {
+        let out = layer.forward(x.clone(), true);
+        (&out * &g).sum()
+    };
+    let mut worst = 0.0_f64;
+    let num_dx = numerical_gradient(|x| objective(layer, x), &mut x, STEP);
+    let e = relative_error(&dx, &num_dx);
+    assert!(e < 1e-6, "{}: dx relative error {e:e}", layer.name());
+    worst = worst.max(e);
+
+    for (k, analytic) in param_grads.iter().enumerate() {
+        let mut numeric = ArrayD::zeros(analytic.raw_dim());
+        for i in 0..analytic.len() {
+            let set = |layer: &mut dyn Layer<f64>, v: Option<f64>| {
+                let mut params = layer.params();
+                let slot = &mut params[k]
+                    .value
+                    .as_slice_memory_order_mut()
+                    .expect("contiguous")[i];
+                let old = *slot;
+                if let Some(v) = v {
+                    *slot = v;
+                }
+                old
+            };
+            let tmp = set(layer, None);
+            set(layer, Some(tmp + STEP));
+            let f1 = objective(layer, &x);
+            set(layer, Some(tmp - STEP));
+            let f2 = objective(layer, &x);
+            set(layer, Some(tmp));
+            numeric.as_slice_memory_order_mut().expect("contiguous")[i] = (f1 - f2) / (2.0 * STEP);
+        }
+        let e = relative_error(analytic, &numeric);
+        let kind = layer.params()[k].kind;
+        assert!(
+            e < 1e-6,
+            "{}: d{} relative error {e:e}",
+            layer.name(),
+            kind.prefix()
+        );
+        worst = worst.max(e);
+    }
+    worst
+}

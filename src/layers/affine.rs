@@ -1,0 +1,161 @@
+//! Affine, the fully connected layer (§5.6.1–5.6.2).
+
+use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn};
+
+use super::{Layer, Param, ParamKind};
+use crate::float::Float;
+
+/// `out = x · W + b`, with `W` of shape `(in, out)` and `b` of shape `(out,)`.
+///
+/// Backward, for `dout = ∂L/∂out` of shape `(N, out)`:
+///
+/// * `dx = dout · Wᵀ` — shape `(N, in)`, reshaped back to the input's shape;
+/// * `dW = xᵀ · dout` — shape `(in, out)`;
+/// * `db = Σₙ dout[n, :]` — the bias was broadcast over the batch, so its gradient sums over it.
+///
+/// Like the book's layer, an N-D input (say convolution output `(N, C, H, W)`) is flattened to
+/// `(N, C·H·W)` and the gradient is given back in the original shape.
+#[derive(Debug)]
+pub struct Affine<F> {
+    /// Weights `(in, out)`.
+    pub w: Array2<F>,
+    /// Bias `(out,)`.
+    pub b: Array1<F>,
+    /// `∂L/∂W` of the last backward pass.
+    pub dw: Array2<F>,
+    /// `∂L/∂b` of the last backward pass.
+    pub db: Array1<F>,
+    x: Array2<F>,
+    original_x_shape: Vec<usize>,
+    input_grad: bool,
+}
+
+impl<F: Float> Affine<F> {
+    /// An affine layer with the given weights and bias.
+    pub fn new(w: Array2<F>, b: Array1<F>) -> Self {
+        assert_eq!(
+            w.ncols(),
+            b.len(),
+            "Affine: W is {:?} but b is {:?}",
+            w.dim(),
+            b.dim()
+        );
+        let (dw, db) = (Array2::zeros(w.raw_dim()), Array1::zeros(b.raw_dim()));
+        Affine {
+            w,
+            b,
+            dw,
+            db,
+            x: Array2::zeros((0, 0)),
+            original_x_shape: Vec::new(),
+            input_grad: true,
+        }
+    }
+}
+
+/// Reshapes an owned array to `(N, rest)` without copying when it is already contiguous.
+pub(crate) fn flatten_2d<F: Float>(x: ArrayD<F>) -> Array2<F> {
+    let n = x.shape().first().copied().unwrap_or(1);
+    let rest = x.len().checked_div(n).unwrap_or(0);
+    let x = if x.is_standard_layout() {
+        x
+    } else {
+        x.as_standard_layout().into_owned()
+    };
+    x.into_shape_with_order((n, rest))
+        .expect("a standard-layout array reshapes")
+}
+
+impl<F: Float> Layer<F> for Affine<F> {
+    fn name(&self) -> &'static str {
+        "Affine"
+    }
+
+    fn forward(&mut self, x: ArrayD<F>, _train: bool) -> ArrayD<F> {
+        self.original_x_shape.clear();
+        self.original_x_shape.extend_from_slice(x.shape());
+        let x = flatten_2d(x);
+        assert_eq!(
+            x.ncols(),
+            self.w.nrows(),
+            "Affine: input has {} features per sample but W is {:?}",
+            x.ncols(),
+            self.w.dim()
+        );
+        let mut out = x.dot(&self.w);
+        out += &self.b;
+        self.x = x;
+        out.into_dyn()
+    }
+
+    fn backward(&mut self, dout: ArrayD<F>) -> ArrayD<F> {
+        let dout = flatten_2d(dout);
+        ndarray::linalg::general_mat_mul(F::one(), &self.x.t(), &dout, F::zero(), &mut self.dw);
+        self.db = dout.sum_axis(Axis(0));
+        if !self.input_grad {
+            return ArrayD::zeros(IxDyn(&[0]));
+        }
+        let dx = dout.dot(&self.w.t());
+        dx.into_shape_with_order(IxDyn(&self.original_x_shape))
+            .expect("dx has the input's size")
+    }
+
+    fn params(&mut self) -> Vec<Param<'_, F>> {
+        vec![
+            Param {
+                kind: ParamKind::Weight,
+                value: self.w.view_mut().into_dyn(),
+                grad: self.dw.view_mut().into_dyn(),
+            },
+            Param {
+                kind: ParamKind::Bias,
+                value: self.b.view_mut().into_dyn(),
+                grad: self.db.view_mut().into_dyn(),
+            },
+        ]
+    }
+
+    fn set_input_grad(&mut self, needed: bool) {
+        self.input_grad = needed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradient::check_layer;
+    use crate::rng::Rng;
+    use ndarray::array;
+
+    fn random_affine(i: usize, o: usize, seed: u64) -> Affine<f64> {
+        let mut rng = Rng::new(seed);
+        let w = Array2::from_shape_simple_fn((i, o), || rng.normal());
+        let b = Array1::from_shape_simple_fn(o, || rng.normal());
+        Affine::new(w, b)
+    }
+
+    #[test]
+    fn hand_computed_forward_and_backward() {
+        let mut a = Affine::new(
+            array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+            array![0.5, -0.5],
+        );
+        let out = a.forward(array![[1.0, 0.0, -1.0]].into_dyn(), true);
+        assert_eq!(out, array![[-3.5, -4.5]].into_dyn());
+        let dx = a.backward(array![[1.0, 2.0]].into_dyn());
+        assert_eq!(dx, array![[5.0, 11.0, 17.0]].into_dyn());
+        assert_eq!(a.dw, array![[1.0, 2.0], [0.0, 0.0], [-1.0, -2.0]]);
+        assert_eq!(a.db, array![1.0, 2.0]);
+    }
+
+    #[test]
+    fn gradient_matches_numerical() {
+        check_layer(&mut random_affine(6, 4, 1), &[3, 6], 3);
+    }
+
+    #[test]
+    fn flattens_nd_input_and_restores_gradient_shape() {
+        let mut a = random_affine(2 * 3 * 3, 5, 2);
+        check_layer(&mut a, &[4, 2, 3, 3], 4);
+    }
+}

@@ -1,0 +1,84 @@
+//! The array layers of chapters 5–6, one file each, `forward` and `backward` side by side.
+//!
+//! Every layer implements [`Layer`]: `forward` takes its input by value and returns its
+//! output; `backward` takes the upstream gradient `dout = ∂L/∂out` by value and returns
+//! `dx = ∂L/∂x`. Taking arrays by value lets a layer reuse a buffer it was handed (ReLU masks
+//! in place) without ever mutating an array that its caller still holds. What a layer needs
+//! for its backward pass (`mask`, `x`, `out`) it keeps in fields named after the book's.
+//!
+//! The loss layer [`SoftmaxWithLoss`] has a different shape of interface (it takes targets
+//! and returns a scalar) and so is not a [`Layer`].
+
+pub(crate) mod affine;
+mod relu;
+mod sigmoid;
+mod softmax_with_loss;
+
+pub use affine::Affine;
+pub use relu::Relu;
+pub use sigmoid::Sigmoid;
+pub use softmax_with_loss::SoftmaxWithLoss;
+
+use ndarray::{ArrayD, ArrayViewMutD};
+
+use crate::float::Float;
+
+/// What a parameter is, which decides its book name (`W3`, `b3`, `gamma2`, …) and whether
+/// weight decay applies to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A weight matrix or filter bank, `W`. Weight decay applies to these only.
+    Weight,
+    /// A bias, `b`.
+    Bias,
+    /// A batch-norm scale, `gamma`.
+    Gamma,
+    /// A batch-norm shift, `beta`.
+    Beta,
+}
+
+impl ParamKind {
+    /// The book's name prefix: `W`, `b`, `gamma`, `beta`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            ParamKind::Weight => "W",
+            ParamKind::Bias => "b",
+            ParamKind::Gamma => "gamma",
+            ParamKind::Beta => "beta",
+        }
+    }
+}
+
+/// One trainable parameter of a layer: its value and the gradient of the last backward pass.
+#[derive(Debug)]
+pub struct Param<'a, F> {
+    /// What the parameter is.
+    pub kind: ParamKind,
+    /// The value, updated in place by optimizers.
+    pub value: ArrayViewMutD<'a, F>,
+    /// `∂L/∂value` from the last backward pass.
+    pub grad: ArrayViewMutD<'a, F>,
+}
+
+/// A layer of a network: forward and backward over arrays whose first axis is the batch.
+pub trait Layer<F: Float>: Send {
+    /// The book's class name (`Affine`, `Relu`, …).
+    fn name(&self) -> &'static str;
+
+    /// Computes the output and remembers what backward needs. `train` selects training
+    /// behaviour for layers that have one (dropout, batch norm).
+    fn forward(&mut self, x: ArrayD<F>, train: bool) -> ArrayD<F>;
+
+    /// Given `dout = ∂L/∂out`, stores parameter gradients and returns `∂L/∂x`.
+    fn backward(&mut self, dout: ArrayD<F>) -> ArrayD<F>;
+
+    /// The layer's trainable parameters, in the book's order (`W` before `b`).
+    fn params(&mut self) -> Vec<Param<'_, F>> {
+        Vec::new()
+    }
+
+    /// Whether `backward` must return `∂L/∂x`. The first layer of a network sets this to
+    /// `false`: nothing consumes the gradient of the input images, so layers that can skip
+    /// computing it (Affine saves a whole matrix product) return an empty array instead.
+    fn set_input_grad(&mut self, _needed: bool) {}
+}

@@ -1,0 +1,97 @@
+//! ReLU (§5.5.1).
+
+use ndarray::{ArrayD, Zip};
+
+use super::Layer;
+use crate::float::Float;
+
+/// `y = x` where `x > 0`, else `0`.
+///
+/// Forward remembers `mask = (x <= 0)`. Backward: `∂y/∂x = 1` where `x > 0` and `0`
+/// elsewhere (also at `x = 0`, as in the book's layer), so `dx = dout` with the masked
+/// entries set to zero.
+///
+/// The book's backward zeroes `dout` in place and returns it, which silently changes an array
+/// its caller may still hold. Here `dout` is taken by value: the layer may reuse the buffer
+/// because nobody else can see it.
+#[derive(Debug, Default)]
+pub struct Relu {
+    mask: ArrayD<bool>,
+}
+
+impl Relu {
+    /// A ReLU layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The mask of the last forward pass (`true` where the input was `<= 0`).
+    pub fn mask(&self) -> &ArrayD<bool> {
+        &self.mask
+    }
+}
+
+impl<F: Float> Layer<F> for Relu {
+    fn name(&self) -> &'static str {
+        "Relu"
+    }
+
+    fn forward(&mut self, mut x: ArrayD<F>, _train: bool) -> ArrayD<F> {
+        if self.mask.shape() == x.shape() {
+            Zip::from(&mut self.mask)
+                .and(&x)
+                .for_each(|m, &v| *m = v <= F::zero());
+        } else {
+            self.mask = x.mapv(|v| v <= F::zero());
+        }
+        Zip::from(&mut x).and(&self.mask).for_each(|v, &m| {
+            if m {
+                *v = F::zero();
+            }
+        });
+        x
+    }
+
+    fn backward(&mut self, mut dout: ArrayD<F>) -> ArrayD<F> {
+        assert_eq!(
+            dout.shape(),
+            self.mask.shape(),
+            "Relu::backward: dout shape"
+        );
+        Zip::from(&mut dout).and(&self.mask).for_each(|d, &m| {
+            if m {
+                *d = F::zero();
+            }
+        });
+        dout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradient::check_layer;
+    use ndarray::array;
+
+    #[test]
+    fn book_mask_example() {
+        let mut relu = Relu::new();
+        let x = array![[1.0, -0.5], [-2.0, 3.0]].into_dyn();
+        let y = Layer::<f64>::forward(&mut relu, x, true);
+        assert_eq!(y, array![[1.0, 0.0], [0.0, 3.0]].into_dyn());
+        assert_eq!(
+            relu.mask(),
+            &array![[false, true], [true, false]].into_dyn()
+        );
+        let dout = array![[5.0, 6.0], [7.0, 8.0]].into_dyn();
+        let kept = dout.clone();
+        let dx = Layer::<f64>::backward(&mut relu, dout.clone());
+        assert_eq!(dx, array![[5.0, 0.0], [0.0, 8.0]].into_dyn());
+        assert_eq!(dout, kept, "the caller's array is untouched");
+    }
+
+    #[test]
+    fn gradient_matches_numerical() {
+        check_layer(&mut Relu::new(), &[4, 7], 1);
+    }
+}

@@ -1,0 +1,38 @@
+//! Stochastic gradient descent (§6.1.2).
+
+use super::Optimizer;
+use crate::float::Float;
+use crate::nets::NamedParam;
+
+/// `W ← W − η ∂L/∂W`. The book's default learning rate η is 0.01.
+#[derive(Clone, Debug)]
+pub struct Sgd {
+    /// The learning rate η.
+    pub lr: f64,
+}
+
+impl Sgd {
+    /// SGD with learning rate `lr`.
+    pub fn new(lr: f64) -> Self {
+        Sgd { lr }
+    }
+}
+
+impl Default for Sgd {
+    fn default() -> Self {
+        Sgd::new(0.01)
+    }
+}
+
+impl<F: Float> Optimizer<F> for Sgd {
+    fn name(&self) -> &'static str {
+        "SGD"
+    }
+
+    fn update(&mut self, params: &mut [NamedParam<'_, F>]) {
+        let lr = F::lit(self.lr);
+        for p in params.iter_mut() {
+            p.value.scaled_add(-lr, &p.grad);
+        }
+    }
+}

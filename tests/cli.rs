@@ -1,0 +1,202 @@
+//! The `backprop` binary and the book's examples, driven as a user would.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn backprop(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs an example the way `cargo run --example NAME` would; `cargo test` builds examples
+/// next to the binary.
+fn example(name: &str) -> String {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_backprop"));
+    let path = bin.parent().unwrap().join("examples").join(name);
+    let out = if path.exists() {
+        Command::new(path).output().unwrap()
+    } else {
+        Command::new(env!("CARGO"))
+            .args(["run", "-q", "--example", name])
+            .output()
+            .unwrap()
+    };
+    assert!(out.status.success(), "{name}: {}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn buy_apple_prints_the_books_lines() {
+    assert_eq!(
+        example("buy_apple"),
+        "price: 220\ndApple: 2.2\ndApple_num: 110\ndTax: 200\n"
+    );
+}
+
+#[test]
+fn buy_apple_orange_prints_the_books_lines() {
+    assert_eq!(
+        example("buy_apple_orange"),
+        "price: 715\ndApple: 2.2\ndApple_num: 110\ndOrange: 3.3000000000000003\n\
+         dOrange_num: 165\ndTax: 650\n"
+    );
+}
+
+#[test]
+fn gradcheck_differences_are_small_and_named() {
+    let out = backprop(&["gradcheck"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let names: Vec<&str> = text.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(names, ["W1", "b1", "W2", "b2"]);
+    for line in text.lines() {
+        let v: f64 = line.split(':').nth(1).unwrap().parse().unwrap();
+        // book.md §2: with the 1e-7 guard in the loss, differences up to ~1e-7 are expected.
+        assert!(v > 0.0 && v <= 1e-6, "{line}");
+    }
+
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&backprop(&["gradcheck", "--json"]))).unwrap();
+    for k in ["W1", "b1", "W2", "b2"] {
+        let v = json[k].as_f64().unwrap();
+        assert!(v <= 1e-6, "{k}: {v}");
+    }
+}
+
+#[test]
+fn default_training_run_reaches_95_percent_and_reports_json_lines() {
+    let out = backprop(&["train", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let (last, epochs) = lines.split_last().unwrap();
+    assert_eq!(epochs.len(), 200);
+    for (i, e) in epochs.iter().enumerate() {
+        assert_eq!(e["epoch"], i + 1);
+        for k in ["iter", "loss", "train_acc", "test_acc", "seconds"] {
+            assert!(e[k].is_number(), "{k} missing in {e}");
+        }
+    }
+    assert_eq!(last["final"], true);
+    assert_eq!(last["model"], "two-layer");
+    assert_eq!(last["dataset"], "digits");
+    assert_eq!(last["params"], 64 * 50 + 50 + 50 * 10 + 10);
+    let test_acc = last["test_acc"].as_f64().unwrap();
+    assert!(test_acc >= 0.95, "test accuracy {test_acc}");
+    assert!(last["samples_per_sec"].as_f64().unwrap() > 0.0);
+    // learning happened: the loss fell
+    assert!(epochs[199]["loss"].as_f64() < epochs[0]["loss"].as_f64());
+}
+
+#[test]
+fn human_output_has_a_line_per_epoch_and_no_progress_bar_when_piped() {
+    let out = backprop(&["train", "--epochs", "3", "--seed", "7"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("epoch")).count(),
+        3,
+        "{text}"
+    );
+    assert!(text.contains("train acc") && text.contains("test acc"));
+    assert!(
+        stderr(&out).is_empty(),
+        "stderr is not a terminal: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn same_seed_same_run() {
+    let a = stdout(&backprop(&[
+        "train", "--epochs", "5", "--seed", "3", "--json",
+    ]));
+    let b = stdout(&backprop(&[
+        "train", "--epochs", "5", "--seed", "3", "--json",
+    ]));
+    let strip = |s: &str| -> Vec<(f64, f64, f64)> {
+        s.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["final"].is_null())
+            .map(|v| {
+                (
+                    v["loss"].as_f64().unwrap(),
+                    v["train_acc"].as_f64().unwrap(),
+                    v["test_acc"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(strip(&a), strip(&b));
+    let c = stdout(&backprop(&[
+        "train", "--epochs", "5", "--seed", "4", "--json",
+    ]));
+    assert_ne!(strip(&a), strip(&c));
+}
+
+#[test]
+fn iters_and_eval_every_follow_the_books_schedule() {
+    let out = backprop(&[
+        "train",
+        "--iters",
+        "50",
+        "--eval-every",
+        "20",
+        "--sampling",
+        "replacement",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let iters: Vec<u64> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| v["iter"].as_u64().filter(|_| v["final"].is_null()))
+        .collect();
+    // evaluated after steps i = 0, 20, 40 (counted from 0), like `i % 600 == 0` in the book
+    assert_eq!(iters, [1, 21, 41]);
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_one_line_error() {
+    for args in [
+        &["train", "--lr", "0"][..],
+        &["train", "--lr", "-0.1"],
+        &["train", "--lr", "abc"],
+        &["train", "--batch-size", "0"],
+        &["train", "--hidden", "0"],
+        &["train", "--dataset", "imagenet"],
+        &["train", "--epochs", "3", "--iters", "5"],
+        &["train", "--no-such-flag"],
+        &["frobnicate"],
+        &["gradcheck", "--samples", "0"],
+    ] {
+        let out = backprop(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error:"), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn help_and_version_succeed() {
+    let out = backprop(&["--help"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("train") && stdout(&out).contains("gradcheck"));
+    assert!(backprop(&["--version"]).status.success());
+}
