@@ -29,6 +29,7 @@ pub mod gradient;
 pub mod graph;
 pub mod init;
 pub mod layers;
+pub mod linalg;
 pub mod nets;
 pub mod optim;
 pub mod pyfmt;

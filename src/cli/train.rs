@@ -8,10 +8,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use super::args::{DataArgs, positive_f64, positive_usize};
-use crate::data::Layout;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::nets::{Network, TwoLayerNet};
+use crate::nets::{Arch, Network};
 use crate::optim::Sgd;
 use crate::rng::Rng;
 use crate::train::{Event, Length, Sampling, TrainConfig, train};
@@ -84,12 +83,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
 }
 
-fn build<F: Float>(args: &TrainArgs, input: usize, classes: usize) -> Network<F> {
-    let mut rng = Rng::stream(args.data.seed, "init");
+fn arch(args: &TrainArgs) -> Arch {
     match args.model {
-        Model::TwoLayer => {
-            TwoLayerNet::new(input, args.hidden, classes, args.init_std, &mut rng).into_inner()
-        }
+        Model::TwoLayer => Arch::TwoLayer {
+            hidden: args.hidden,
+            weight_init_std: args.init_std,
+        },
     }
 }
 
@@ -105,7 +104,12 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
             "the dataset has no training or no test samples".into(),
         ));
     }
-    let mut net = build::<F>(&args, data.train.sample_size(), data.train.num_classes());
+    let arch = arch(&args);
+    let mut net: Network<F> = arch.build(
+        data.train.image_shape,
+        data.train.num_classes(),
+        &mut Rng::stream(args.data.seed, "init"),
+    )?;
     let params = net.param_count();
     let cfg = TrainConfig {
         length: match args.iters {
@@ -119,7 +123,7 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
             SamplingArg::Shuffle => Sampling::Shuffle,
             SamplingArg::Replacement => Sampling::Replacement,
         },
-        layout: Layout::Flat,
+        layout: arch.layout(),
         eval_batch: 1000,
     };
     let model = args

@@ -4,6 +4,7 @@ use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn};
 
 use super::{Layer, Param, ParamKind};
 use crate::float::Float;
+use crate::linalg::{gemm, matmul};
 
 /// `out = x · W + b`, with `W` of shape `(in, out)` and `b` of shape `(out,)`.
 ///
@@ -82,7 +83,7 @@ impl<F: Float> Layer<F> for Affine<F> {
             x.ncols(),
             self.w.dim()
         );
-        let mut out = x.dot(&self.w);
+        let mut out = matmul(&x, &self.w);
         out += &self.b;
         self.x = x;
         out.into_dyn()
@@ -90,12 +91,12 @@ impl<F: Float> Layer<F> for Affine<F> {
 
     fn backward(&mut self, dout: ArrayD<F>) -> ArrayD<F> {
         let dout = flatten_2d(dout);
-        ndarray::linalg::general_mat_mul(F::one(), &self.x.t(), &dout, F::zero(), &mut self.dw);
+        gemm(F::one(), self.x.t(), dout.view(), F::zero(), &mut self.dw);
         self.db = dout.sum_axis(Axis(0));
         if !self.input_grad {
             return ArrayD::zeros(IxDyn(&[0]));
         }
-        let dx = dout.dot(&self.w.t());
+        let dx = matmul(&dout, &self.w.t());
         dx.into_shape_with_order(IxDyn(&self.original_x_shape))
             .expect("dx has the input's size")
     }

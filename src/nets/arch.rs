@@ -1,0 +1,58 @@
+//! Architectures by name: what `--model` selects, what a model file records, and how to
+//! build the network from it.
+
+use super::{Network, TwoLayerNet};
+use crate::data::Layout;
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::rng::Rng;
+
+/// A network architecture, independent of the data it will be trained on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arch {
+    /// The book's TwoLayerNet (§5.7): Affine → ReLU → Affine.
+    TwoLayer {
+        /// Hidden units.
+        hidden: usize,
+        /// Standard deviation of the initial weights (the book's 0.01).
+        weight_init_std: f64,
+    },
+}
+
+impl Arch {
+    /// The name `--model` uses (`two-layer`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Arch::TwoLayer { .. } => "two-layer",
+        }
+    }
+
+    /// Whether the network takes flat vectors or images.
+    pub fn layout(&self) -> Layout {
+        match self {
+            Arch::TwoLayer { .. } => Layout::Flat,
+        }
+    }
+
+    /// Builds a freshly initialised network for images of `image_shape` (`[C, H, W]`) and
+    /// `classes` outputs, drawing initial weights from `rng`.
+    pub fn build<F: Float>(
+        &self,
+        image_shape: [usize; 3],
+        classes: usize,
+        rng: &mut Rng,
+    ) -> Result<Network<F>> {
+        if classes < 2 {
+            return Err(Error::Invalid(format!(
+                "a classifier needs at least 2 classes, got {classes}"
+            )));
+        }
+        let input: usize = image_shape.iter().product();
+        Ok(match self {
+            Arch::TwoLayer {
+                hidden,
+                weight_init_std,
+            } => TwoLayerNet::new(input, *hidden, classes, *weight_init_std, rng).into_inner(),
+        })
+    }
+}
