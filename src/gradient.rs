@@ -84,18 +84,25 @@ pub fn relative_error(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
 /// The layer is turned into a scalar function `L = Σ g ⊙ layer(x)` with a fixed random `g`
 /// (so `∂L/∂out = g`); backprop gives `∂L/∂x = layer.backward(g)` and the parameter
 /// gradients, and each is compared with central differences (h = 1e-5) on a random input of
-/// `input_shape`. Panics with the offending quantity when a relative error reaches 1e-6.
+/// `input_shape`. Layers with their own generator (dropout) replay the same random draws on
+/// every pass. Panics with the offending quantity when a relative error reaches 1e-6.
 /// Returns the largest relative error seen.
 pub fn check_layer(layer: &mut dyn Layer<f64>, input_shape: &[usize], seed: u64) -> f64 {
     const STEP: f64 = 1e-5;
     let mut rng = Rng::new(seed);
     let mut x = ArrayD::from_shape_simple_fn(input_shape, || rng.normal());
+    // A layer that draws random numbers (dropout) replays the same draws on every forward
+    // pass, so that the function being differentiated is fixed.
+    let replay = layer.rng().map(|r| r.state());
     let out = layer.forward(x.clone(), true);
     let g = ArrayD::from_shape_simple_fn(out.raw_dim(), || rng.normal());
     let dx = layer.backward(g.clone());
     let param_grads: Vec<ArrayD<f64>> = layer.params().iter().map(|p| p.grad.to_owned()).collect();
 
     let objective = |layer: &mut dyn Layer<f64>, x: &ArrayD<f64>| {
+        if let (Some(state), Some(r)) = (replay, layer.rng()) {
+            *r = Rng::from_state(state);
+        }
         let out = layer.forward(x.clone(), true);
         (&out * &g).sum()
     };

@@ -10,11 +10,13 @@
 //! and returns a scalar) and so is not a [`Layer`].
 
 pub(crate) mod affine;
+mod dropout;
 mod relu;
 mod sigmoid;
 mod softmax_with_loss;
 
 pub use affine::Affine;
+pub use dropout::Dropout;
 pub use relu::Relu;
 pub use sigmoid::Sigmoid;
 pub use softmax_with_loss::SoftmaxWithLoss;
@@ -22,6 +24,7 @@ pub use softmax_with_loss::SoftmaxWithLoss;
 use ndarray::{ArrayD, ArrayViewMutD};
 
 use crate::float::Float;
+use crate::rng::Rng;
 
 /// What a parameter is, which decides its book name (`W3`, `b3`, `gamma2`, …) and whether
 /// weight decay applies to it.
@@ -81,4 +84,17 @@ pub trait Layer<F: Float>: Send {
     /// `false`: nothing consumes the gradient of the input images, so layers that can skip
     /// computing it (Affine saves a whole matrix product) return an empty array instead.
     fn set_input_grad(&mut self, _needed: bool) {}
+
+    /// State that is not trained by gradients but belongs in a model file, such as batch
+    /// norm's running mean and variance, as `(prefix, value)` pairs; the network appends the
+    /// layer's number (`running_mean2`).
+    fn buffers(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, F>)> {
+        Vec::new()
+    }
+
+    /// The layer's own random generator, for layers that draw random numbers (dropout), so
+    /// that checkpoints can save and restore it.
+    fn rng(&mut self) -> Option<&mut Rng> {
+        None
+    }
 }

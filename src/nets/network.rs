@@ -9,6 +9,7 @@ use crate::functions::{Targets, argmax};
 use crate::gradient::numerical_gradient;
 use crate::layers::affine::flatten_2d;
 use crate::layers::{Layer, ParamKind, SoftmaxWithLoss};
+use crate::rng::Rng;
 
 /// One named parameter of a network: `W1`, `b1`, `gamma1`, …, its value and its gradient.
 #[derive(Debug)]
@@ -192,6 +193,30 @@ impl<F: Float> Network<F> {
             }
         }
         out
+    }
+
+    /// Non-trained state that a model file keeps (batch norm's running statistics), named
+    /// like the parameters: the buffers of a layer after the k-th weighted layer end in `k`
+    /// (`running_mean1`, `running_var1`).
+    pub fn buffers(&mut self) -> Vec<(String, ArrayViewMutD<'_, F>)> {
+        let mut out = Vec::new();
+        let mut k = 0;
+        for layer in self.layers.iter_mut() {
+            k += layer
+                .params()
+                .iter()
+                .filter(|p| p.kind == ParamKind::Weight)
+                .count();
+            for (prefix, value) in layer.buffers() {
+                out.push((format!("{prefix}{k}"), value));
+            }
+        }
+        out
+    }
+
+    /// The generators of the layers that draw random numbers (dropout), in layer order.
+    pub fn rngs(&mut self) -> Vec<&mut Rng> {
+        self.layers.iter_mut().filter_map(|l| l.rng()).collect()
     }
 
     /// The number of scalar parameters.
