@@ -1,11 +1,40 @@
 //! The matrix products every layer goes through, kept behind one small interface so that the
-//! GEMM kernel can be chosen by measurement without touching the layers.
+//! GEMM kernel is chosen in one place.
+//!
+//! The kernel is the `gemm` crate's (f32 and f64 only, with its AVX-512 `x86-v4` kernels,
+//! selected at run time): measured on this project's shapes it beat `matrixmultiply` (which
+//! `ndarray::dot` uses) — see BENCHMARKS.md. Products run on one thread unless
+//! [`set_threads`] allows more *and* the product is large enough to pay for a second thread:
+//! the book's nets are small, and a second thread was measured to slow them down when the
+//! other core is busy.
 
+use std::any::TypeId;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gemm_common::Parallelism;
 use ndarray::{Array2, ArrayBase, ArrayView2, Data, DataMut, Ix2};
 
 use crate::float::Float;
 
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+/// Multiply-adds (`m·n·k`) below which a product always runs on one thread.
+pub const PARALLEL_THRESHOLD: usize = 1 << 21;
+
+/// Allows matrix products to use up to `n` threads (1 = single-threaded, the default).
+pub fn set_threads(n: usize) {
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// The number of threads products may use.
+pub fn threads() -> usize {
+    THREADS.load(Ordering::Relaxed)
+}
+
 /// `c ← α · a · b + β · c`.
+///
+/// # Panics
+/// If the shapes do not fit (`a: m×k`, `b: k×n`, `c: m×n`): a programmer error.
 pub fn gemm<F: Float, S: DataMut<Elem = F>>(
     alpha: F,
     a: ArrayView2<F>,
@@ -13,7 +42,82 @@ pub fn gemm<F: Float, S: DataMut<Elem = F>>(
     beta: F,
     c: &mut ArrayBase<S, Ix2>,
 ) {
-    ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, c);
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    assert!(
+        k == k2 && c.dim() == (m, n),
+        "gemm: {:?} · {:?} into {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        *c *= beta;
+        return;
+    }
+    let threads = threads();
+    let parallelism = if threads > 1 && m * n * k >= PARALLEL_THRESHOLD {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    let (cs, as_, bs) = (c.strides().to_vec(), a.strides(), b.strides());
+    let read_dst = beta != F::zero();
+    // The kernel computes dst ← alpha·dst + beta·lhs·rhs: its alpha is our β and vice versa.
+    // SAFETY: the pointers and strides come from live ndarray views whose shapes were checked
+    // above; `c` is borrowed mutably, so it cannot alias `a` or `b`.
+    unsafe {
+        if TypeId::of::<F>() == TypeId::of::<f32>() {
+            gemm_f32::gemm::f32::get_gemm_fn()(
+                m,
+                n,
+                k,
+                c.as_mut_ptr() as *mut f32,
+                cs[1],
+                cs[0],
+                read_dst,
+                a.as_ptr() as *const f32,
+                as_[1],
+                as_[0],
+                b.as_ptr() as *const f32,
+                bs[1],
+                bs[0],
+                *(&beta as *const F as *const f32),
+                *(&alpha as *const F as *const f32),
+                false,
+                false,
+                false,
+                parallelism,
+            )
+        } else if TypeId::of::<F>() == TypeId::of::<f64>() {
+            gemm_f64::gemm::f64::get_gemm_fn()(
+                m,
+                n,
+                k,
+                c.as_mut_ptr() as *mut f64,
+                cs[1],
+                cs[0],
+                read_dst,
+                a.as_ptr() as *const f64,
+                as_[1],
+                as_[0],
+                b.as_ptr() as *const f64,
+                bs[1],
+                bs[0],
+                *(&beta as *const F as *const f64),
+                *(&alpha as *const F as *const f64),
+                false,
+                false,
+                false,
+                parallelism,
+            )
+        } else {
+            ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, c)
+        }
+    }
 }
 
 /// `a · b` into a new array.
@@ -24,4 +128,69 @@ pub fn matmul<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
     let mut c = Array2::zeros((a.nrows(), b.ncols()));
     gemm(F::one(), a.view(), b.view(), F::zero(), &mut c);
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    fn naive(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {
+            (0..a.ncols()).map(|p| a[[i, p]] * b[[p, j]]).sum()
+        })
+    }
+
+    #[test]
+    fn matches_the_definition_for_all_layouts() {
+        let mut rng = Rng::new(0);
+        for (m, k, n) in [
+            (1, 1, 1),
+            (3, 5, 2),
+            (17, 33, 9),
+            (100, 784, 50),
+            (64, 3, 130),
+        ] {
+            let a = Array2::from_shape_simple_fn((m, k), || rng.normal());
+            let b = Array2::from_shape_simple_fn((k, n), || rng.normal());
+            let want = naive(&a, &b);
+            // row-major, and transposed views of column-major copies
+            let at = a.t().as_standard_layout().into_owned();
+            let bt = b.t().as_standard_layout().into_owned();
+            for (av, bv) in [(a.view(), b.view()), (at.t(), bt.t()), (a.view(), bt.t())] {
+                let mut c = Array2::from_elem((m, n), 1.0);
+                gemm(2.0, av, bv, 0.5, &mut c);
+                let expect = &want * 2.0 + 0.5;
+                let err = (&c - &expect).iter().fold(0.0_f64, |e, d| e.max(d.abs()));
+                assert!(err < 1e-12 * k as f64, "{m}x{k}x{n}: {err}");
+            }
+            let c32 = matmul(&a.mapv(|v| v as f32), &b.mapv(|v| v as f32));
+            let err = (&c32.mapv(|v| v as f64) - &want)
+                .iter()
+                .fold(0.0_f64, |e, d| e.max(d.abs()));
+            assert!(err < 1e-4 * k as f64, "f32 {m}x{k}x{n}: {err}");
+        }
+    }
+
+    #[test]
+    fn empty_inner_dimension_scales_c() {
+        let a = Array2::<f32>::zeros((2, 0));
+        let b = Array2::<f32>::zeros((0, 3));
+        let mut c = Array2::from_elem((2, 3), 4.0_f32);
+        gemm(1.0, a.view(), b.view(), 0.5, &mut c);
+        assert!(c.iter().all(|&v| v == 2.0));
+    }
+
+    #[test]
+    fn two_threads_agree_with_one() {
+        let mut rng = Rng::new(1);
+        let a = Array2::from_shape_simple_fn((256, 256), || rng.normal() as f32);
+        let b = Array2::from_shape_simple_fn((256, 256), || rng.normal() as f32);
+        let one = matmul(&a, &b);
+        set_threads(2);
+        let two = matmul(&a, &b);
+        set_threads(1);
+        let err = (&one - &two).iter().fold(0.0_f32, |e, d| e.max(d.abs()));
+        assert!(err < 1e-3, "{err}");
+    }
 }

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 divergence.
 
 mod args;
+mod bench;
 mod gradcheck;
 mod train;
 
@@ -16,6 +17,10 @@ use crate::error::Error;
 #[derive(Debug, Parser)]
 #[command(name = "backprop", version, about, long_about = None)]
 pub struct Cli {
+    /// Threads for large matrix products (1 = single-threaded). Results agree across thread
+    /// counts up to floating-point reassociation.
+    #[arg(long, global = true, default_value = "1", value_parser = args::positive_usize)]
+    threads: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,6 +31,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Compare backprop gradients with numerical ones (the book's gradient_check.py).
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Measure training steps/s and GEMM throughput on this machine.
+    Bench(bench::BenchArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -45,9 +52,17 @@ pub fn run() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
+    crate::linalg::set_threads(cli.threads);
+    if cli.threads > 1 {
+        // gemm's parallel kernels run on rayon's global pool; size it to what was asked.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(cli.threads)
+            .build_global();
+    }
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Gradcheck(a) => gradcheck::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

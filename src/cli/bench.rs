@@ -1,0 +1,79 @@
+//! `backprop bench`: the speed of the book's workloads on this machine.
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use crate::bench::{gemm_square, peak_rss_bytes, random_mnist_like, step_flops, train_steps};
+use crate::error::Result;
+use crate::nets::{Arch, Network};
+use crate::optim::Sgd;
+use crate::rng::Rng;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Workload {
+    /// TwoLayerNet 784-50-10, batch 100, SGD: training steps per second.
+    Mlp,
+    /// f32 matrix product 1024×1024×1024: GFLOP/s.
+    Gemm,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(value_enum)]
+    workload: Workload,
+    /// Seconds to time (after a warm-up).
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let (name, m, flops) = match args.workload {
+        Workload::Mlp => {
+            let data = random_mnist_like(60_000, 1);
+            let arch = Arch::TwoLayer {
+                hidden: 50,
+                weight_init_std: 0.01,
+            };
+            let mut net: Network<f32> = arch.build(data.image_shape, 10, &mut Rng::new(0))?;
+            let flops = step_flops(&mut net, 100);
+            let m = train_steps(
+                &mut net,
+                &mut Sgd::new(0.1),
+                &data,
+                arch.layout(),
+                100,
+                args.seconds,
+                flops,
+            )?;
+            ("mlp", m, flops)
+        }
+        Workload::Gemm => (
+            "gemm",
+            gemm_square::<f32>(1024, args.seconds),
+            2.0 * 1024f64.powi(3),
+        ),
+    };
+    let rss = peak_rss_bytes().map(|b| b as f64 / 1e6);
+    if args.json {
+        println!(
+            "{}",
+            json!({"runner": "backprop", "workload": name, "per_sec": m.per_sec,
+                   "gflops": m.gflops, "flops_per_rep": flops, "reps": m.reps,
+                   "peak_rss_mb": rss})
+        );
+    } else {
+        println!(
+            "{name}: {:.1}/s, {:.1} GFLOP/s ({} reps in {:.2} s), peak RSS {}",
+            m.per_sec,
+            m.gflops,
+            m.reps,
+            m.seconds,
+            rss.map_or("unknown".into(), |r| format!("{r:.0} MB"))
+        );
+    }
+    Ok(())
+}
