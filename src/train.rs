@@ -1,6 +1,7 @@
 //! The training loop: dataset → batch → forward → loss → backward → optimizer, repeated, with
 //! an evaluation of train and test accuracy after every epoch (or every `eval_every` steps).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::data::{Dataset, Layout, Split};
@@ -99,6 +100,8 @@ pub struct Summary {
     pub seconds: f64,
     /// Training samples processed per second of training steps (evaluations excluded).
     pub samples_per_sec: f64,
+    /// Whether the run was stopped before its end (see [`Control::stop`]).
+    pub interrupted: bool,
 }
 
 /// Progress reported while training.
@@ -141,14 +144,101 @@ pub fn evaluate<F: Float>(net: &mut Network<F>, ds: &Dataset, layout: Layout, ba
     correct / ds.len() as f64
 }
 
+/// Where a run stands: enough to continue it exactly where it stopped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// Steps done.
+    pub iter: usize,
+    /// State of the batch generator (sampling with replacement).
+    pub rng: [u64; 4],
+    /// Evaluations so far.
+    pub history: Vec<EpochRecord>,
+    /// The loss of every step so far.
+    pub losses: Vec<f64>,
+    /// Wall time spent before this session, in seconds.
+    pub seconds: f64,
+}
+
+/// Something that saves the run at each evaluation point (a checkpoint directory).
+pub trait Checkpoint<F: Float> {
+    /// Saves the network, the optimizer and the progress. Called only with finite weights.
+    fn save(
+        &mut self,
+        net: &mut Network<F>,
+        opt: &dyn Optimizer<F>,
+        progress: &Progress,
+    ) -> Result<()>;
+}
+
+/// Optional controls of a run: resuming, checkpointing, stopping early.
+pub struct Control<'a, F: Float> {
+    /// Continue from this progress instead of starting afresh (the network and optimizer
+    /// must already hold the matching state).
+    pub resume: Option<Progress>,
+    /// Called at every evaluation point.
+    pub checkpoint: Option<&'a mut dyn Checkpoint<F>>,
+    /// When set (by a signal handler), training stops after the current step.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl<F: Float> Default for Control<'_, F> {
+    fn default() -> Self {
+        Control {
+            resume: None,
+            checkpoint: None,
+            stop: None,
+        }
+    }
+}
+
 /// Trains `net` on `data.train` with `opt`, reporting progress through `on_event`.
 ///
-/// Stops with [`Error::Diverged`] at the first step whose loss is not finite.
+/// Stops with [`Error::Diverged`] at the first step whose loss or weights are not finite.
 pub fn train<F: Float>(
     net: &mut Network<F>,
     opt: &mut dyn Optimizer<F>,
     data: &Split,
     cfg: &TrainConfig,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Summary> {
+    train_with(net, opt, data, cfg, Control::default(), on_event)
+}
+
+/// The permutation of the training set for epoch `epoch` (from 0): a function of the seed
+/// and the epoch alone, so that a resumed run replays the same batches.
+fn epoch_order(seed: u64, epoch: usize, len: usize) -> Vec<usize> {
+    Rng::stream(
+        seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        "shuffle",
+    )
+    .permutation(len)
+}
+
+fn diverged(step: usize, last_finite: Option<f64>, what: &str) -> Error {
+    let last = last_finite.map_or("none".to_string(), |l| format!("{l:.6}"));
+    Error::Diverged(format!(
+        "training diverged at step {step}: {what} (last finite loss: {last}); \
+         try a lower --lr or --batch-norm"
+    ))
+}
+
+fn weights_finite<F: Float>(net: &mut Network<F>) -> bool {
+    // v · 0 is 0 for finite v and NaN otherwise, so the sum is finite iff every value is.
+    net.params().iter().all(|p| {
+        p.value
+            .iter()
+            .fold(F::zero(), |s, &v| s + v * F::zero())
+            .is_finite()
+    })
+}
+
+/// [`train`] with [`Control`]s: resume from a [`Progress`], save checkpoints, stop on request.
+pub fn train_with<F: Float>(
+    net: &mut Network<F>,
+    opt: &mut dyn Optimizer<F>,
+    data: &Split,
+    cfg: &TrainConfig,
+    mut control: Control<'_, F>,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Summary> {
     let train_set = &data.train;
@@ -170,18 +260,27 @@ pub fn train<F: Float>(
     };
     on_event(Event::Start { total_iters: total });
 
-    let mut rng = Rng::stream(cfg.seed, "batches");
+    let mut progress = control.resume.take().unwrap_or_else(|| Progress {
+        rng: Rng::stream(cfg.seed, "batches").state(),
+        ..Progress::default()
+    });
+    let mut rng = Rng::from_state(progress.rng);
     let mut order: Vec<usize> = Vec::new();
     let mut indices = Vec::with_capacity(cfg.batch_size);
     let mut labels = Vec::with_capacity(cfg.batch_size);
-    let mut history = Vec::new();
-    let mut losses = Vec::with_capacity(total);
+    progress.losses.reserve(total.saturating_sub(progress.iter));
     let mut since_eval = (0.0, 0usize);
     let start = Instant::now();
     let mut eval_time = 0.0;
-    let mut last_finite = None;
+    let mut last_finite = progress.losses.last().copied();
+    let mut interrupted = false;
+    let first_iter = progress.iter;
 
-    for i in 0..total {
+    for i in progress.iter..total {
+        if control.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            interrupted = true;
+            break;
+        }
         indices.clear();
         match cfg.sampling {
             Sampling::Replacement => {
@@ -189,8 +288,8 @@ pub fn train<F: Float>(
             }
             Sampling::Shuffle => {
                 let pos = (i % per_epoch) * cfg.batch_size;
-                if pos == 0 {
-                    order = rng.permutation(train_set.len());
+                if pos == 0 || order.is_empty() {
+                    order = epoch_order(cfg.seed, i / per_epoch, train_set.len());
                 }
                 let end = (pos + cfg.batch_size).min(order.len());
                 indices.extend_from_slice(&order[pos..end]);
@@ -199,16 +298,12 @@ pub fn train<F: Float>(
         let x = train_set.batch::<F>(&indices, cfg.layout, &mut labels);
         let loss = net.gradient(x, Targets::Labels(&labels)).to_f64_lossy();
         if !loss.is_finite() {
-            let last = last_finite.map_or("none".to_string(), |l: f64| format!("{l:.6}"));
-            return Err(Error::Diverged(format!(
-                "training diverged at step {}: the loss is {loss} (last finite loss: {last}); \
-                 try a lower --lr or --batch-norm",
-                i + 1
-            )));
+            return Err(diverged(i + 1, last_finite, &format!("the loss is {loss}")));
         }
-        last_finite = Some(loss);
         opt.update(&mut net.params());
-        losses.push(loss);
+        last_finite = Some(loss);
+        progress.losses.push(loss);
+        progress.iter = i + 1;
         since_eval.0 += loss;
         since_eval.1 += 1;
         on_event(Event::Step { iter: i + 1, loss });
@@ -218,38 +313,219 @@ pub fn train<F: Float>(
             None => (i + 1) % per_epoch == 0,
         };
         if eval_now {
+            // A non-finite weight shows in the next step's loss anyway; checking all weights
+            // every step would cost as much as a small layer, so it is done here, before any
+            // checkpoint is written.
+            if !weights_finite(net) {
+                return Err(diverged(i + 1, last_finite, "a weight became non-finite"));
+            }
             let t0 = Instant::now();
             let record = EpochRecord {
-                epoch: history.len() + 1,
+                epoch: progress.history.len() + 1,
                 iter: i + 1,
                 loss: since_eval.0 / since_eval.1 as f64,
                 train_acc: evaluate(net, train_set, cfg.layout, cfg.eval_batch),
                 test_acc: evaluate(net, &data.test, cfg.layout, cfg.eval_batch),
-                seconds: start.elapsed().as_secs_f64(),
+                seconds: progress.seconds + start.elapsed().as_secs_f64(),
             };
             eval_time += t0.elapsed().as_secs_f64();
             since_eval = (0.0, 0);
             on_event(Event::Eval(&record));
-            history.push(record);
+            progress.history.push(record);
+            if let Some(cp) = control.checkpoint.as_deref_mut() {
+                progress.rng = rng.state();
+                let mut saved = progress.clone();
+                saved.seconds += start.elapsed().as_secs_f64();
+                cp.save(net, opt, &saved)?;
+            }
         }
     }
 
-    let (train_acc, test_acc) = match history.last() {
-        Some(r) if r.iter == total => (r.train_acc, r.test_acc),
+    let (train_acc, test_acc) = match progress.history.last() {
+        Some(r) if r.iter == progress.iter => (r.train_acc, r.test_acc),
         _ => (
             evaluate(net, train_set, cfg.layout, cfg.eval_batch),
             evaluate(net, &data.test, cfg.layout, cfg.eval_batch),
         ),
     };
-    let seconds = start.elapsed().as_secs_f64();
-    let train_seconds = (seconds - eval_time).max(1e-9);
+    let session = start.elapsed().as_secs_f64();
+    let train_seconds = (session - eval_time).max(1e-9);
+    let steps_this_session = progress.iter - first_iter;
     Ok(Summary {
-        history,
-        samples_per_sec: (losses.len() * cfg.batch_size) as f64 / train_seconds,
-        losses,
+        samples_per_sec: (steps_this_session * cfg.batch_size) as f64 / train_seconds,
+        history: progress.history,
+        losses: progress.losses,
         train_acc,
         test_acc,
-        iters: total,
-        seconds,
+        iters: progress.iter,
+        seconds: progress.seconds + session,
+        interrupted,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::digits::load_digits;
+    use crate::nets::TwoLayerNet;
+    use crate::optim::Sgd;
+    use ndarray::ArrayD;
+
+    fn data() -> Split {
+        load_digits().unwrap().split(0.8, &mut Rng::new(0))
+    }
+
+    fn net() -> Network<f64> {
+        TwoLayerNet::new(64, 20, 10, 0.1, &mut Rng::new(1)).into_inner()
+    }
+
+    fn weights(net: &mut Network<f64>) -> Vec<ArrayD<f64>> {
+        net.params().iter().map(|p| p.value.to_owned()).collect()
+    }
+
+    #[derive(Default)]
+    struct Memory {
+        saved: Vec<(Vec<ArrayD<f64>>, Progress)>,
+    }
+
+    impl Checkpoint<f64> for Memory {
+        fn save(
+            &mut self,
+            net: &mut Network<f64>,
+            _: &dyn Optimizer<f64>,
+            p: &Progress,
+        ) -> Result<()> {
+            self.saved.push((weights(net), p.clone()));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_resumed_run_ends_with_the_same_weights() {
+        let data = data();
+        for sampling in [Sampling::Shuffle, Sampling::Replacement] {
+            let cfg = TrainConfig {
+                length: Length::Epochs(4),
+                sampling,
+                batch_size: 64,
+                ..TrainConfig::default()
+            };
+            let mut whole = net();
+            let mut memory = Memory::default();
+            let control = Control {
+                checkpoint: Some(&mut memory),
+                ..Control::default()
+            };
+            let full = train_with(
+                &mut whole,
+                &mut Sgd::new(0.1),
+                &data,
+                &cfg,
+                control,
+                &mut |_| {},
+            )
+            .unwrap();
+            assert_eq!(memory.saved.len(), 4);
+
+            // Restart from the checkpoint after epoch 2 in a fresh net.
+            let (w, progress) = memory.saved[1].clone();
+            let mut resumed = net();
+            for (mut p, v) in resumed.params().into_iter().zip(&w) {
+                p.value.assign(v);
+            }
+            let control = Control {
+                resume: Some(progress),
+                ..Control::default()
+            };
+            let rest = train_with(
+                &mut resumed,
+                &mut Sgd::new(0.1),
+                &data,
+                &cfg,
+                control,
+                &mut |_| {},
+            )
+            .unwrap();
+            assert_eq!(weights(&mut whole), weights(&mut resumed), "{sampling:?}");
+            assert_eq!(full.losses, rest.losses);
+            assert_eq!(full.history.len(), rest.history.len());
+        }
+    }
+
+    #[test]
+    fn a_stop_request_ends_after_the_current_step() {
+        let stop = AtomicBool::new(false);
+        let cfg = TrainConfig::default();
+        let mut steps = 0;
+        let control = Control {
+            stop: Some(&stop),
+            ..Control::default()
+        };
+        let summary = train_with(
+            &mut net(),
+            &mut Sgd::new(0.1),
+            &data(),
+            &cfg,
+            control,
+            &mut |e| {
+                if let Event::Step { .. } = e {
+                    steps += 1;
+                    if steps == 3 {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            },
+        )
+        .unwrap();
+        assert!(summary.interrupted);
+        assert_eq!(summary.iters, 3);
+        assert_eq!(summary.losses.len(), 3);
+    }
+
+    #[test]
+    fn divergence_names_the_step_and_the_last_finite_loss() {
+        let cfg = TrainConfig {
+            length: Length::Epochs(5),
+            ..TrainConfig::default()
+        };
+        // A huge learning rate overflows f32 weights within a few steps.
+        let mut big = TwoLayerNet::<f32>::new(64, 20, 10, 0.1, &mut Rng::new(1)).into_inner();
+        let Err(err) = train(&mut big, &mut Sgd::new(1e30), &data(), &cfg, &mut |_| {}) else {
+            panic!("training with lr 1e30 did not diverge");
+        };
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Diverged(_)), "{msg}");
+        assert!(
+            msg.contains("at step ") && msg.contains("last finite loss: ") && msg.contains("--lr"),
+            "{msg}"
+        );
+        assert!(!msg.contains("last finite loss: none"), "{msg}");
+
+        // A NaN weight shows at the very first step.
+        let mut poisoned = net();
+        poisoned.params()[0].value[[0, 0]] = f64::NAN;
+        let Err(err) = train(
+            &mut poisoned,
+            &mut Sgd::new(0.1),
+            &data(),
+            &cfg,
+            &mut |_| {},
+        ) else {
+            panic!("a NaN weight did not stop training");
+        };
+        assert!(
+            err.to_string()
+                .contains("at step 1: the loss is NaN (last finite loss: none)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn shuffled_epochs_visit_every_sample_once() {
+        let order = epoch_order(5, 3, 100);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        assert_ne!(order, epoch_order(5, 4, 100));
+    }
 }
