@@ -33,6 +33,9 @@ pub trait Float:
 
     /// Converts to `f64` for reporting.
     fn to_f64_lossy(self) -> f64;
+
+    /// `dst[i] = src[i] · scale`: pixels to floats, written per type so that it vectorises.
+    fn from_pixels(src: &[u8], scale: Self, dst: &mut [Self]);
 }
 
 impl Float for f32 {
@@ -45,6 +48,11 @@ impl Float for f32 {
     fn to_f64_lossy(self) -> f64 {
         self as f64
     }
+    fn from_pixels(src: &[u8], scale: Self, dst: &mut [Self]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s as f32 * scale;
+        }
+    }
 }
 
 impl Float for f64 {
@@ -56,5 +64,10 @@ impl Float for f64 {
     #[inline]
     fn to_f64_lossy(self) -> f64 {
         self
+    }
+    fn from_pixels(src: &[u8], scale: Self, dst: &mut [Self]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s as f64 * scale;
+        }
     }
 }
