@@ -1,0 +1,3 @@
+//! Files: model weights, the book's pickles, images to classify.
+
+pub mod image;
