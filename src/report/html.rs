@@ -1,0 +1,288 @@
+//! `train --report run.html`: one self-contained HTML page about a training run — its
+//! configuration, learning curves, per-epoch accuracy, confusion matrix, misclassified test
+//! images and the first layer's weights — with every chart and image inline, so the file can
+//! be mailed or opened offline and fetches nothing.
+
+use std::fmt::Write as _;
+
+use crate::train::EpochRecord;
+
+/// A grey image to show in the report.
+#[derive(Clone, Debug)]
+pub struct Tile {
+    /// `height × width` values; shown min–max normalised (black = min, white = max).
+    pub values: Vec<f32>,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Text under the image.
+    pub caption: String,
+}
+
+/// Everything the report shows.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The page title.
+    pub title: String,
+    /// The run's configuration, as (name, value) rows.
+    pub config: Vec<(String, String)>,
+    /// Charts already rendered as SVG (loss curve, accuracy), each with a heading.
+    pub charts: Vec<(String, String)>,
+    /// One row per evaluation.
+    pub history: Vec<EpochRecord>,
+    /// Class names, for the confusion matrix.
+    pub class_names: Vec<String>,
+    /// `confusion[label][prediction]` counts on the test set.
+    pub confusion: Vec<Vec<usize>>,
+    /// Misclassified test images, captioned with label and prediction.
+    pub misclassified: Vec<Tile>,
+    /// The first layer's weights as images (Affine rows as input-sized tiles, conv filters).
+    pub first_layer: Vec<Tile>,
+}
+
+/// Escapes text for HTML.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Standard base64 (RFC 4648) of `bytes`, for `data:` URIs.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A tile as a PNG `data:` URI (min–max normalised grey).
+pub fn tile_png_uri(tile: &Tile) -> String {
+    let (lo, hi) = tile
+        .values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let grey: Vec<u8> = tile
+        .values
+        .iter()
+        .map(|&v| (((v - lo) / span) * 255.0).round().clamp(0.0, 255.0) as u8)
+        .collect();
+    let mut png = Vec::new();
+    let encoder = image::codecs::png::PngEncoder::new(&mut png);
+    image::ImageEncoder::write_image(
+        encoder,
+        &grey,
+        tile.width as u32,
+        tile.height as u32,
+        image::ExtendedColorType::L8,
+    )
+    .expect("encoding a PNG into memory does not fail");
+    format!("data:image/png;base64,{}", base64(&png))
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}\
+h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right;border:1px solid #e4e4e4}\
+th{background:#f4f4f4}.grid{display:flex;flex-wrap:wrap;gap:8px}\
+figure{margin:0;text-align:center;font-size:.8em}figure img{image-rendering:pixelated;width:56px;height:56px;border:1px solid #ccc}\
+.chart svg{max-width:100%;height:auto}";
+
+fn section_table(html: &mut String, r: &Report) {
+    html.push_str("<h2>Accuracy per evaluation</h2><table><tr><th>epoch</th><th>step</th><th>loss</th><th>train acc</th><th>test acc</th><th>seconds</th></tr>");
+    for e in &r.history {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.1}</td></tr>",
+            e.epoch, e.iter, e.loss, e.train_acc, e.test_acc, e.seconds
+        );
+    }
+    html.push_str("</table>");
+}
+
+fn section_confusion(html: &mut String, r: &Report) {
+    if r.confusion.is_empty() {
+        return;
+    }
+    let max = r
+        .confusion
+        .iter()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    html.push_str("<h2>Confusion matrix (test set; rows: label, columns: prediction)</h2><table><tr><th></th>");
+    for name in &r.class_names {
+        let _ = write!(html, "<th>{}</th>", escape(name));
+    }
+    html.push_str("</tr>");
+    for (label, row) in r.confusion.iter().enumerate() {
+        let name = r
+            .class_names
+            .get(label)
+            .map_or(label.to_string(), |n| escape(n));
+        let _ = write!(html, "<tr><th>{name}</th>");
+        for (pred, &count) in row.iter().enumerate() {
+            // diagonal in green, errors in red, shade by count
+            let alpha = (count as f64 / max).sqrt();
+            let colour = if label == pred {
+                "40,160,80"
+            } else {
+                "210,60,60"
+            };
+            let _ = write!(
+                html,
+                "<td style=\"background:rgba({colour},{alpha:.2})\">{count}</td>"
+            );
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table>");
+}
+
+fn section_tiles(html: &mut String, heading: &str, tiles: &[Tile]) {
+    if tiles.is_empty() {
+        return;
+    }
+    let _ = write!(html, "<h2>{}</h2><div class=\"grid\">", escape(heading));
+    for t in tiles {
+        let _ = write!(
+            html,
+            "<figure><img alt=\"{c}\" src=\"{}\"><figcaption>{c}</figcaption></figure>",
+            tile_png_uri(t),
+            c = escape(&t.caption)
+        );
+    }
+    html.push_str("</div>");
+}
+
+/// Renders the report as one HTML document.
+pub fn render(r: &Report) -> String {
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1>",
+        t = escape(&r.title)
+    );
+    html.push_str("<h2>Configuration</h2><table>");
+    for (k, v) in &r.config {
+        let _ = write!(
+            html,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(k),
+            escape(v)
+        );
+    }
+    html.push_str("</table>");
+    for (heading, svg) in &r.charts {
+        let _ = write!(
+            html,
+            "<h2>{}</h2><div class=\"chart\">{svg}</div>",
+            escape(heading)
+        );
+    }
+    section_table(&mut html, r);
+    section_confusion(&mut html, r);
+    section_tiles(
+        &mut html,
+        "Misclassified test images (label → prediction)",
+        &r.misclassified,
+    );
+    section_tiles(&mut html, "First layer weights", &r.first_layer);
+    html.push_str("</body></html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn tiles_become_decodable_pngs() {
+        let tile = Tile {
+            values: vec![0.0, 0.5, 1.0, -1.0],
+            width: 2,
+            height: 2,
+            caption: "x".into(),
+        };
+        let uri = tile_png_uri(&tile);
+        let b64 = uri.strip_prefix("data:image/png;base64,").unwrap();
+        // decode base64 by hand-rolled inverse of the alphabet
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = Vec::new();
+        for c in b64.trim_end_matches('=').chars() {
+            let v = alphabet.find(c).unwrap() as u32;
+            for i in (0..6).rev() {
+                bits.push((v >> i) & 1);
+            }
+        }
+        let bytes: Vec<u8> = bits
+            .chunks_exact(8)
+            .map(|b| b.iter().fold(0u8, |a, &x| a << 1 | x as u8))
+            .collect();
+        let img = image::load_from_memory(&bytes).unwrap().to_luma8();
+        assert_eq!(img.dimensions(), (2, 2));
+        // min −1 → 0, max 1 → 255, 0 → 128 (rounded), 0.5 → 191
+        assert_eq!(img.into_raw(), vec![128, 191, 255, 0]);
+    }
+
+    #[test]
+    fn the_page_escapes_text_and_fetches_nothing() {
+        let r = Report {
+            title: "run <1>".into(),
+            config: vec![("model".into(), "two-layer & co".into())],
+            charts: vec![(
+                "Loss".into(),
+                "<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>".into(),
+            )],
+            class_names: vec!["a".into(), "b".into()],
+            confusion: vec![vec![5, 1], vec![0, 4]],
+            ..Report::default()
+        };
+        let html = render(&r);
+        assert!(html.contains("run &lt;1&gt;") && html.contains("two-layer &amp; co"));
+        assert!(html.contains("<td style=\"background:rgba(40,160,80,1.00)\">5</td>"));
+        for needle in [
+            "src=\"http",
+            "href=\"http",
+            "<script src",
+            "@import",
+            "url(http",
+        ] {
+            assert!(!html.contains(needle), "{needle}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Pictures of a run: plots and the HTML report.
+
+pub mod html;
