@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 divergence.
 
 mod args;
+mod data;
 mod gradcheck;
 mod train;
 
@@ -26,6 +27,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Compare backprop gradients with numerical ones (the book's gradient_check.py).
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Get, import and check MNIST and Fashion-MNIST (`data fetch|import|list`).
+    Data(data::DataArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -48,6 +51,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Gradcheck(a) => gradcheck::run(a),
+        Command::Data(a) => data::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
