@@ -1,8 +1,7 @@
 //! `--data`, `--dataset` and `backprop data …` driven as a user would, on small synthetic
 //! IDX files (the real sets are exercised in tests/mnist.rs).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -181,6 +180,9 @@ fn import_refuses_files_that_are_not_the_published_ones() {
 #[test]
 #[cfg(feature = "fetch")]
 fn fetch_from_a_mirror_serving_garbage_fails_and_leaves_the_cache_clean() {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     std::thread::spawn(move || {
