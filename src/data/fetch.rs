@@ -41,8 +41,10 @@ pub struct FetchConfig {
     pub tries: usize,
     /// Pause before a retry, doubled each time.
     pub backoff: Duration,
-    /// Give up on a connection that stalls for this long.
+    /// Give up on a server that does not connect or answer within this time.
     pub timeout: Duration,
+    /// Give up on a body that takes longer than this in total.
+    pub body_timeout: Duration,
 }
 
 impl FetchConfig {
@@ -52,7 +54,8 @@ impl FetchConfig {
             mirrors: known.mirrors().iter().map(|s| s.to_string()).collect(),
             tries: 3,
             backoff: Duration::from_secs(1),
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -79,7 +82,8 @@ pub fn fetch_files(
     std::fs::create_dir_all(dest_dir).map_err(|e| Error::io(dest_dir, e))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(cfg.timeout))
-        .timeout_recv_body(Some(cfg.timeout))
+        .timeout_recv_response(Some(cfg.timeout))
+        .timeout_recv_body(Some(cfg.body_timeout))
         .build()
         .into();
     for spec in files {
@@ -229,6 +233,7 @@ mod tests {
             tries,
             backoff: Duration::from_millis(1),
             timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
         }
     }
 
