@@ -4,6 +4,7 @@
 
 mod args;
 mod bench;
+mod data;
 mod gradcheck;
 mod train;
 
@@ -33,6 +34,8 @@ enum Command {
     Gradcheck(gradcheck::GradcheckArgs),
     /// Measure training steps/s and GEMM throughput on this machine.
     Bench(bench::BenchArgs),
+    /// Get, import and check MNIST and Fashion-MNIST (`data fetch|import|list`).
+    Data(data::DataArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -63,6 +66,7 @@ pub fn run() -> ExitCode {
         Command::Train(a) => train::run(a),
         Command::Gradcheck(a) => gradcheck::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Data(a) => data::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

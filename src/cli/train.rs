@@ -131,7 +131,7 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
         .to_possible_value()
         .map(|v| v.get_name().to_string())
         .unwrap_or_default();
-    let dataset = args.data.name();
+    let dataset = data.train.name.clone();
     if !args.json {
         println!(
             "training {model} ({params} parameters) on {dataset}: {} train / {} test samples, \

@@ -1,6 +1,11 @@
 //! Datasets: images kept as `u8` in memory, converted to floats one batch at a time.
 
+pub mod datasets;
 pub mod digits;
+#[cfg(feature = "fetch")]
+pub mod fetch;
+pub mod idx;
+pub mod store;
 
 use ndarray::ArrayD;
 
