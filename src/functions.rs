@@ -182,13 +182,17 @@ impl ConvGeometry {
     /// For output column `j` and filter column `kx`, the input column, or `None` in padding.
     #[inline]
     fn in_x(&self, j: usize, kx: usize) -> Option<usize> {
-        (j * self.stride + kx).checked_sub(self.pad).filter(|&x| x < self.w)
+        (j * self.stride + kx)
+            .checked_sub(self.pad)
+            .filter(|&x| x < self.w)
     }
 
     /// For output row `i` and filter row `ky`, the input row, or `None` in padding.
     #[inline]
     fn in_y(&self, i: usize, ky: usize) -> Option<usize> {
-        (i * self.stride + ky).checked_sub(self.pad).filter(|&y| y < self.h)
+        (i * self.stride + ky)
+            .checked_sub(self.pad)
+            .filter(|&y| y < self.h)
     }
 
     /// The input columns `[x0, x0 + fw)` under output column `j` when none of them is padding.
@@ -207,7 +211,11 @@ impl ConvGeometry {
 /// stretch of an input row, copied whole where it lies clear of the padding.
 pub fn im2col_sample<F: Float>(x: &[F], g: &ConvGeometry, col: &mut [F]) {
     assert_eq!(x.len(), g.input_len(), "im2col: input length");
-    assert_eq!(col.len(), g.positions() * g.patch_len(), "im2col: col length");
+    assert_eq!(
+        col.len(),
+        g.positions() * g.patch_len(),
+        "im2col: col length"
+    );
     let mut rows = col.chunks_exact_mut(g.patch_len());
     for i in 0..g.oh {
         for j in 0..g.ow {
@@ -238,7 +246,11 @@ pub fn im2col_sample<F: Float>(x: &[F], g: &ConvGeometry, col: &mut [F]) {
 /// entries that came from padding are dropped.
 pub fn col2im_sample<F: Float>(col: &[F], g: &ConvGeometry, dx: &mut [F]) {
     assert_eq!(dx.len(), g.input_len(), "col2im: output length");
-    assert_eq!(col.len(), g.positions() * g.patch_len(), "col2im: col length");
+    assert_eq!(
+        col.len(),
+        g.positions() * g.patch_len(),
+        "col2im: col length"
+    );
     dx.fill(F::zero());
     let mut rows = col.chunks_exact(g.patch_len());
     for i in 0..g.oh {
@@ -289,8 +301,9 @@ pub fn im2col<F: Float>(
     pad: usize,
 ) -> Array2<F> {
     let (n, c, h, w) = input.dim();
-    let g = ConvGeometry::new([c, h, w], fh, fw, stride, pad)
-        .unwrap_or_else(|| panic!("im2col: a {fh}×{fw} filter with stride {stride}, pad {pad} does not fit {h}×{w}"));
+    let g = ConvGeometry::new([c, h, w], fh, fw, stride, pad).unwrap_or_else(|| {
+        panic!("im2col: a {fh}×{fw} filter with stride {stride}, pad {pad} does not fit {h}×{w}")
+    });
     let x = input.as_standard_layout();
     let x = x.as_slice().expect("standard layout");
     let mut col = Array2::zeros((n * g.positions(), g.patch_len()));
@@ -320,8 +333,9 @@ pub fn col2im<F: Float>(
     pad: usize,
 ) -> Array4<F> {
     let [n, c, h, w] = input_shape;
-    let g = ConvGeometry::new([c, h, w], fh, fw, stride, pad)
-        .unwrap_or_else(|| panic!("col2im: a {fh}×{fw} filter with stride {stride}, pad {pad} does not fit {h}×{w}"));
+    let g = ConvGeometry::new([c, h, w], fh, fw, stride, pad).unwrap_or_else(|| {
+        panic!("col2im: a {fh}×{fw} filter with stride {stride}, pad {pad} does not fit {h}×{w}")
+    });
     assert_eq!(
         col.dim(),
         (n * g.positions(), g.patch_len()),
