@@ -1,0 +1,3 @@
+//! Pictures and reports of trained networks.
+
+pub mod filters;
