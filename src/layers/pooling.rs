@@ -62,6 +62,60 @@ impl<F: Float> Pooling<F> {
     }
 }
 
+/// Pools one `H × W` plane into `out` (`OH × OW`); with `TRAIN`, also records in `arg` the
+/// plane index of each maximum. The first maximum in row-major window order wins, as the
+/// comparisons are strict. The selects are written so that the compiler can make them
+/// branch-free: on real data, which element of a window is largest is unpredictable.
+fn pool_plane<F: Float, const TRAIN: bool>(
+    plane: &[F],
+    g: &ConvGeometry,
+    out: &mut [F],
+    arg: &mut [u32],
+) {
+    let w = g.w;
+    if g.fh == 2 && g.fw == 2 && g.stride == 2 {
+        // The book's only pooling: two input rows per output row, two columns per output.
+        for (i, out_row) in out.chunks_exact_mut(g.ow).enumerate() {
+            let r0 = &plane[2 * i * w..][..2 * g.ow];
+            let r1 = &plane[(2 * i + 1) * w..][..2 * g.ow];
+            let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+            for (j, (o, (a, b))) in out_row.iter_mut().zip(windows).enumerate() {
+                let (mut m, mut k) = (a[0], 0);
+                for (v, idx) in [(a[1], 1), (b[0], w), (b[1], w + 1)] {
+                    let up = v > m;
+                    m = if up { v } else { m };
+                    k = if up { idx } else { k };
+                }
+                *o = m;
+                if TRAIN {
+                    arg[i * g.ow + j] = (2 * i * w + 2 * j + k) as u32;
+                }
+            }
+        }
+        return;
+    }
+    let mut o = 0;
+    for i in 0..g.oh {
+        for j in 0..g.ow {
+            let top_left = i * g.stride * w + j * g.stride;
+            let (mut best, mut at) = (plane[top_left], top_left);
+            for ky in 0..g.fh {
+                let start = top_left + ky * w;
+                for (kx, &v) in plane[start..start + g.fw].iter().enumerate() {
+                    let up = v > best;
+                    best = if up { v } else { best };
+                    at = if up { start + kx } else { at };
+                }
+            }
+            out[o] = best;
+            if TRAIN {
+                arg[o] = at as u32;
+            }
+            o += 1;
+        }
+    }
+}
+
 impl<F: Float> Layer<F> for Pooling<F> {
     fn name(&self) -> &'static str {
         "Pooling"
@@ -88,31 +142,16 @@ impl<F: Float> Layer<F> for Pooling<F> {
             self.arg_max.resize(outs.len(), 0);
         }
         let plane_out = g.oh * g.ow;
-        for (q, (plane, out_plane)) in xs
-            .chunks_exact(h * w)
-            .zip(outs.chunks_exact_mut(plane_out))
-            .enumerate()
-        {
-            let mut o = 0;
-            for i in 0..g.oh {
-                for j in 0..g.ow {
-                    let top_left = i * g.stride * w + j * g.stride;
-                    let (mut best, mut at) = (plane[top_left], top_left);
-                    for ky in 0..g.fh {
-                        let start = top_left + ky * w;
-                        for (kx, &v) in plane[start..start + g.fw].iter().enumerate() {
-                            if v > best {
-                                best = v;
-                                at = start + kx;
-                            }
-                        }
-                    }
-                    out_plane[o] = best;
-                    if train {
-                        self.arg_max[q * plane_out + o] = at as u32;
-                    }
-                    o += 1;
-                }
+        let planes = xs.chunks_exact(h * w).zip(outs.chunks_exact_mut(plane_out));
+        if train {
+            for ((plane, out_plane), arg_plane) in
+                planes.zip(self.arg_max.chunks_exact_mut(plane_out))
+            {
+                pool_plane::<F, true>(plane, &g, out_plane, arg_plane);
+            }
+        } else {
+            for (plane, out_plane) in planes {
+                pool_plane::<F, false>(plane, &g, out_plane, &mut []);
             }
         }
         if train {
@@ -223,6 +262,28 @@ mod tests {
     #[test]
     fn gradient_3x3_stride_1() {
         check_layer(&mut Pooling::new(3, 3, 1), &[2, 2, 5, 5], 2);
+    }
+
+    #[test]
+    fn the_2x2_fast_path_agrees_with_the_general_scan() {
+        // A 2×2 window with stride 2 takes the fast path, stride 1 the general scan, which
+        // visits the same windows and more. Few distinct values make many ties (the tie
+        // order of the fast path is checked by `hand_computed_with_ties`).
+        let mut rng = Rng::new(5);
+        let x = Array::from_shape_simple_fn((2, 2, 6, 7), || (rng.below(4) as f64) - 1.0);
+        let mut fast = Pooling::new(2, 2, 2);
+        let out = fast.forward(x.clone().into_dyn(), true);
+        let dx = fast.backward(out.clone());
+        let mut general = Pooling::new(2, 2, 1);
+        let out1 = general.forward(x.into_dyn(), true);
+        // stride 1 visits every window; the stride-2 windows are every other one.
+        let sub = out1.slice_each_axis(|ax| match ax.axis.index() {
+            2 | 3 => ndarray::Slice::new(0, None, 2),
+            _ => ndarray::Slice::from(..),
+        });
+        assert_eq!(out, sub.into_owned());
+        // Each output's gradient lands on exactly one input of its window.
+        assert_eq!(dx.sum(), out.sum());
     }
 
     #[test]
