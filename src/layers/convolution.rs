@@ -360,6 +360,25 @@ mod tests {
     }
 
     #[test]
+    fn a_large_test_mode_batch_leaves_no_large_buffer_behind() {
+        let mut conv = random_conv(4, 2, 3, 1, 0);
+        let (p, k) = (3 * 3, 2 * 3 * 3);
+        let out = conv.forward(Array::zeros((2, 2, 5, 5)).into_dyn(), true);
+        conv.backward(out);
+        let _ = conv.forward(Array::zeros((500, 2, 5, 5)).into_dyn(), false);
+        let held = conv.col.capacity()
+            + conv.scratch.capacity()
+            + conv.spare_out.capacity()
+            + conv.spare_dx.capacity();
+        assert_eq!(
+            conv.col.len(),
+            2 * p * k,
+            "the training columns are kept for backward"
+        );
+        assert!(held <= 2 * p * k + p * k + 2 * 4 * p + 2 * 2 * 25, "{held}");
+    }
+
+    #[test]
     fn gradient_stride_1_pad_0() {
         check_layer(&mut random_conv(3, 2, 3, 1, 0), &[2, 2, 5, 5], 1);
     }

@@ -255,6 +255,16 @@ mod tests {
     }
 
     #[test]
+    fn a_large_test_mode_batch_leaves_no_large_buffer_behind() {
+        let mut pool = Pooling::<f32>::new(2, 2, 2);
+        let out = pool.forward(Array::zeros((2, 3, 4, 4)).into_dyn(), true);
+        pool.backward(out);
+        let _ = pool.forward(Array::zeros((500, 3, 4, 4)).into_dyn(), false);
+        let held = pool.arg_max.capacity() + pool.spare_out.capacity() + pool.spare_dx.capacity();
+        assert!(held <= 2 * 3 * 4 + 2 * 3 * 16 + 2 * 3 * 4, "{held}");
+    }
+
+    #[test]
     fn gradient_2x2_stride_2() {
         check_layer(&mut Pooling::new(2, 2, 2), &[2, 3, 6, 5], 1);
     }
