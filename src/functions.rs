@@ -1,6 +1,7 @@
-//! The book's functions (`common/functions.py`): softmax and the loss functions.
+//! The book's functions (`common/functions.py`): softmax and the loss functions; and the
+//! image-to-matrix rearrangement of convolution (`common/util.py`): [`im2col`], [`col2im`].
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, Array4, ArrayView2, ArrayView4, Axis};
 
 use crate::float::Float;
 
@@ -110,10 +111,268 @@ pub fn sum_squared_error<F: Float>(y: ArrayView2<F>, t: ArrayView2<F>) -> F {
         .sum::<F>()
 }
 
+/// The geometry of a filter sliding over an image: the sizes that [`im2col`] and
+/// [`col2im`] (and the convolution and pooling layers) share.
+///
+/// The output size follows the book: `oh = (H + 2·pad − fh) / stride + 1` (integer
+/// division), likewise `ow`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Channels of the input.
+    pub c: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Filter height.
+    pub fh: usize,
+    /// Filter width.
+    pub fw: usize,
+    /// Step between neighbouring filter positions.
+    pub stride: usize,
+    /// Zeros added on every side of the input.
+    pub pad: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+impl ConvGeometry {
+    /// The geometry of an `fh × fw` filter over a `c × h × w` input, or `None` when the
+    /// filter does not fit in the padded input or the stride is 0.
+    pub fn new(
+        [c, h, w]: [usize; 3],
+        fh: usize,
+        fw: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Option<Self> {
+        if stride == 0 || fh == 0 || fw == 0 || h + 2 * pad < fh || w + 2 * pad < fw {
+            return None;
+        }
+        Some(ConvGeometry {
+            c,
+            h,
+            w,
+            fh,
+            fw,
+            stride,
+            pad,
+            oh: (h + 2 * pad - fh) / stride + 1,
+            ow: (w + 2 * pad - fw) / stride + 1,
+        })
+    }
+
+    /// Elements of one input sample, `C·H·W`.
+    pub fn input_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    /// Rows of one sample's column matrix: the output positions, `oh·ow`.
+    pub fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// Columns of the column matrix: the values under one filter position, `C·fh·fw`.
+    pub fn patch_len(&self) -> usize {
+        self.c * self.fh * self.fw
+    }
+
+    /// For output column `j` and filter column `kx`, the input column, or `None` in padding.
+    #[inline]
+    fn in_x(&self, j: usize, kx: usize) -> Option<usize> {
+        (j * self.stride + kx)
+            .checked_sub(self.pad)
+            .filter(|&x| x < self.w)
+    }
+
+    /// For output row `i` and filter row `ky`, the input row, or `None` in padding.
+    #[inline]
+    fn in_y(&self, i: usize, ky: usize) -> Option<usize> {
+        (i * self.stride + ky)
+            .checked_sub(self.pad)
+            .filter(|&y| y < self.h)
+    }
+
+    /// The input columns `[x0, x0 + fw)` under output column `j` when none of them is padding.
+    #[inline]
+    fn inner_x(&self, j: usize) -> Option<usize> {
+        let x0 = (j * self.stride).checked_sub(self.pad)?;
+        (x0 + self.fw <= self.w).then_some(x0)
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the short runs of a filter row. A copy of unknown length
+/// is a `memcpy` call, which costs more than copying 3 or 5 values; with the book's filter
+/// widths spelled out, the compiler moves them inline.
+#[inline(always)]
+fn copy_run<F: Copy>(dst: &mut [F], src: &[F]) {
+    match dst.len() {
+        2 => dst[..2].copy_from_slice(&src[..2]),
+        3 => dst[..3].copy_from_slice(&src[..3]),
+        5 => dst[..5].copy_from_slice(&src[..5]),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// Rearranges one sample (`x`, `C·H·W` values) into its column matrix `col`
+/// (`oh·ow × C·fh·fw`, row-major): row `i·ow + j` holds the patch under output position
+/// `(i, j)`, in the order `(c·fh + ky)·fw + kx`; padding reads as zero.
+///
+/// Each row is written front to back, and each `fw`-long run of it is one contiguous
+/// stretch of an input row, copied whole where it lies clear of the padding.
+pub fn im2col_sample<F: Float>(x: &[F], g: &ConvGeometry, col: &mut [F]) {
+    assert_eq!(x.len(), g.input_len(), "im2col: input length");
+    assert_eq!(
+        col.len(),
+        g.positions() * g.patch_len(),
+        "im2col: col length"
+    );
+    let mut rows = col.chunks_exact_mut(g.patch_len());
+    for i in 0..g.oh {
+        for j in 0..g.ow {
+            let row = rows.next().expect("oh·ow rows");
+            let inner = g.inner_x(j);
+            for (k, run) in row.chunks_exact_mut(g.fw).enumerate() {
+                let (c, ky) = (k / g.fh, k % g.fh);
+                let Some(y) = g.in_y(i, ky) else {
+                    run.fill(F::zero());
+                    continue;
+                };
+                let line = &x[(c * g.h + y) * g.w..][..g.w];
+                match inner {
+                    Some(x0) => copy_run(run, &line[x0..x0 + g.fw]),
+                    None => {
+                        for (kx, v) in run.iter_mut().enumerate() {
+                            *v = g.in_x(j, kx).map_or(F::zero(), |x| line[x]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col_sample`]: adds every entry of `col` (`oh·ow × C·fh·fw`) into the
+/// input position it was read from, so `dx` (`C·H·W`, zeroed first) sums the overlaps;
+/// entries that came from padding are dropped.
+pub fn col2im_sample<F: Float>(col: &[F], g: &ConvGeometry, dx: &mut [F]) {
+    assert_eq!(dx.len(), g.input_len(), "col2im: output length");
+    assert_eq!(
+        col.len(),
+        g.positions() * g.patch_len(),
+        "col2im: col length"
+    );
+    dx.fill(F::zero());
+    let mut rows = col.chunks_exact(g.patch_len());
+    for i in 0..g.oh {
+        for j in 0..g.ow {
+            let row = rows.next().expect("oh·ow rows");
+            let inner = g.inner_x(j);
+            for (k, run) in row.chunks_exact(g.fw).enumerate() {
+                let (c, ky) = (k / g.fh, k % g.fh);
+                let Some(y) = g.in_y(i, ky) else { continue };
+                let line = &mut dx[(c * g.h + y) * g.w..][..g.w];
+                match inner {
+                    Some(x0) => {
+                        for (d, &v) in line[x0..x0 + g.fw].iter_mut().zip(run) {
+                            *d += v;
+                        }
+                    }
+                    None => {
+                        for (kx, &v) in run.iter().enumerate() {
+                            if let Some(x) = g.in_x(j, kx) {
+                                line[x] += v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The book's `im2col`: a batch of images `(N, C, H, W)` as one matrix
+/// `(N·oh·ow, C·fh·fw)` whose row `(n·oh + i)·ow + j` is the patch under output position
+/// `(i, j)` of image `n`, in column order `(c·fh + ky)·fw + kx`, zero-padded by `pad`.
+/// A convolution is then one matrix product with the filters laid out as columns.
+///
+/// Panics when the filter does not fit the padded input or the stride is 0.
+///
+/// ```
+/// use ndarray::{Array, array};
+/// let x = Array::from_shape_vec((1, 1, 3, 3), (1..=9).map(f64::from).collect()).unwrap();
+/// let col = backprop::functions::im2col(x.view(), 2, 2, 1, 0);
+/// assert_eq!(col, array![[1., 2., 4., 5.], [2., 3., 5., 6.], [4., 5., 7., 8.], [5., 6., 8., 9.]]);
+/// ```
+pub fn im2col<F: Float>(
+    input: ArrayView4<F>,
+    fh: usize,
+    fw: usize,
+    stride: usize,
+    pad: usize,
+) -> Array2<F> {
+    let (n, c, h, w) = input.dim();
+    let g = ConvGeometry::new([c, h, w], fh, fw, stride, pad).unwrap_or_else(|| {
+        panic!("im2col: a {fh}×{fw} filter with stride {stride}, pad {pad} does not fit {h}×{w}")
+    });
+    let x = input.as_standard_layout();
+    let x = x.as_slice().expect("standard layout");
+    let mut col = Array2::zeros((n * g.positions(), g.patch_len()));
+    let out = col.as_slice_mut().expect("fresh array");
+    if n > 0 {
+        for (xs, cs) in x
+            .chunks_exact(g.input_len())
+            .zip(out.chunks_exact_mut(g.positions() * g.patch_len()))
+        {
+            im2col_sample(xs, &g, cs);
+        }
+    }
+    col
+}
+
+/// The book's `col2im`: the adjoint of [`im2col`]. Each entry of `col`
+/// (`N·oh·ow × C·fh·fw`) is added into the pixel of `input_shape` `(N, C, H, W)` it came
+/// from, so pixels under several filter positions receive the sum; padding is dropped. It
+/// is not an inverse: `col2im(im2col(x))` multiplies each pixel by the number of patches
+/// that contain it.
+pub fn col2im<F: Float>(
+    col: ArrayView2<F>,
+    input_shape: [usize; 4],
+    fh: usize,
+    fw: usize,
+    stride: usize,
+    pad: usize,
+) -> Array4<F> {
+    let [n, c, h, w] = input_shape;
+    let g = ConvGeometry::new([c, h, w], fh, fw, stride, pad).unwrap_or_else(|| {
+        panic!("col2im: a {fh}×{fw} filter with stride {stride}, pad {pad} does not fit {h}×{w}")
+    });
+    assert_eq!(
+        col.dim(),
+        (n * g.positions(), g.patch_len()),
+        "col2im: col shape does not match input shape {input_shape:?}"
+    );
+    let col = col.as_standard_layout();
+    let col = col.as_slice().expect("standard layout");
+    let mut img = Array4::zeros((n, c, h, w));
+    let out = img.as_slice_mut().expect("fresh array");
+    if n > 0 {
+        for (cs, xs) in col
+            .chunks_exact(g.positions() * g.patch_len())
+            .zip(out.chunks_exact_mut(g.input_len()))
+        {
+            col2im_sample(cs, &g, xs);
+        }
+    }
+    img
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array2, array};
+    use ndarray::{Array, Array2, array};
 
     #[test]
     fn softmax_appendix_a() {
@@ -159,5 +418,80 @@ mod tests {
     #[test]
     fn argmax_first_maximum_wins() {
         assert_eq!(argmax([1.0, 3.0, 3.0, 2.0].into_iter()), 1);
+    }
+
+    #[test]
+    fn im2col_hand_computed_with_padding_and_stride() {
+        // 1 image, 2 channels of 2×2, 2×2 filter, pad 1, stride 2 → 2×2 output positions.
+        let x = Array::from_shape_vec((1, 2, 2, 2), (1..=8).map(f64::from).collect()).unwrap();
+        let col = im2col(x.view(), 2, 2, 2, 1);
+        // Position (0,0) sees the padded top-left corner: only x[c,0,0] is inside.
+        #[rustfmt::skip]
+        let want = array![
+            [0., 0., 0., 1.,  0., 0., 0., 5.],
+            [0., 0., 2., 0.,  0., 0., 6., 0.],
+            [0., 3., 0., 0.,  0., 7., 0., 0.],
+            [4., 0., 0., 0.,  8., 0., 0., 0.],
+        ];
+        assert_eq!(col, want);
+    }
+
+    #[test]
+    fn im2col_rows_are_batch_major() {
+        // Two images of one 2×3 channel, 2×2 filter: 2 positions per image.
+        let x = Array::from_shape_vec((2, 1, 2, 3), (1..=12).map(f64::from).collect()).unwrap();
+        let col = im2col(x.view(), 2, 2, 1, 0);
+        #[rustfmt::skip]
+        let want = array![
+            [1., 2., 4., 5.], [2., 3., 5., 6.],
+            [7., 8., 10., 11.], [8., 9., 11., 12.],
+        ];
+        assert_eq!(col, want);
+    }
+
+    #[test]
+    fn col2im_sums_overlaps() {
+        // Every 2×2 patch of a 3×3 image is all ones: each pixel receives the number of
+        // patches that cover it.
+        let col = Array2::<f64>::ones((4, 4));
+        let img = col2im(col.view(), [1, 1, 3, 3], 2, 2, 1, 0);
+        let want = array![[1., 2., 1.], [2., 4., 2.], [1., 2., 1.]];
+        assert_eq!(img.slice(ndarray::s![0, 0, .., ..]), want);
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), y> = <x, col2im(y)> for every x and y.
+        let mut rng = crate::rng::Rng::new(5);
+        for &(h, w, fh, fw, stride, pad) in &[
+            (5, 5, 3, 3, 1, 0),
+            (5, 6, 3, 3, 1, 1),
+            (7, 7, 3, 2, 2, 0),
+            (6, 7, 3, 3, 2, 1),
+            (4, 4, 2, 2, 2, 0),
+            (5, 5, 5, 5, 3, 2),
+        ] {
+            let x = Array::from_shape_simple_fn((2, 3, h, w), || rng.normal());
+            let col = im2col(x.view(), fh, fw, stride, pad);
+            let y = Array2::from_shape_simple_fn(col.raw_dim(), || rng.normal());
+            let lhs = (&col * &y).sum();
+            let rhs = (&x * &col2im(y.view(), [2, 3, h, w], fh, fw, stride, pad)).sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0),
+                "{h}×{w} f{fh}×{fw} s{stride} p{pad}: {lhs} vs {rhs}"
+            );
+        }
+    }
+
+    #[test]
+    fn geometry_follows_the_book_and_rejects_misfits() {
+        let g = ConvGeometry::new([1, 28, 28], 5, 5, 1, 0).unwrap();
+        assert_eq!((g.oh, g.ow, g.patch_len()), (24, 24, 25));
+        let g = ConvGeometry::new([16, 14, 14], 3, 3, 1, 2).unwrap();
+        assert_eq!((g.oh, g.ow), (16, 16));
+        let g = ConvGeometry::new([1, 7, 7], 2, 2, 2, 0).unwrap();
+        assert_eq!((g.oh, g.ow), (3, 3));
+        assert!(ConvGeometry::new([1, 4, 4], 5, 5, 1, 0).is_none());
+        assert!(ConvGeometry::new([1, 4, 4], 3, 3, 0, 0).is_none());
     }
 }

@@ -19,6 +19,10 @@ use crate::train::{Event, Length, Sampling, TrainConfig, train};
 enum Model {
     /// The book's TwoLayerNet: Affine → ReLU → Affine (§5.7).
     TwoLayer,
+    /// The book's SimpleConvNet: conv 30×5×5 → ReLU → pool → Affine → ReLU → Affine (§7.5).
+    SimpleConv,
+    /// The book's DeepConvNet: six 3×3 convs, three pools, Affine, dropout (§8.1.1).
+    DeepConv,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -88,6 +92,14 @@ fn arch(args: &TrainArgs) -> Arch {
         Model::TwoLayer => Arch::TwoLayer {
             hidden: args.hidden,
             weight_init_std: args.init_std,
+        },
+        Model::SimpleConv => Arch::SimpleConv {
+            conv: crate::nets::ConvParam::default(),
+            hidden: args.hidden,
+            weight_init_std: args.init_std,
+        },
+        Model::DeepConv => Arch::DeepConv {
+            hidden: args.hidden,
         },
     }
 }

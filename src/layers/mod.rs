@@ -1,4 +1,4 @@
-//! The array layers of chapters 5–6, one file each, `forward` and `backward` side by side.
+//! The array layers of chapters 5–7, one file each, `forward` and `backward` side by side.
 //!
 //! Every layer implements [`Layer`]: `forward` takes its input by value and returns its
 //! output; `backward` takes the upstream gradient `dout = ∂L/∂out` by value and returns
@@ -10,13 +10,17 @@
 //! and returns a scalar) and so is not a [`Layer`].
 
 pub(crate) mod affine;
+mod convolution;
 mod dropout;
+mod pooling;
 mod relu;
 mod sigmoid;
 mod softmax_with_loss;
 
 pub use affine::Affine;
+pub use convolution::Convolution;
 pub use dropout::Dropout;
+pub use pooling::Pooling;
 pub use relu::Relu;
 pub use sigmoid::Sigmoid;
 pub use softmax_with_loss::SoftmaxWithLoss;

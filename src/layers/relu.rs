@@ -37,13 +37,26 @@ impl<F: Float> Layer<F> for Relu {
     }
 
     fn forward(&mut self, mut x: ArrayD<F>, _train: bool) -> ArrayD<F> {
-        if self.mask.shape() == x.shape() {
-            Zip::from(&mut self.mask)
-                .and(&x)
-                .for_each(|m, &v| *m = v <= F::zero());
-        } else {
-            self.mask = x.mapv(|v| v <= F::zero());
+        if self.mask.shape() != x.shape() {
+            self.mask = ArrayD::from_elem(x.raw_dim(), false);
         }
+        // Flat slices when both are contiguous (always, in a network), and a select rather
+        // than a branch: the signs of real activations are unpredictable, and a mispredicted
+        // branch per element made this loop cost as much as the convolution before it.
+        if let (Some(xs), Some(ms)) = (
+            x.as_slice_memory_order_mut(),
+            self.mask.as_slice_memory_order_mut(),
+        ) {
+            for (v, m) in xs.iter_mut().zip(ms) {
+                let off = *v <= F::zero();
+                *m = off;
+                *v = if off { F::zero() } else { *v };
+            }
+            return x;
+        }
+        Zip::from(&mut self.mask)
+            .and(&x)
+            .for_each(|m, &v| *m = v <= F::zero());
         Zip::from(&mut x).and(&self.mask).for_each(|v, &m| {
             if m {
                 *v = F::zero();
@@ -58,6 +71,15 @@ impl<F: Float> Layer<F> for Relu {
             self.mask.shape(),
             "Relu::backward: dout shape"
         );
+        if let (Some(ds), Some(ms)) = (
+            dout.as_slice_memory_order_mut(),
+            self.mask.as_slice_memory_order(),
+        ) {
+            for (d, &m) in ds.iter_mut().zip(ms) {
+                *d = if m { F::zero() } else { *d };
+            }
+            return dout;
+        }
         Zip::from(&mut dout).and(&self.mask).for_each(|d, &m| {
             if m {
                 *d = F::zero();

@@ -1,7 +1,7 @@
 //! Architectures by name: what `--model` selects, what a model file records, and how to
 //! build the network from it.
 
-use super::{Network, TwoLayerNet};
+use super::{ConvParam, DeepConvNet, Network, SimpleConvNet, TwoLayerNet};
 use crate::data::Layout;
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -17,6 +17,21 @@ pub enum Arch {
         /// Standard deviation of the initial weights (the book's 0.01).
         weight_init_std: f64,
     },
+    /// The book's SimpleConvNet (§7.5): conv → ReLU → pool → Affine → ReLU → Affine.
+    SimpleConv {
+        /// The convolution's filters, padding and stride.
+        conv: ConvParam,
+        /// Hidden units of the first Affine (the book's 100).
+        hidden: usize,
+        /// Standard deviation of the initial weights (the book's 0.01).
+        weight_init_std: f64,
+    },
+    /// The book's DeepConvNet (§8.1.1): six 3×3 convolutions, three poolings, two Affine
+    /// layers with dropout, He initialisation.
+    DeepConv {
+        /// Hidden units of the first Affine (the book's 50).
+        hidden: usize,
+    },
 }
 
 impl Arch {
@@ -24,6 +39,8 @@ impl Arch {
     pub fn name(&self) -> &'static str {
         match self {
             Arch::TwoLayer { .. } => "two-layer",
+            Arch::SimpleConv { .. } => "simple-conv",
+            Arch::DeepConv { .. } => "deep-conv",
         }
     }
 
@@ -31,6 +48,7 @@ impl Arch {
     pub fn layout(&self) -> Layout {
         match self {
             Arch::TwoLayer { .. } => Layout::Flat,
+            Arch::SimpleConv { .. } | Arch::DeepConv { .. } => Layout::Image,
         }
     }
 
@@ -53,6 +71,15 @@ impl Arch {
                 hidden,
                 weight_init_std,
             } => TwoLayerNet::new(input, *hidden, classes, *weight_init_std, rng).into_inner(),
+            Arch::SimpleConv {
+                conv,
+                hidden,
+                weight_init_std,
+            } => SimpleConvNet::new(image_shape, *conv, *hidden, classes, *weight_init_std, rng)?
+                .into_inner(),
+            Arch::DeepConv { hidden } => {
+                DeepConvNet::new(image_shape, *hidden, classes, rng)?.into_inner()
+            }
         })
     }
 }

@@ -1,9 +1,13 @@
 //! The book's networks, built from [`crate::layers`].
 
 mod arch;
+mod deep_conv;
 mod network;
+mod simple_conv;
 mod two_layer;
 
 pub use arch::Arch;
+pub use deep_conv::{DEEP_CONV_MIN_SIDE, DeepConvNet};
 pub use network::{NamedParam, Network};
+pub use simple_conv::{ConvParam, SimpleConvNet};
 pub use two_layer::TwoLayerNet;

@@ -1,3 +1,4 @@
-//! Pictures of a run: plots and the HTML report.
+//! Pictures of a run and of a network: plots, filter grids and the HTML report.
 
+pub mod filters;
 pub mod html;

@@ -1,0 +1,408 @@
+//! Convolution (§7.2, §7.4.3), by im2col and a matrix product per image.
+
+use ndarray::{Array1, Array4, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
+
+use super::{Layer, Param, ParamKind};
+use crate::float::Float;
+use crate::functions::{ConvGeometry, col2im_sample, im2col_sample};
+use crate::linalg::gemm;
+
+/// A 2-D convolution over `(N, C, H, W)` images with `FN` filters of `C × FH × FW`, a
+/// stride and zero padding; the output is `(N, FN, OH, OW)` with
+/// `OH = (H + 2·pad − FH) / stride + 1` (likewise `OW`).
+///
+/// Forward, as in the book: each image `n` becomes its column matrix `colₙ = im2col(xₙ)`
+/// (`OH·OW × C·FH·FW`) and, with the filters as a matrix `W` (`FN × C·FH·FW`),
+///
+/// * `outₙ = W · colₙᵀ + b` — shape `(FN, OH·OW)`, which already is the NCHW layout, so the
+///   book's final transpose is not needed.
+///
+/// Backward, for `doutₙ = ∂L/∂outₙ` of shape `(FN, OH·OW)`:
+///
+/// * `dW = Σₙ doutₙ · colₙ` — reshaped to `(FN, C, FH, FW)`;
+/// * `db[f] = Σₙ Σₚ doutₙ[f, p]` — the bias was broadcast over images and positions;
+/// * `dcolₙ = doutₙᵀ · W`, then `dxₙ = col2im(dcolₙ)`: `col2im` is the adjoint of `im2col`,
+///   so each pixel receives the sum over every filter position that read it.
+///
+/// Departures from the book, for speed and memory: the column matrices are computed per image
+/// into one buffer kept between steps, and only in training mode (a test-mode forward uses
+/// one image's worth of scratch, so evaluating a large batch holds no large buffer
+/// afterwards); `dcol` is one image at a time; `dx` is skipped entirely for a first layer
+/// (see [`Layer::set_input_grad`]); and the storage of the arrays the layer is handed (`x`,
+/// `dout`) is recycled for the arrays it hands back (`dx`, the next `out`), so a training
+/// step at a steady batch size allocates nothing.
+#[derive(Debug)]
+pub struct Convolution<F> {
+    /// Filters `(FN, C, FH, FW)`.
+    pub w: Array4<F>,
+    /// Bias `(FN,)`.
+    pub b: Array1<F>,
+    /// `∂L/∂W` of the last backward pass.
+    pub dw: Array4<F>,
+    /// `∂L/∂b` of the last backward pass.
+    pub db: Array1<F>,
+    /// Step between filter positions.
+    pub stride: usize,
+    /// Zeros added on each side of the input.
+    pub pad: usize,
+    /// Geometry and batch size of the last training forward pass.
+    last: Option<(ConvGeometry, usize)>,
+    /// The column matrices of the last training batch, `N · OH·OW × C·FH·FW`.
+    col: Vec<F>,
+    /// One image's column matrix: test-mode `col`, backward `dcol`.
+    scratch: Vec<F>,
+    /// Storage to reuse for the next output (recycled from `dout`).
+    spare_out: Vec<F>,
+    /// Storage to reuse for the next `dx` (recycled from `x`).
+    spare_dx: Vec<F>,
+    input_grad: bool,
+}
+
+/// Turns a finished-with array into plain storage for reuse; its values are garbage.
+pub(crate) fn recycle<F>(a: ArrayD<F>) -> Vec<F> {
+    a.into_raw_vec_and_offset().0
+}
+
+/// Takes `buf` as the storage of a `shape` array. The values are whatever the buffer held
+/// (zeros where it grew): the caller overwrites all of them.
+pub(crate) fn reuse<F: Float>(buf: &mut Vec<F>, shape: &[usize]) -> ArrayD<F> {
+    let mut v = std::mem::take(buf);
+    v.resize(shape.iter().product(), F::zero());
+    ArrayD::from_shape_vec(IxDyn(shape), v).expect("length matches shape")
+}
+
+/// The values of `x` as a contiguous `(N, C, H, W)` slice source.
+pub(crate) fn standard<F: Float>(x: ArrayD<F>) -> ArrayD<F> {
+    if x.is_standard_layout() {
+        x
+    } else {
+        x.as_standard_layout().into_owned()
+    }
+}
+
+impl<F: Float> Convolution<F> {
+    /// A convolution with filters `w` `(FN, C, FH, FW)`, bias `b` `(FN,)`, `stride` ≥ 1 and
+    /// `pad`.
+    pub fn new(w: Array4<F>, b: Array1<F>, stride: usize, pad: usize) -> Self {
+        assert_eq!(
+            w.dim().0,
+            b.len(),
+            "Convolution: W is {:?} but b is {:?}",
+            w.dim(),
+            b.dim()
+        );
+        assert!(stride >= 1, "Convolution: stride must be at least 1");
+        let w = w.as_standard_layout().into_owned();
+        let (dw, db) = (Array4::zeros(w.raw_dim()), Array1::zeros(b.raw_dim()));
+        Convolution {
+            w,
+            b,
+            dw,
+            db,
+            stride,
+            pad,
+            last: None,
+            col: Vec::new(),
+            scratch: Vec::new(),
+            spare_out: Vec::new(),
+            spare_dx: Vec::new(),
+            input_grad: true,
+        }
+    }
+
+    /// The geometry for an input sample of `[C, H, W]`, or `None` when the filters do not fit.
+    pub fn geometry(&self, [c, h, w]: [usize; 3]) -> Option<ConvGeometry> {
+        let (_, wc, fh, fw) = self.w.dim();
+        if c != wc {
+            return None;
+        }
+        ConvGeometry::new([c, h, w], fh, fw, self.stride, self.pad)
+    }
+
+    /// The filters as the matrix `(FN, C·FH·FW)`.
+    fn w_mat(&self) -> ArrayView2<'_, F> {
+        let fn_ = self.w.dim().0;
+        let w = self.w.as_slice().expect("W is kept in standard layout");
+        ArrayView2::from_shape((fn_, w.len() / fn_.max(1)), w).expect("W as a matrix")
+    }
+}
+
+impl<F: Float> Layer<F> for Convolution<F> {
+    fn name(&self) -> &'static str {
+        "Convolution"
+    }
+
+    fn forward(&mut self, x: ArrayD<F>, train: bool) -> ArrayD<F> {
+        let &[n, c, h, w] = x.shape() else {
+            panic!(
+                "Convolution: input must be (N, C, H, W), got {:?}",
+                x.shape()
+            );
+        };
+        let g = self.geometry([c, h, w]).unwrap_or_else(|| {
+            panic!(
+                "Convolution: filters {:?} with stride {} and pad {} do not fit input {:?}",
+                self.w.dim(),
+                self.stride,
+                self.pad,
+                x.shape()
+            )
+        });
+        let fn_ = self.w.dim().0;
+        let (p, k) = (g.positions(), g.patch_len());
+        let x = standard(x);
+        let xs = x.as_slice().expect("standard layout");
+        let mut out = reuse(&mut self.spare_out, &[n, fn_, g.oh, g.ow]);
+        let outs = out.as_slice_mut().expect("fresh storage");
+        let mut col = std::mem::take(if train {
+            &mut self.col
+        } else {
+            &mut self.scratch
+        });
+        col.resize(if train { n * p * k } else { p * k }, F::zero());
+        let w_mat = self.w_mat();
+        for (i, (x_n, out_n)) in xs
+            .chunks_exact(g.input_len())
+            .zip(outs.chunks_exact_mut(fn_ * p))
+            .enumerate()
+        {
+            let col_n = if train {
+                &mut col[i * p * k..(i + 1) * p * k]
+            } else {
+                &mut col[..]
+            };
+            im2col_sample(x_n, &g, col_n);
+            let col_n = ArrayView2::from_shape((p, k), &*col_n).expect("col shape");
+            // The bias goes in first and the product is added to it (β = 1): one pass over
+            // the output fewer than adding it afterwards.
+            for (row, &bias) in out_n.chunks_exact_mut(p).zip(&self.b) {
+                row.fill(bias);
+            }
+            gemm(
+                F::one(),
+                w_mat,
+                col_n.t(),
+                F::one(),
+                &mut ArrayViewMut2::from_shape((fn_, p), out_n).expect("out shape"),
+            );
+        }
+        if train {
+            self.col = col;
+            self.last = Some((g, n));
+            if self.input_grad {
+                self.spare_dx = recycle(x);
+            }
+        } else {
+            self.scratch = col;
+        }
+        out
+    }
+
+    fn backward(&mut self, dout: ArrayD<F>) -> ArrayD<F> {
+        let (g, n) = self
+            .last
+            .expect("Convolution::backward before a training forward");
+        let fn_ = self.w.dim().0;
+        let (p, k) = (g.positions(), g.patch_len());
+        assert_eq!(
+            dout.shape(),
+            &[n, fn_, g.oh, g.ow],
+            "Convolution::backward: dout shape"
+        );
+        let dout = standard(dout);
+        let ds = dout.as_slice().expect("standard layout");
+        let mut dw_mat = ArrayViewMut2::from_shape(
+            (fn_, k),
+            self.dw.as_slice_mut().expect("dW is standard layout"),
+        )
+        .expect("dW as a matrix");
+        dw_mat.fill(F::zero());
+        self.db.fill(F::zero());
+        for (dout_n, col_n) in ds.chunks_exact(fn_ * p).zip(self.col.chunks_exact(p * k)) {
+            for (db, row) in self.db.iter_mut().zip(dout_n.chunks_exact(p)) {
+                *db += row.iter().copied().sum::<F>();
+            }
+            let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
+            let col_n = ArrayView2::from_shape((p, k), col_n).expect("col shape");
+            gemm(F::one(), dout_n, col_n, F::one(), &mut dw_mat);
+        }
+        if !self.input_grad {
+            self.spare_out = recycle(dout);
+            return ArrayD::zeros(IxDyn(&[0]));
+        }
+        let mut dx = reuse(&mut self.spare_dx, &[n, g.c, g.h, g.w]);
+        let dxs = dx.as_slice_mut().expect("fresh storage");
+        self.scratch.resize(p * k, F::zero());
+        let w_mat = {
+            let w = self.w.as_slice().expect("W is kept in standard layout");
+            ArrayView2::from_shape((fn_, k), w).expect("W as a matrix")
+        };
+        for (dout_n, dx_n) in ds
+            .chunks_exact(fn_ * p)
+            .zip(dxs.chunks_exact_mut(g.input_len()))
+        {
+            let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
+            let mut dcol =
+                ArrayViewMut2::from_shape((p, k), &mut self.scratch[..]).expect("dcol shape");
+            gemm(F::one(), dout_n.t(), w_mat, F::zero(), &mut dcol);
+            col2im_sample(&self.scratch, &g, dx_n);
+        }
+        self.spare_out = recycle(dout);
+        dx
+    }
+
+    fn params(&mut self) -> Vec<Param<'_, F>> {
+        vec![
+            Param {
+                kind: ParamKind::Weight,
+                value: self.w.view_mut().into_dyn(),
+                grad: self.dw.view_mut().into_dyn(),
+            },
+            Param {
+                kind: ParamKind::Bias,
+                value: self.b.view_mut().into_dyn(),
+                grad: self.db.view_mut().into_dyn(),
+            },
+        ]
+    }
+
+    fn set_input_grad(&mut self, needed: bool) {
+        self.input_grad = needed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::functions::im2col;
+    use crate::gradient::check_layer;
+    use crate::rng::Rng;
+    use ndarray::{Array, Array2, Axis, array};
+
+    fn close(a: &ArrayD<f64>, b: &ArrayD<f64>, tol: f64) -> bool {
+        a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+    }
+
+    fn random_conv(fn_: usize, c: usize, f: usize, stride: usize, pad: usize) -> Convolution<f64> {
+        let mut rng = Rng::new(7);
+        let w = Array4::from_shape_simple_fn((fn_, c, f, f), || rng.normal());
+        let b = Array1::from_shape_simple_fn(fn_, || rng.normal());
+        Convolution::new(w, b, stride, pad)
+    }
+
+    #[test]
+    fn hand_computed_forward() {
+        // One 3×3 image, one 2×2 filter: each output is the dot product with a patch, plus b.
+        let w = array![[[[1.0, 0.0], [0.0, -1.0]]]];
+        let mut conv = Convolution::new(w, array![0.5], 1, 0);
+        let x = Array::from_shape_vec((1, 1, 3, 3), (1..=9).map(f64::from).collect()).unwrap();
+        let out = conv.forward(x.into_dyn(), true);
+        // x[i][j] − x[i+1][j+1] = −4 everywhere, + 0.5.
+        assert_eq!(out, Array::from_elem((1, 1, 2, 2), -3.5).into_dyn());
+        // dout = 1 everywhere: dW[ky][kx] = Σ over positions of the pixel under (ky, kx).
+        let dx = conv.backward(Array::ones((1, 1, 2, 2)).into_dyn());
+        assert_eq!(conv.dw, array![[[[12.0, 16.0], [24.0, 28.0]]]]);
+        assert_eq!(conv.db, array![4.0]);
+        // dx: the filter summed over the positions covering each pixel.
+        let want = array![[1.0, 1.0, 0.0], [1.0, 0.0, -1.0], [0.0, -1.0, -1.0]];
+        assert_eq!(
+            dx.index_axis(Axis(0), 0).index_axis(Axis(0), 0),
+            want.into_dyn()
+        );
+    }
+
+    #[test]
+    fn forward_matches_the_books_single_matrix_product() {
+        // The book's formulation: im2col over the batch, times W reshaped to (FN, -1)ᵀ.
+        let mut conv = random_conv(4, 3, 3, 2, 1);
+        let mut rng = Rng::new(3);
+        let x = Array::from_shape_simple_fn((2, 3, 7, 6), || rng.normal());
+        let col = im2col(x.view(), 3, 3, 2, 1);
+        let w_mat = conv.w.clone().into_shape_with_order((4, 27)).unwrap();
+        let book: Array2<f64> = col.dot(&w_mat.t()) + &conv.b;
+        let book = book
+            .into_shape_with_order((2, 4, 3, 4))
+            .unwrap()
+            .permuted_axes([0, 3, 1, 2]);
+        let ours = conv.forward(x.into_dyn(), true);
+        assert!(close(&ours, &book.into_dyn(), 1e-12));
+    }
+
+    #[test]
+    fn test_mode_matches_training_mode_and_buffers_are_reused_safely() {
+        let mut conv = random_conv(5, 2, 3, 1, 1);
+        let mut rng = Rng::new(4);
+        let big = Array::from_shape_simple_fn((6, 2, 5, 5), || rng.normal()).into_dyn();
+        let small = Array::from_shape_simple_fn((2, 2, 5, 5), || rng.normal()).into_dyn();
+        let train = conv.forward(big.clone(), true);
+        conv.backward(train.clone());
+        let dw_big = conv.dw.clone();
+        // A test-mode pass in between must not disturb what backward needs.
+        let test = conv.forward(big.clone(), false);
+        assert!(close(&train, &test, 1e-12));
+        let out_small = conv.forward(small.clone(), true);
+        let _ = conv.forward(big.clone(), false);
+        conv.backward(out_small.clone());
+        let mut fresh = random_conv(5, 2, 3, 1, 1);
+        let want = fresh.forward(small, true);
+        assert!(close(&out_small, &want, 1e-12));
+        fresh.backward(want);
+        assert!(close(
+            &conv.dw.clone().into_dyn(),
+            &fresh.dw.clone().into_dyn(),
+            1e-12
+        ));
+        assert!(!close(
+            &conv.dw.clone().into_dyn(),
+            &dw_big.into_dyn(),
+            1e-6
+        ));
+    }
+
+    #[test]
+    fn a_large_test_mode_batch_leaves_no_large_buffer_behind() {
+        let mut conv = random_conv(4, 2, 3, 1, 0);
+        let (p, k) = (3 * 3, 2 * 3 * 3);
+        let out = conv.forward(Array::zeros((2, 2, 5, 5)).into_dyn(), true);
+        conv.backward(out);
+        let _ = conv.forward(Array::zeros((500, 2, 5, 5)).into_dyn(), false);
+        let held = conv.col.capacity()
+            + conv.scratch.capacity()
+            + conv.spare_out.capacity()
+            + conv.spare_dx.capacity();
+        assert_eq!(
+            conv.col.len(),
+            2 * p * k,
+            "the training columns are kept for backward"
+        );
+        assert!(held <= 2 * p * k + p * k + 2 * 4 * p + 2 * 2 * 25, "{held}");
+    }
+
+    #[test]
+    fn gradient_stride_1_pad_0() {
+        check_layer(&mut random_conv(3, 2, 3, 1, 0), &[2, 2, 5, 5], 1);
+    }
+
+    #[test]
+    fn gradient_stride_1_pad_1() {
+        check_layer(&mut random_conv(3, 2, 3, 1, 1), &[2, 2, 5, 4], 2);
+    }
+
+    #[test]
+    fn gradient_stride_2_pad_0() {
+        check_layer(&mut random_conv(2, 3, 3, 2, 0), &[2, 3, 7, 6], 3);
+    }
+
+    #[test]
+    fn gradient_stride_2_pad_1() {
+        check_layer(&mut random_conv(2, 2, 2, 2, 1), &[3, 2, 5, 5], 4);
+    }
+
+    #[test]
+    fn first_layer_skips_dx() {
+        let mut conv = random_conv(2, 1, 3, 1, 0);
+        Layer::<f64>::set_input_grad(&mut conv, false);
+        let out = conv.forward(Array::ones((1, 1, 4, 4)).into_dyn(), true);
+        assert_eq!(conv.backward(out).len(), 0);
+    }
+}

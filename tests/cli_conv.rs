@@ -1,0 +1,49 @@
+//! `backprop train --model simple-conv|deep-conv` on the embedded 8×8 digits.
+
+use std::process::{Command, Output};
+
+fn train(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .arg("train")
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn final_line(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(out.lines().last().expect("a summary line")).expect("JSON")
+}
+
+#[test]
+fn simple_conv_adapts_to_8x8_digits_and_learns() {
+    let last = final_line(&train(&[
+        "--model",
+        "simple-conv",
+        "--hidden",
+        "100",
+        "--lr",
+        "1.0",
+        "--batch-size",
+        "50",
+        "--epochs",
+        "25",
+        "--json",
+    ]));
+    assert_eq!(last["model"], "simple-conv");
+    // W1 30×1×5×5, b1; W2 (30·2·2)×100, b2; W3 100×10, b3.
+    assert_eq!(last["params"], 750 + 30 + 120 * 100 + 100 + 1000 + 10);
+    let acc = last["test_acc"].as_f64().unwrap();
+    assert!(acc > 0.95, "test accuracy {acc}");
+}
+
+#[test]
+fn deep_conv_runs_on_8x8_digits() {
+    let last = final_line(&train(&["--model", "deep-conv", "--iters", "3", "--json"]));
+    assert_eq!(last["model"], "deep-conv");
+    // Six convolutions (16-16-32-32-64-64 of 3×3), then Affine 64×50 and 50×10.
+    let convs = [(1, 16), (16, 16), (16, 32), (32, 32), (32, 64), (64, 64)];
+    let conv_params: usize = convs.iter().map(|(c, f)| f * c * 9 + f).sum();
+    assert_eq!(last["params"], conv_params + 64 * 50 + 50 + 50 * 10 + 10);
+}
