@@ -1,7 +1,8 @@
 //! Training speed of the book's SimpleConvNet in `f32`: steps per second at batch 100 on
 //! random 1×28×28 input (MNIST's shape), and where the time of a step goes, layer by layer.
 //!
-//! `cargo run --release --example simple_conv_speed [STEPS]` (default 100). Times are the
+//! `cargo run --release --example simple_conv_speed [STEPS] [deep]` (default 100 steps;
+//! `deep` also times a few steps of DeepConvNet on the same input). Times are the
 //! thread's on-CPU time from `/proc/thread-self/schedstat` where Linux provides it (so that
 //! other processes on a busy machine do not count), wall time elsewhere; both are printed for
 //! the whole-step figure.
@@ -22,7 +23,7 @@ fn cpu_now() -> f64 {
 use backprop::functions::Targets;
 use backprop::init::gaussian;
 use backprop::layers::{Affine, Convolution, Layer, Pooling, Relu, SoftmaxWithLoss};
-use backprop::nets::{ConvParam, SimpleConvNet};
+use backprop::nets::{ConvParam, DeepConvNet, SimpleConvNet};
 use backprop::optim::{Optimizer, Sgd};
 use backprop::rng::Rng;
 use ndarray::{Array1, Array4};
@@ -136,5 +137,19 @@ fn main() -> backprop::Result<()> {
         ms(total),
         1.0 / total
     );
+    if std::env::args().nth(2).as_deref() == Some("deep") {
+        let mut deep = DeepConvNet::<f32>::new([1, 28, 28], 50, 10, &mut rng)?;
+        deep.gradient(x.clone(), Targets::Labels(&t));
+        let (deep_steps, cpu0) = (10, cpu_now());
+        for _ in 0..deep_steps {
+            deep.gradient(x.clone(), Targets::Labels(&t));
+            opt.update(&mut deep.params());
+        }
+        let cpu = cpu_now() - cpu0;
+        println!(
+            "DeepConvNet f32, batch {BATCH}, 1×28×28, {deep_steps} steps: {:.2} steps/s on-CPU",
+            deep_steps as f64 / cpu
+        );
+    }
     Ok(())
 }

@@ -29,8 +29,8 @@ use crate::linalg::gemm;
 /// one image's worth of scratch, so evaluating a large batch holds no large buffer
 /// afterwards); `dcol` is one image at a time; `dx` is skipped entirely for a first layer
 /// (see [`Layer::set_input_grad`]); and the storage of the arrays the layer is handed (`x`,
-/// `dout`) is recycled for the arrays it hands back (`dx`, the next `out`), so a training
-/// step at a steady batch size allocates nothing.
+/// `dout`) is recycled for the arrays it hands back (`dx`, the next `out`), so at a steady
+/// batch size the layer allocates no buffer of its own from one training step to the next.
 #[derive(Debug)]
 pub struct Convolution<F> {
     /// Filters `(FN, C, FH, FW)`.
