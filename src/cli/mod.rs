@@ -4,6 +4,7 @@
 
 mod args;
 mod gradcheck;
+mod graph;
 mod train;
 
 use std::process::ExitCode;
@@ -26,6 +27,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Compare backprop gradients with numerical ones (the book's gradient_check.py).
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Draw a computation graph with its forward and backward values (the book's apples, or
+    /// any expression).
+    Graph(graph::GraphArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -48,6 +52,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Gradcheck(a) => gradcheck::run(a),
+        Command::Graph(a) => graph::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

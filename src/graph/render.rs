@@ -1,0 +1,460 @@
+//! Drawing a [`Graph`] as the book draws computation graphs (figs. 5-15 to 5-17): inputs on
+//! the left, operation nodes in circles, values flowing right, each arrow labelled with its
+//! forward value above it (black) and the derivative flowing back along it below (red).
+//!
+//! Three renderings share one layout: SVG (written by hand, self-contained), Graphviz DOT,
+//! and a plain-text table. Numbers are shown with [`short`] (10 significant digits, no
+//! float noise); the SVG keeps the exact values in tooltips.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use super::node::{Graph, NodeId, Op, short};
+use crate::error::{Error, Result};
+use crate::pyfmt::py_repr;
+
+/// Where each node goes: a column (left to right) and a row (top to bottom, may be
+/// fractional so that a node sits between its arguments).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// Column of each node.
+    pub col: Vec<usize>,
+    /// Row of each node.
+    pub row: Vec<f64>,
+}
+
+impl Layout {
+    /// Lays `g` out in layers by depth.
+    ///
+    /// Columns: an operation sits one column right of its deepest argument; a leaf (input or
+    /// constant) sits just left of its first consumer, as the book draws the tax next to the
+    /// last node. Rows: leaves are numbered in the order a depth-first walk from the output
+    /// meets them, and each operation sits at the mean row of its arguments, which draws a
+    /// tree the way the book does; nodes that would overlap in a column are pushed down.
+    pub fn new(g: &Graph) -> Layout {
+        let n = g.nodes.len();
+        let mut col = vec![0usize; n];
+        for (i, node) in g.nodes.iter().enumerate() {
+            col[i] = node.args.iter().map(|&a| col[a] + 1).max().unwrap_or(0);
+        }
+        let mut first_use = vec![usize::MAX; n];
+        for (i, node) in g.nodes.iter().enumerate() {
+            for &a in &node.args {
+                first_use[a] = first_use[a].min(col[i]);
+            }
+        }
+        for (i, node) in g.nodes.iter().enumerate() {
+            if node.args.is_empty() && first_use[i] != usize::MAX {
+                col[i] = first_use[i] - 1;
+            }
+        }
+
+        // Post-order walk from the output with an explicit stack (graphs can be long).
+        let mut row = vec![f64::NAN; n];
+        let mut next_leaf = 0.0;
+        let mut stack: Vec<(NodeId, bool)> = g.output().map(|o| (o, false)).into_iter().collect();
+        while let Some((i, expanded)) = stack.pop() {
+            if !row[i].is_nan() {
+                continue;
+            }
+            let args = &g.nodes[i].args;
+            if args.is_empty() {
+                row[i] = next_leaf;
+                next_leaf += 1.0;
+            } else if expanded {
+                row[i] = args.iter().map(|&a| row[a]).sum::<f64>() / args.len() as f64;
+            } else {
+                stack.push((i, true));
+                stack.extend(args.iter().rev().map(|&a| (a, false)));
+            }
+        }
+        // Nodes the output does not use (none in parsed graphs) go below everything.
+        for r in row.iter_mut().filter(|r| r.is_nan()) {
+            *r = next_leaf;
+            next_leaf += 1.0;
+        }
+
+        let max_col = col.iter().copied().max().unwrap_or(0);
+        let mut by_col: Vec<Vec<NodeId>> = vec![Vec::new(); max_col + 1];
+        for i in 0..n {
+            by_col[col[i]].push(i);
+        }
+        for ids in &mut by_col {
+            ids.sort_by(|&a, &b| row[a].total_cmp(&row[b]).then(a.cmp(&b)));
+            for k in 1..ids.len() {
+                let (prev, cur) = (ids[k - 1], ids[k]);
+                if row[cur] < row[prev] + 1.0 {
+                    row[cur] = row[prev] + 1.0;
+                }
+            }
+        }
+        Layout { col, row }
+    }
+}
+
+/// One arrow of the picture: from a node into argument slot `slot` of another node, or
+/// (`to == None`) from the output node to the output's name.
+struct Edge {
+    from: NodeId,
+    to: Option<(NodeId, usize)>,
+    forward: f64,
+    backward: f64,
+}
+
+fn edges(g: &Graph) -> Vec<Edge> {
+    let mut out = Vec::new();
+    for (i, node) in g.nodes.iter().enumerate() {
+        for (k, &a) in node.args.iter().enumerate() {
+            out.push(Edge {
+                from: a,
+                to: Some((i, k)),
+                forward: g.nodes[a].value,
+                backward: g.edge_grad(i, k),
+            });
+        }
+    }
+    if let Some(o) = g.output() {
+        out.push(Edge {
+            from: o,
+            to: None,
+            forward: g.nodes[o].value,
+            backward: g.nodes[o].grad,
+        });
+    }
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Rough width of `s` in 14 px sans-serif, for sizing shapes and margins.
+fn text_width(s: &str) -> f64 {
+    s.chars().count() as f64 * 8.0
+}
+
+const COL_W: f64 = 170.0;
+const ROW_H: f64 = 90.0;
+const TOP: f64 = 90.0;
+const NODE_RY: f64 = 19.0;
+
+/// Half-width of an operation's shape: a circle for one- and two-character symbols, an
+/// ellipse for function names.
+fn node_rx(op: &Op) -> f64 {
+    let w = text_width(&op.symbol());
+    if w <= 16.0 { NODE_RY } else { w / 2.0 + 12.0 }
+}
+
+/// The picture as a standalone SVG document.
+///
+/// ```
+/// use backprop::graph::{render, shopping};
+/// let svg = render::to_svg(&shopping::apple_orange_graph());
+/// assert!(svg.starts_with("<svg") && svg.contains(">715</text>"));
+/// ```
+pub fn to_svg(g: &Graph) -> String {
+    let lay = Layout::new(g);
+    let leaf_w = g
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| n.args.is_empty() && lay.col[*i] == 0)
+        .map(|(_, n)| text_width(&n.op.symbol()))
+        .fold(0.0, f64::max);
+    let left = 30.0 + leaf_w;
+    let max_col = lay.col.iter().copied().max().unwrap_or(0);
+    let max_row = lay.row.iter().copied().fold(0.0, f64::max);
+    let pos = |i: NodeId| (left + lay.col[i] as f64 * COL_W, TOP + lay.row[i] * ROW_H);
+    let out_x = left + (max_col + 1) as f64 * COL_W;
+    let title = if g.source.is_empty() {
+        g.output_name.clone()
+    } else {
+        format!("{} = {}", g.output_name, g.source)
+    };
+    let width = (out_x + text_width(&g.output_name) + 40.0)
+        .max(text_width(&title) + 40.0)
+        .max(560.0);
+    let height = TOP + max_row * ROW_H + 70.0;
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="14">"##
+    );
+    let _ = writeln!(s, "<title>{}</title>", xml_escape(&title));
+    s.push_str(concat!(
+        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" ",
+        "markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\">",
+        "<path d=\"M0,0 L10,5 L0,10 z\" fill=\"black\"/></marker></defs>\n",
+        "<style>.fwd{fill:black}.bwd{fill:#d00000}.node{fill:white;stroke:black;stroke-width:1.5}",
+        ".edge{fill:none;stroke:black;stroke-width:1.3}text{dominant-baseline:auto}</style>\n",
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    ));
+    let _ = writeln!(
+        s,
+        r#"<text x="20" y="28" font-size="16" font-weight="bold">{}</text>"#,
+        xml_escape(&title)
+    );
+    let _ = writeln!(
+        s,
+        concat!(
+            r#"<text x="20" y="50" font-size="12" class="fwd">above each arrow: forward value</text>"#,
+            r#"<text x="220" y="50" font-size="12" class="bwd">below it: backward value, ∂{}/∂(that value)</text>"#
+        ),
+        xml_escape(&g.output_name)
+    );
+
+    // Edges first, so that nodes are drawn over their ends.
+    let all = edges(g);
+    for (idx, e) in all.iter().enumerate() {
+        let (x0, y0) = pos(e.from);
+        // Start at the right edge of the source's shape (text end for leaves).
+        let src_node = &g.nodes[e.from];
+        let start_dx = if src_node.args.is_empty() { 6.0 } else { 0.0 };
+        let (cx1, cy1, rx1, target_name) = match e.to {
+            Some((t, _)) => {
+                let (x, y) = pos(t);
+                (x, y, node_rx(&g.nodes[t].op), g.nodes[t].op.symbol())
+            }
+            None => (out_x, y0, 0.0, g.output_name.clone()),
+        };
+        // Parallel edges between the same pair (x·x) bend apart; edges that skip columns
+        // bend upward so they do not run through the nodes they pass.
+        let same: Vec<usize> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.from == e.from && o.to.map(|t| t.0) == e.to.map(|t| t.0))
+            .map(|(k, _)| k)
+            .collect();
+        let rank = same.iter().position(|&k| k == idx).unwrap_or(0) as f64;
+        let mut bend = (rank - (same.len() as f64 - 1.0) / 2.0) * 110.0;
+        let span =
+            e.to.map_or(1, |(t, _)| lay.col[t].saturating_sub(lay.col[e.from]));
+        if span > 1 && same.len() == 1 && (cy1 - y0).abs() < ROW_H * 0.75 {
+            bend = -50.0 * (span - 1) as f64;
+        }
+        let (x0, y0) = (x0 + start_dx, y0);
+        // Control point: the midpoint shifted vertically by `bend`.
+        let (qx, qy) = ((x0 + cx1) / 2.0, (y0 + cy1) / 2.0 + bend);
+        // End on the target's boundary, coming from the control point's direction.
+        let (x1, y1) = if e.to.is_some() {
+            let (dx, dy) = (qx - cx1, qy - cy1);
+            let t = 1.0 / ((dx / rx1).powi(2) + (dy / NODE_RY).powi(2)).sqrt();
+            (cx1 + t * dx, cy1 + t * dy)
+        } else {
+            (cx1, cy1)
+        };
+        // The source of an operation starts on its boundary too.
+        let (x0, y0) = if src_node.args.is_empty() {
+            (x0, y0)
+        } else {
+            let rx0 = node_rx(&src_node.op);
+            let (dx, dy) = (qx - x0, qy - y0);
+            let t = 1.0 / ((dx / rx0).powi(2) + (dy / NODE_RY).powi(2)).sqrt();
+            (x0 + t * dx, y0 + t * dy)
+        };
+        // Labels sit at 40 % of the way, where converging arrows are still apart.
+        let bez = |a: f64, q: f64, b: f64| {
+            let t = 0.4;
+            (1.0 - t) * (1.0 - t) * a + 2.0 * (1.0 - t) * t * q + t * t * b
+        };
+        let (mx, my) = (bez(x0, qx, x1), bez(y0, qy, y1));
+        // Offset each label along the normal pointing up (forward) or down (backward), far
+        // enough that its box clears a sloped arrow. Text is drawn 5 px under its centre.
+        let (tx, ty) = (
+            1.2 * (qx - x0) + 0.8 * (x1 - qx),
+            1.2 * (qy - y0) + 0.8 * (y1 - qy),
+        );
+        let len = tx.hypot(ty).max(1e-9);
+        let (mut nx, mut ny) = (ty / len, -tx / len);
+        if ny > 0.0 {
+            (nx, ny) = (-nx, -ny);
+        }
+        let place = |label: &str, sign: f64| {
+            let d = 5.0 + text_width(label) / 2.0 * nx.abs() + 8.0 * ny.abs();
+            (mx + sign * d * nx, my + sign * d * ny + 5.0)
+        };
+        let (fwd, bwd) = (short(e.forward), short(e.backward));
+        let ((fx, fy), (bx, by)) = (place(&fwd, 1.0), place(&bwd, -1.0));
+        let from_name = src_node.op.symbol();
+        let _ = writeln!(
+            s,
+            "<g><title>{} → {}: forward {}, backward {}</title>\
+             <path class=\"edge\" d=\"M{x0:.1},{y0:.1} Q{qx:.1},{qy:.1} {x1:.1},{y1:.1}\" marker-end=\"url(#arrow)\"/>\
+             <text class=\"fwd\" x=\"{fx:.1}\" y=\"{fy:.1}\" text-anchor=\"middle\">{}</text>\
+             <text class=\"bwd\" x=\"{bx:.1}\" y=\"{by:.1}\" text-anchor=\"middle\">{}</text></g>",
+            xml_escape(&from_name),
+            xml_escape(&target_name),
+            py_repr(e.forward),
+            py_repr(e.backward),
+            xml_escape(&fwd),
+            xml_escape(&bwd),
+        );
+    }
+
+    for (i, node) in g.nodes.iter().enumerate() {
+        let (x, y) = pos(i);
+        let label = xml_escape(&node.op.symbol());
+        if node.args.is_empty() {
+            let _ = writeln!(
+                s,
+                r#"<text x="{x:.1}" y="{:.1}" text-anchor="end" font-weight="bold">{label}</text>"#,
+                y + 5.0
+            );
+        } else {
+            let rx = node_rx(&node.op);
+            let _ = writeln!(
+                s,
+                "<g><title>{label}: forward {}, backward {}</title>\
+                 <ellipse class=\"node\" cx=\"{x:.1}\" cy=\"{y:.1}\" rx=\"{rx:.1}\" ry=\"{NODE_RY}\"/>\
+                 <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"{}\">{label}</text></g>",
+                py_repr(node.value),
+                py_repr(node.grad),
+                y + 6.0,
+                if rx == NODE_RY { 18 } else { 14 },
+            );
+        }
+    }
+    if let Some(o) = g.output() {
+        let (_, y) = pos(o);
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-weight="bold">{}</text>"#,
+            out_x + 6.0,
+            y + 5.0,
+            xml_escape(&g.output_name)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The graph in Graphviz's DOT language: `dot -Tpng` draws it left to right, each edge
+/// labelled with its forward value over its backward value (red).
+///
+/// ```
+/// use backprop::graph::{render, shopping};
+/// let dot = render::to_dot(&shopping::apple_graph());
+/// assert!(dot.contains("rankdir=LR") && dot.contains(r#"<font color="red">2.2</font>"#));
+/// ```
+pub fn to_dot(g: &Graph) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "digraph {:?} {{", g.output_name);
+    let _ = writeln!(s, "  rankdir=LR;");
+    let _ = writeln!(
+        s,
+        "  label={:?}; labelloc=t;",
+        format!("{} = {}", g.output_name, g.source)
+    );
+    let _ = writeln!(
+        s,
+        "  node [fontname=\"Helvetica\"]; edge [fontname=\"Helvetica\"];"
+    );
+    for (i, node) in g.nodes.iter().enumerate() {
+        let shape = if node.args.is_empty() {
+            "plaintext"
+        } else if node_rx(&node.op) == NODE_RY {
+            "circle"
+        } else {
+            "ellipse"
+        };
+        let _ = writeln!(s, "  n{i} [label={:?}, shape={shape}];", node.op.symbol());
+    }
+    let _ = writeln!(s, "  out [label={:?}, shape=plaintext];", g.output_name);
+    for e in edges(g) {
+        let to = e.to.map_or("out".to_string(), |(t, _)| format!("n{t}"));
+        let _ = writeln!(
+            s,
+            "  n{} -> {to} [label=<{}<br/><font color=\"red\">{}</font>>];",
+            e.from,
+            xml_escape(&short(e.forward)),
+            xml_escape(&short(e.backward))
+        );
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// The graph as a text table, one node per line in forward order, then the output and every
+/// input's derivative with Python's full `repr` (as the book's scripts print them).
+///
+/// ```text
+/// price = apple * apple_num * tax
+///
+///   #  node               forward  backward
+///   0  apple                  100       2.2
+/// …
+/// ```
+pub fn to_text(g: &Graph) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{} = {}\n", g.output_name, g.source);
+    let rows: Vec<(String, String, String)> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let what = match &n.op {
+                Op::Input(name) => name.clone(),
+                Op::Const(c) => format!("constant {}", short(*c)),
+                op if n.args.len() == 2 => format!("#{} {} #{}", n.args[0], op.symbol(), n.args[1]),
+                op => format!("{}(#{})", op.symbol(), n.args[0]),
+            };
+            let what = if Some(i) == g.output() {
+                format!("{what}  → {}", g.output_name)
+            } else {
+                what
+            };
+            (what, short(n.value), short(n.grad))
+        })
+        .collect();
+    let w = rows
+        .iter()
+        .map(|r| r.0.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let wf = rows.iter().map(|r| r.1.len()).max().unwrap_or(7).max(7);
+    let wb = rows.iter().map(|r| r.2.len()).max().unwrap_or(8).max(8);
+    let wi = g.nodes.len().saturating_sub(1).to_string().len().max(1);
+    let _ = writeln!(
+        s,
+        "  {:>wi$}  {:<w$}  {:>wf$}  {:>wb$}",
+        "#", "node", "forward", "backward"
+    );
+    for (i, (what, f, b)) in rows.iter().enumerate() {
+        let _ = writeln!(s, "  {i:>wi$}  {what:<w$}  {f:>wf$}  {b:>wb$}");
+    }
+    if let Some(o) = g.output() {
+        let _ = writeln!(s, "\n{} = {}", g.output_name, py_repr(g.nodes[o].value));
+    }
+    for (name, _, grad) in g.gradients() {
+        let _ = writeln!(s, "∂{}/∂{name} = {}", g.output_name, py_repr(grad));
+    }
+    s
+}
+
+/// Writes `contents` to `path` atomically: into a temporary file next to it, then renamed
+/// over it, so a reader never sees half a file.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
