@@ -159,11 +159,11 @@ impl Op {
     }
 }
 
-/// A number as short as the book would write it: up to 10 significant digits, no `.0`.
+/// A number as short as the book would write it: up to 6 significant digits, no `.0`.
 ///
 /// Float noise such as `715.0000000000001` (which `buy_apple_orange.py` really computes)
-/// becomes `715` and `3.3000000000000003` becomes `3.3`: the value is rounded to 10
-/// significant digits, printed as Python's shortest `repr` ([`py_repr`]), and an integral
+/// becomes `715` and `3.3000000000000003` becomes `3.3`: the value is rounded to 6
+/// significant digits (as C's `%g` does), printed as Python's shortest `repr` ([`py_repr`]), and an integral
 /// result loses its `.0`. Exact values are kept elsewhere (text output, JSON, SVG tooltips).
 ///
 /// ```
@@ -171,15 +171,16 @@ impl Op {
 /// assert_eq!(short(715.0000000000001), "715");
 /// assert_eq!(short(3.3000000000000003), "3.3");
 /// assert_eq!(short(-0.5), "-0.5");
-/// assert_eq!(short(1.0 / 3.0), "0.3333333333");
+/// assert_eq!(short(1.0 / 3.0), "0.333333");
+/// assert_eq!(short(14.778112197861301), "14.7781");
 /// assert_eq!(short(2.5e-12), "2.5e-12");
 /// ```
 pub fn short(x: f64) -> String {
     if !x.is_finite() {
         return py_repr(x);
     }
-    // `{:.9e}` rounds to 10 significant digits; parsing it back gives the nearest float.
-    let rounded: f64 = format!("{x:.9e}").parse().unwrap_or(x);
+    // `{:.5e}` rounds to 6 significant digits; parsing it back gives the nearest float.
+    let rounded: f64 = format!("{x:.5e}").parse().unwrap_or(x);
     let s = py_repr(rounded);
     match s.strip_suffix(".0") {
         Some(int) if int != "-0" => int.to_string(),

@@ -27,17 +27,23 @@ pub struct Layout {
 impl Layout {
     /// Lays `g` out in layers by depth.
     ///
-    /// Columns: an operation sits one column right of its deepest argument; a leaf (input or
-    /// constant) sits just left of its first consumer, as the book draws the tax next to the
-    /// last node. Rows: leaves are numbered in the order a depth-first walk from the output
+    /// Columns: an operation sits at its depth, the longest path from it to the output,
+    /// counted from the right; a leaf (input or constant) sits just left of its leftmost
+    /// consumer, as the book draws the tax next to the last node. Rows: leaves are numbered in the order a depth-first walk from the output
     /// meets them, and each operation sits at the mean row of its arguments, which draws a
     /// tree the way the book does; nodes that would overlap in a column are pushed down.
     pub fn new(g: &Graph) -> Layout {
         let n = g.nodes.len();
-        let mut col = vec![0usize; n];
-        for (i, node) in g.nodes.iter().enumerate() {
-            col[i] = node.args.iter().map(|&a| col[a] + 1).max().unwrap_or(0);
+        // Depth = longest path to the output; nodes sit as far right as they can, next to
+        // what consumes them, which keeps arrows short.
+        let mut depth = vec![0usize; n];
+        for i in (0..n).rev() {
+            for &a in &g.nodes[i].args {
+                depth[a] = depth[a].max(depth[i] + 1);
+            }
         }
+        let max_depth = depth.iter().copied().max().unwrap_or(0);
+        let mut col: Vec<usize> = depth.iter().map(|d| max_depth - d).collect();
         let mut first_use = vec![usize::MAX; n];
         for (i, node) in g.nodes.iter().enumerate() {
             for &a in &node.args {
@@ -139,7 +145,7 @@ fn text_width(s: &str) -> f64 {
 
 const COL_W: f64 = 170.0;
 const ROW_H: f64 = 90.0;
-const TOP: f64 = 90.0;
+const TOP: f64 = 90.0; // top of the drawing, under the title and legend
 const NODE_RY: f64 = 19.0;
 
 /// Half-width of an operation's shape: a circle for one- and two-character symbols, an
@@ -167,19 +173,168 @@ pub fn to_svg(g: &Graph) -> String {
         .fold(0.0, f64::max);
     let left = 30.0 + leaf_w;
     let max_col = lay.col.iter().copied().max().unwrap_or(0);
-    let max_row = lay.row.iter().copied().fold(0.0, f64::max);
-    let pos = |i: NodeId| (left + lay.col[i] as f64 * COL_W, TOP + lay.row[i] * ROW_H);
+    let pos = |i: NodeId| (left + lay.col[i] as f64 * COL_W, lay.row[i] * ROW_H);
     let out_x = left + (max_col + 1) as f64 * COL_W;
     let title = if g.source.is_empty() {
         g.output_name.clone()
     } else {
         format!("{} = {}", g.output_name, g.source)
     };
+
+    // The body is drawn with rows from y = 0 and shifted down under the title once its
+    // vertical extent (arcs and labels included) is known.
+    let (mut min_y, mut max_y) = (-NODE_RY, NODE_RY);
+    let mut body = String::new();
+    let all = edges(g);
+    let fan_out = |i: NodeId| all.iter().filter(|e| e.from == i).count();
+    // Edges first, so that nodes are drawn over their ends.
+    for (idx, e) in all.iter().enumerate() {
+        let (x0, y0) = pos(e.from);
+        let src_node = &g.nodes[e.from];
+        let (cx1, cy1, rx1, target_name) = match e.to {
+            Some((t, _)) => {
+                let (x, y) = pos(t);
+                (x, y, node_rx(&g.nodes[t].op), g.nodes[t].op.symbol())
+            }
+            None => (out_x, y0, 0.0, g.output_name.clone()),
+        };
+        // Parallel edges between the same pair (x·x) bend apart; an edge that skips columns
+        // bends downward so that it does not run through the nodes it passes.
+        let same: Vec<usize> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.from == e.from && o.to.map(|t| t.0) == e.to.map(|t| t.0))
+            .map(|(k, _)| k)
+            .collect();
+        let rank = same.iter().position(|&k| k == idx).unwrap_or(0) as f64;
+        let mut bend = (rank - (same.len() as f64 - 1.0) / 2.0) * 120.0;
+        let span =
+            e.to.map_or(1, |(t, _)| lay.col[t].saturating_sub(lay.col[e.from]));
+        if span > 1 && same.len() == 1 {
+            // The nodes the straight arrow would run through: bend away from the nearest.
+            let blocking = (0..g.nodes.len())
+                .filter(|&k| {
+                    lay.col[k] > lay.col[e.from]
+                        && e.to.is_some_and(|(t, _)| lay.col[k] < lay.col[t])
+                })
+                .map(|k| {
+                    let (x, y) = pos(k);
+                    y - (y0 + (cy1 - y0) * (x - x0) / (cx1 - x0))
+                })
+                .filter(|off| off.abs() < ROW_H * 0.6)
+                .min_by(|a, b| a.abs().total_cmp(&b.abs()));
+            if let Some(off) = blocking {
+                let away = if off > 0.0 { -1.0 } else { 1.0 };
+                bend = away * (90.0 + 40.0 * (span - 2) as f64);
+            }
+        }
+        // A leaf's arrow starts just right of its name.
+        let x0 = if src_node.args.is_empty() {
+            x0 + 6.0
+        } else {
+            x0
+        };
+        // Control point: the midpoint shifted vertically by `bend`.
+        let (qx, qy) = ((x0 + cx1) / 2.0, (y0 + cy1) / 2.0 + bend);
+        // Both ends sit on the shapes' boundaries, in the direction of the control point.
+        let on_ellipse = |cx: f64, cy: f64, rx: f64| {
+            let (dx, dy) = (qx - cx, qy - cy);
+            let t = 1.0 / ((dx / rx).powi(2) + (dy / NODE_RY).powi(2)).sqrt();
+            (cx + t * dx, cy + t * dy)
+        };
+        let (x1, y1) = if e.to.is_some() {
+            on_ellipse(cx1, cy1, rx1)
+        } else {
+            (cx1, cy1)
+        };
+        let (x0, y0) = if src_node.args.is_empty() {
+            (x0, y0)
+        } else {
+            on_ellipse(x0, y0, node_rx(&src_node.op))
+        };
+        // Labels sit 40 % of the way along, where arrows converging on one node are still
+        // apart; 60 % for arrows fanning out of one node.
+        let t = if fan_out(e.from) > 1 { 0.6 } else { 0.4 };
+        let bez = |a: f64, q: f64, b: f64| {
+            (1.0 - t) * (1.0 - t) * a + 2.0 * (1.0 - t) * t * q + t * t * b
+        };
+        let (mx, my) = (bez(x0, qx, x1), bez(y0, qy, y1));
+        // Offset each label along the normal pointing up (forward) or down (backward), far
+        // enough that its box clears a sloped arrow. Text is drawn 5 px under its centre.
+        let (tx, ty) = (
+            2.0 * (1.0 - t) * (qx - x0) + 2.0 * t * (x1 - qx),
+            2.0 * (1.0 - t) * (qy - y0) + 2.0 * t * (y1 - qy),
+        );
+        let len = tx.hypot(ty).max(1e-9);
+        let (mut nx, mut ny) = (ty / len, -tx / len);
+        if ny > 0.0 {
+            (nx, ny) = (-nx, -ny);
+        }
+        let place = |label: &str, sign: f64| {
+            let d = 5.0 + text_width(label) / 2.0 * nx.abs() + 8.0 * ny.abs();
+            (mx + sign * d * nx, my + sign * d * ny + 5.0)
+        };
+        let (fwd, bwd) = (short(e.forward), short(e.backward));
+        let ((fx, fy), (bx, by)) = (place(&fwd, 1.0), place(&bwd, -1.0));
+        for y in [y0, y1, (y0 + 2.0 * qy + y1) / 4.0, fy - 14.0, by + 4.0] {
+            min_y = min_y.min(y);
+            max_y = max_y.max(y);
+        }
+        let _ = writeln!(
+            body,
+            "<g><title>{} → {}: forward {}, backward {}</title>\
+             <path class=\"edge\" d=\"M{x0:.1},{y0:.1} Q{qx:.1},{qy:.1} {x1:.1},{y1:.1}\" marker-end=\"url(#arrow)\"/>\
+             <text class=\"fwd\" x=\"{fx:.1}\" y=\"{fy:.1}\" text-anchor=\"middle\">{}</text>\
+             <text class=\"bwd\" x=\"{bx:.1}\" y=\"{by:.1}\" text-anchor=\"middle\">{}</text></g>",
+            xml_escape(&src_node.op.symbol()),
+            xml_escape(&target_name),
+            py_repr(e.forward),
+            py_repr(e.backward),
+            xml_escape(&fwd),
+            xml_escape(&bwd),
+        );
+    }
+
+    for (i, node) in g.nodes.iter().enumerate() {
+        let (x, y) = pos(i);
+        max_y = max_y.max(y + NODE_RY);
+        let label = xml_escape(&node.op.symbol());
+        if node.args.is_empty() {
+            let _ = writeln!(
+                body,
+                r#"<text x="{x:.1}" y="{:.1}" text-anchor="end" font-weight="bold">{label}</text>"#,
+                y + 5.0
+            );
+        } else {
+            let rx = node_rx(&node.op);
+            let _ = writeln!(
+                body,
+                "<g><title>{label}: forward {}, backward {}</title>\
+                 <ellipse class=\"node\" cx=\"{x:.1}\" cy=\"{y:.1}\" rx=\"{rx:.1}\" ry=\"{NODE_RY}\"/>\
+                 <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"{}\">{label}</text></g>",
+                py_repr(node.value),
+                py_repr(node.grad),
+                y + 6.0,
+                if rx == NODE_RY { 18 } else { 14 },
+            );
+        }
+    }
+    if let Some(o) = g.output() {
+        let (_, y) = pos(o);
+        let _ = writeln!(
+            body,
+            r#"<text x="{:.1}" y="{:.1}" font-weight="bold">{}</text>"#,
+            out_x + 6.0,
+            y + 5.0,
+            xml_escape(&g.output_name)
+        );
+    }
+
+    let shift = TOP - min_y;
     let width = (out_x + text_width(&g.output_name) + 40.0)
         .max(text_width(&title) + 40.0)
         .max(560.0);
-    let height = TOP + max_row * ROW_H + 70.0;
-
+    let height = shift + max_y + 30.0;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -191,7 +346,7 @@ pub fn to_svg(g: &Graph) -> String {
         "markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\">",
         "<path d=\"M0,0 L10,5 L0,10 z\" fill=\"black\"/></marker></defs>\n",
         "<style>.fwd{fill:black}.bwd{fill:#d00000}.node{fill:white;stroke:black;stroke-width:1.5}",
-        ".edge{fill:none;stroke:black;stroke-width:1.3}text{dominant-baseline:auto}</style>\n",
+        ".edge{fill:none;stroke:black;stroke-width:1.3}</style>\n",
         "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     ));
     let _ = writeln!(
@@ -207,129 +362,9 @@ pub fn to_svg(g: &Graph) -> String {
         ),
         xml_escape(&g.output_name)
     );
-
-    // Edges first, so that nodes are drawn over their ends.
-    let all = edges(g);
-    for (idx, e) in all.iter().enumerate() {
-        let (x0, y0) = pos(e.from);
-        // Start at the right edge of the source's shape (text end for leaves).
-        let src_node = &g.nodes[e.from];
-        let start_dx = if src_node.args.is_empty() { 6.0 } else { 0.0 };
-        let (cx1, cy1, rx1, target_name) = match e.to {
-            Some((t, _)) => {
-                let (x, y) = pos(t);
-                (x, y, node_rx(&g.nodes[t].op), g.nodes[t].op.symbol())
-            }
-            None => (out_x, y0, 0.0, g.output_name.clone()),
-        };
-        // Parallel edges between the same pair (x·x) bend apart; edges that skip columns
-        // bend upward so they do not run through the nodes they pass.
-        let same: Vec<usize> = all
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.from == e.from && o.to.map(|t| t.0) == e.to.map(|t| t.0))
-            .map(|(k, _)| k)
-            .collect();
-        let rank = same.iter().position(|&k| k == idx).unwrap_or(0) as f64;
-        let mut bend = (rank - (same.len() as f64 - 1.0) / 2.0) * 110.0;
-        let span =
-            e.to.map_or(1, |(t, _)| lay.col[t].saturating_sub(lay.col[e.from]));
-        if span > 1 && same.len() == 1 && (cy1 - y0).abs() < ROW_H * 0.75 {
-            bend = -50.0 * (span - 1) as f64;
-        }
-        let (x0, y0) = (x0 + start_dx, y0);
-        // Control point: the midpoint shifted vertically by `bend`.
-        let (qx, qy) = ((x0 + cx1) / 2.0, (y0 + cy1) / 2.0 + bend);
-        // End on the target's boundary, coming from the control point's direction.
-        let (x1, y1) = if e.to.is_some() {
-            let (dx, dy) = (qx - cx1, qy - cy1);
-            let t = 1.0 / ((dx / rx1).powi(2) + (dy / NODE_RY).powi(2)).sqrt();
-            (cx1 + t * dx, cy1 + t * dy)
-        } else {
-            (cx1, cy1)
-        };
-        // The source of an operation starts on its boundary too.
-        let (x0, y0) = if src_node.args.is_empty() {
-            (x0, y0)
-        } else {
-            let rx0 = node_rx(&src_node.op);
-            let (dx, dy) = (qx - x0, qy - y0);
-            let t = 1.0 / ((dx / rx0).powi(2) + (dy / NODE_RY).powi(2)).sqrt();
-            (x0 + t * dx, y0 + t * dy)
-        };
-        // Labels sit at 40 % of the way, where converging arrows are still apart.
-        let bez = |a: f64, q: f64, b: f64| {
-            let t = 0.4;
-            (1.0 - t) * (1.0 - t) * a + 2.0 * (1.0 - t) * t * q + t * t * b
-        };
-        let (mx, my) = (bez(x0, qx, x1), bez(y0, qy, y1));
-        // Offset each label along the normal pointing up (forward) or down (backward), far
-        // enough that its box clears a sloped arrow. Text is drawn 5 px under its centre.
-        let (tx, ty) = (
-            1.2 * (qx - x0) + 0.8 * (x1 - qx),
-            1.2 * (qy - y0) + 0.8 * (y1 - qy),
-        );
-        let len = tx.hypot(ty).max(1e-9);
-        let (mut nx, mut ny) = (ty / len, -tx / len);
-        if ny > 0.0 {
-            (nx, ny) = (-nx, -ny);
-        }
-        let place = |label: &str, sign: f64| {
-            let d = 5.0 + text_width(label) / 2.0 * nx.abs() + 8.0 * ny.abs();
-            (mx + sign * d * nx, my + sign * d * ny + 5.0)
-        };
-        let (fwd, bwd) = (short(e.forward), short(e.backward));
-        let ((fx, fy), (bx, by)) = (place(&fwd, 1.0), place(&bwd, -1.0));
-        let from_name = src_node.op.symbol();
-        let _ = writeln!(
-            s,
-            "<g><title>{} → {}: forward {}, backward {}</title>\
-             <path class=\"edge\" d=\"M{x0:.1},{y0:.1} Q{qx:.1},{qy:.1} {x1:.1},{y1:.1}\" marker-end=\"url(#arrow)\"/>\
-             <text class=\"fwd\" x=\"{fx:.1}\" y=\"{fy:.1}\" text-anchor=\"middle\">{}</text>\
-             <text class=\"bwd\" x=\"{bx:.1}\" y=\"{by:.1}\" text-anchor=\"middle\">{}</text></g>",
-            xml_escape(&from_name),
-            xml_escape(&target_name),
-            py_repr(e.forward),
-            py_repr(e.backward),
-            xml_escape(&fwd),
-            xml_escape(&bwd),
-        );
-    }
-
-    for (i, node) in g.nodes.iter().enumerate() {
-        let (x, y) = pos(i);
-        let label = xml_escape(&node.op.symbol());
-        if node.args.is_empty() {
-            let _ = writeln!(
-                s,
-                r#"<text x="{x:.1}" y="{:.1}" text-anchor="end" font-weight="bold">{label}</text>"#,
-                y + 5.0
-            );
-        } else {
-            let rx = node_rx(&node.op);
-            let _ = writeln!(
-                s,
-                "<g><title>{label}: forward {}, backward {}</title>\
-                 <ellipse class=\"node\" cx=\"{x:.1}\" cy=\"{y:.1}\" rx=\"{rx:.1}\" ry=\"{NODE_RY}\"/>\
-                 <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"{}\">{label}</text></g>",
-                py_repr(node.value),
-                py_repr(node.grad),
-                y + 6.0,
-                if rx == NODE_RY { 18 } else { 14 },
-            );
-        }
-    }
-    if let Some(o) = g.output() {
-        let (_, y) = pos(o);
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" font-weight="bold">{}</text>"#,
-            out_x + 6.0,
-            y + 5.0,
-            xml_escape(&g.output_name)
-        );
-    }
-    s.push_str("</svg>\n");
+    let _ = writeln!(s, r#"<g transform="translate(0,{shift:.1})">"#);
+    s.push_str(&body);
+    s.push_str("</g>\n</svg>\n");
     s
 }
 
@@ -401,6 +436,8 @@ pub fn to_text(g: &Graph) -> String {
                 Op::Input(name) => name.clone(),
                 Op::Const(c) => format!("constant {}", short(*c)),
                 op if n.args.len() == 2 => format!("#{} {} #{}", n.args[0], op.symbol(), n.args[1]),
+                Op::Pow(p) => format!("#{}^{}", n.args[0], short(*p)),
+                Op::Neg => format!("−#{}", n.args[0]),
                 op => format!("{}(#{})", op.symbol(), n.args[0]),
             };
             let what = if Some(i) == g.output() {
