@@ -379,7 +379,7 @@ pub fn to_svg(g: &Graph) -> String {
 pub fn to_dot(g: &Graph) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "digraph {:?} {{", g.output_name);
-    let _ = writeln!(s, "  rankdir=LR;");
+    let _ = writeln!(s, "  rankdir=LR; fontname=\"Helvetica\";");
     let _ = writeln!(
         s,
         "  label={:?}; labelloc=t;",
