@@ -251,7 +251,8 @@ impl Parser<'_> {
             .graph
             .forward_from(start)
             .map_err(|err| self.error_at(at, err.to_string()))?;
-        // Fold the constant exponent into the Pow node: drop its subgraph.
+        // Fold the constant exponent into the Pow node: drop its subgraph (which holds no
+        // inputs, so the name index stays right).
         self.graph.nodes.truncate(start);
         Ok(self.graph.push(Op::Pow(n), &[base]))
     }
@@ -388,10 +389,14 @@ pub fn evaluate(src: &str, output_name: &str, values: &[(&str, f64)]) -> Result<
         .filter(|n| !values.iter().any(|(m, _)| m == n))
         .collect();
     if !missing.is_empty() {
-        let sets: Vec<String> = missing.iter().map(|n| format!("--set {n}=VALUE")).collect();
+        let sets: Vec<String> = missing
+            .iter()
+            .take(10)
+            .map(|n| format!("--set {n}=VALUE"))
+            .collect();
         return Err(Error::Invalid(format!(
             "{} {} no value: add {}",
-            missing.join(", "),
+            super::node::list(&missing),
             if missing.len() == 1 { "has" } else { "have" },
             sets.join(" ")
         )));

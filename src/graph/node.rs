@@ -9,6 +9,7 @@
 //! The book's teaching classes [`MulLayer`](super::MulLayer) and [`AddLayer`](super::AddLayer)
 //! stay as they are; this graph is what `backprop graph` draws.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -213,6 +214,8 @@ pub struct Graph {
     pub output_name: String,
     /// The expression the graph was built from, for titles.
     pub source: String,
+    /// Input names to their nodes, so that a long expression finds its names quickly.
+    names: HashMap<String, NodeId>,
 }
 
 impl Graph {
@@ -235,9 +238,7 @@ impl Graph {
 
     /// The input called `name`, if there is one.
     pub fn find(&self, name: &str) -> Option<NodeId> {
-        self.nodes
-            .iter()
-            .position(|n| matches!(&n.op, Op::Input(m) if m == name))
+        self.names.get(name).copied()
     }
 
     /// A constant.
@@ -264,6 +265,9 @@ impl Graph {
             args.iter().all(|&a| a < id),
             "arguments must exist before use"
         );
+        if let Op::Input(name) = &op {
+            self.names.insert(name.clone(), id);
+        }
         self.nodes.push(Node {
             op,
             args: args.to_vec(),
@@ -295,7 +299,7 @@ impl Graph {
         let id = self.find(name).ok_or_else(|| {
             Error::Invalid(format!(
                 "--set {name}=…: there is no `{name}` in the expression (its names: {})",
-                self.input_names().join(", ")
+                list(&self.input_names())
             ))
         })?;
         self.nodes[id].value = value;
@@ -359,6 +363,15 @@ impl Graph {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// `a, b, c`, or the first ten and a count when there are more.
+pub(crate) fn list(names: &[&str]) -> String {
+    if names.len() <= 10 {
+        names.join(", ")
+    } else {
+        format!("{}, … ({} in all)", names[..10].join(", "), names.len())
     }
 }
 

@@ -6,6 +6,7 @@
 //! and a plain-text table. Numbers are shown with [`short`] (10 significant digits, no
 //! float noise); the SVG keeps the exact values in tooltips.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -186,9 +187,20 @@ pub fn to_svg(g: &Graph) -> String {
     let (mut min_y, mut max_y) = (-NODE_RY, NODE_RY);
     let mut body = String::new();
     let all = edges(g);
-    let fan_out = |i: NodeId| all.iter().filter(|e| e.from == i).count();
+    // Counts for the bends and label positions, computed once (graphs can be long).
+    let mut fan_out = vec![0usize; g.nodes.len()];
+    let mut pairs: HashMap<(NodeId, Option<NodeId>), usize> = HashMap::new();
+    for e in &all {
+        fan_out[e.from] += 1;
+        *pairs.entry((e.from, e.to.map(|t| t.0))).or_default() += 1;
+    }
+    let mut drawn: HashMap<(NodeId, Option<NodeId>), usize> = HashMap::new();
+    let mut by_col: Vec<Vec<NodeId>> = vec![Vec::new(); max_col + 1];
+    for (i, &c) in lay.col.iter().enumerate() {
+        by_col[c].push(i);
+    }
     // Edges first, so that nodes are drawn over their ends.
-    for (idx, e) in all.iter().enumerate() {
+    for e in &all {
         let (x0, y0) = pos(e.from);
         let src_node = &g.nodes[e.from];
         let (cx1, cy1, rx1, target_name) = match e.to {
@@ -199,25 +211,19 @@ pub fn to_svg(g: &Graph) -> String {
             None => (out_x, y0, 0.0, g.output_name.clone()),
         };
         // Parallel edges between the same pair (x·x) bend apart; an edge that skips columns
-        // bends downward so that it does not run through the nodes it passes.
-        let same: Vec<usize> = all
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.from == e.from && o.to.map(|t| t.0) == e.to.map(|t| t.0))
-            .map(|(k, _)| k)
-            .collect();
-        let rank = same.iter().position(|&k| k == idx).unwrap_or(0) as f64;
-        let mut bend = (rank - (same.len() as f64 - 1.0) / 2.0) * 120.0;
-        let span =
-            e.to.map_or(1, |(t, _)| lay.col[t].saturating_sub(lay.col[e.from]));
-        if span > 1 && same.len() == 1 {
-            // The nodes the straight arrow would run through: bend away from the nearest.
-            let blocking = (0..g.nodes.len())
-                .filter(|&k| {
-                    lay.col[k] > lay.col[e.from]
-                        && e.to.is_some_and(|(t, _)| lay.col[k] < lay.col[t])
-                })
-                .map(|k| {
+        // bends around the nodes it would run through.
+        let key = (e.from, e.to.map(|t| t.0));
+        let count = pairs[&key];
+        let rank = drawn.entry(key).or_default();
+        let mut bend = (*rank as f64 - (count as f64 - 1.0) / 2.0) * 120.0;
+        *rank += 1;
+        if let Some((t, _)) = e.to.filter(|_| count == 1) {
+            let (c0, c1) = (lay.col[e.from], lay.col[t]);
+            // Offsets from the straight arrow of the nodes in the columns it crosses.
+            let blocking = by_col[(c0 + 1).min(c1)..c1]
+                .iter()
+                .flatten()
+                .map(|&k| {
                     let (x, y) = pos(k);
                     y - (y0 + (cy1 - y0) * (x - x0) / (cx1 - x0))
                 })
@@ -225,7 +231,7 @@ pub fn to_svg(g: &Graph) -> String {
                 .min_by(|a, b| a.abs().total_cmp(&b.abs()));
             if let Some(off) = blocking {
                 let away = if off > 0.0 { -1.0 } else { 1.0 };
-                bend = away * (90.0 + 40.0 * (span - 2) as f64);
+                bend = away * (90.0 + 40.0 * (c1 - c0).saturating_sub(2) as f64);
             }
         }
         // A leaf's arrow starts just right of its name.
@@ -254,7 +260,7 @@ pub fn to_svg(g: &Graph) -> String {
         };
         // Labels sit 40 % of the way along, where arrows converging on one node are still
         // apart; 60 % for arrows fanning out of one node.
-        let t = if fan_out(e.from) > 1 { 0.6 } else { 0.4 };
+        let t = if fan_out[e.from] > 1 { 0.6 } else { 0.4 };
         let bez = |a: f64, q: f64, b: f64| {
             (1.0 - t) * (1.0 - t) * a + 2.0 * (1.0 - t) * t * q + t * t * b
         };
