@@ -501,3 +501,72 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
         Error::io(path, e)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::expr::evaluate;
+    use crate::graph::shopping::apple_orange_graph;
+
+    #[test]
+    fn apple_orange_is_laid_out_like_fig_5_17() {
+        let g = apple_orange_graph();
+        let lay = Layout::new(&g);
+        let at = |name: &str| g.find(name).unwrap();
+        // The four goods in column 0, top to bottom in the book's order; tax one column left
+        // of the last ×, below everything.
+        let goods = ["apple", "apple_num", "orange", "orange_num"];
+        assert!(goods.iter().all(|n| lay.col[at(n)] == 0));
+        assert!(
+            goods
+                .windows(2)
+                .all(|w| lay.row[at(w[0])] < lay.row[at(w[1])])
+        );
+        let out = g.output().unwrap();
+        assert_eq!(lay.col, [0, 0, 1, 0, 0, 1, 2, 2, 3]);
+        assert_eq!(lay.col[at("tax")] + 1, lay.col[out]);
+        assert!(lay.row.iter().all(|&r| r <= lay.row[at("tax")]));
+        // The × nodes sit between their two inputs.
+        assert_eq!(lay.row[2], 0.5);
+        assert_eq!(lay.row[5], 2.5);
+    }
+
+    #[test]
+    fn nodes_in_a_column_never_overlap() {
+        let g = evaluate("exp(x) + log(x) + tanh(x) * x", "f", &[("x", 2.0)]).unwrap();
+        let lay = Layout::new(&g);
+        for i in 0..g.nodes.len() {
+            for j in 0..i {
+                if lay.col[i] == lay.col[j] {
+                    assert!(
+                        (lay.row[i] - lay.row[j]).abs() >= 1.0,
+                        "{i} and {j} overlap"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_used_twice_gets_two_arrows() {
+        let g = evaluate("x*x", "f", &[("x", 3.0)]).unwrap();
+        let svg = to_svg(&g);
+        let arrows: Vec<&str> = svg
+            .lines()
+            .filter(|l| l.starts_with("<g><title>x → ×: forward 3.0, backward 3.0</title>"))
+            .collect();
+        assert_eq!(arrows.len(), 2);
+        assert_ne!(arrows[0], arrows[1], "the two arrows must not coincide");
+    }
+
+    #[test]
+    fn text_table_lists_every_node() {
+        let text = to_text(&apple_orange_graph());
+        assert!(text.starts_with("price = (apple * apple_num + orange * orange_num) * tax\n"));
+        assert!(
+            text.contains("  8  #6 × #7  → price      715         1\n"),
+            "{text}"
+        );
+        assert!(text.contains("∂price/∂tax = 650.0\n"));
+    }
+}
