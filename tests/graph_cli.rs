@@ -200,3 +200,19 @@ fn unwritable_svg_path_is_a_runtime_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_readme_picture_is_what_the_command_draws() {
+    // docs/graph-apple-orange.svg is shown in the README; regenerate it with
+    // `backprop graph apple-orange --svg docs/graph-apple-orange.svg` when the drawing changes.
+    let dir = scratch("readme");
+    let path = dir.join("g.svg");
+    let out = backprop(&["graph", "apple-orange", "--svg", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let committed = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/graph-apple-orange.svg");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        std::fs::read_to_string(committed).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
