@@ -6,6 +6,7 @@ mod args;
 mod bench;
 mod data;
 mod gradcheck;
+mod graph;
 mod train;
 
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Get, import and check MNIST and Fashion-MNIST (`data fetch|import|list`).
     Data(data::DataArgs),
+    /// Draw a computation graph with its forward and backward values (the book's apples, or
+    /// any expression).
+    Graph(graph::GraphArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -67,6 +71,7 @@ pub fn run() -> ExitCode {
         Command::Gradcheck(a) => gradcheck::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Data(a) => data::run(a),
+        Command::Graph(a) => graph::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,9 @@
 //! The book's shopping examples (§5.4): apples, oranges and consumption tax, forward and
 //! backward through [`MulLayer`] and [`AddLayer`] nodes.
 
-use super::{AddLayer, MulLayer};
+use super::expr;
+use super::{AddLayer, Graph, MulLayer};
+use crate::error::Result;
 
 /// Every forward and backward value of the apple-and-orange graph (fig. 5-17).
 #[derive(Clone, Debug, PartialEq)]
@@ -85,9 +87,104 @@ pub fn buy_apple_orange() -> AppleOrange {
     }
 }
 
+/// One of the book's shopping graphs as an expression over the [`Graph`] nodes: its name on
+/// the command line, the expression, the output's name and the book's input values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BookGraph {
+    /// Name on the command line (`apple`, `apple-orange`).
+    pub name: &'static str,
+    /// The expression; `*` and `+` group left, so it builds the book's nodes in its order.
+    pub source: &'static str,
+    /// The output's name.
+    pub output: &'static str,
+    /// The book's input values.
+    pub values: &'static [(&'static str, f64)],
+}
+
+/// Fig. 5-14/5-15: two apples and tax, `(apple × apple_num) × tax`.
+pub const APPLE: BookGraph = BookGraph {
+    name: "apple",
+    source: "apple * apple_num * tax",
+    output: "price",
+    values: &[("apple", 100.0), ("apple_num", 2.0), ("tax", 1.1)],
+};
+
+/// Fig. 5-17: `(apple × apple_num + orange × orange_num) × tax`.
+pub const APPLE_ORANGE: BookGraph = BookGraph {
+    name: "apple-orange",
+    source: "(apple * apple_num + orange * orange_num) * tax",
+    output: "price",
+    values: &[
+        ("apple", 100.0),
+        ("apple_num", 2.0),
+        ("orange", 150.0),
+        ("orange_num", 3.0),
+        ("tax", 1.1),
+    ],
+};
+
+impl BookGraph {
+    /// The graph by its command-line name.
+    pub fn by_name(name: &str) -> Option<BookGraph> {
+        [APPLE, APPLE_ORANGE].into_iter().find(|g| g.name == name)
+    }
+
+    /// Builds the graph with the book's values, overridden by `overrides`, and runs
+    /// forward and backward.
+    pub fn evaluate(&self, overrides: &[(&str, f64)]) -> Result<Graph> {
+        let mut values = self.values.to_vec();
+        values.extend_from_slice(overrides);
+        expr::evaluate(self.source, self.output, &values)
+    }
+}
+
+/// Fig. 5-15 as a [`Graph`], forward and backward done.
+pub fn apple_graph() -> Graph {
+    APPLE.evaluate(&[]).expect("the book's graph evaluates")
+}
+
+/// Fig. 5-17 as a [`Graph`], forward and backward done.
+pub fn apple_orange_graph() -> Graph {
+    APPLE_ORANGE
+        .evaluate(&[])
+        .expect("the book's graph evaluates")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graph_matches_the_layers() {
+        // The expression graph and the book's MulLayer/AddLayer code agree bit for bit.
+        let l = buy_apple_orange();
+        let g = apple_orange_graph();
+        let grads: Vec<f64> = g.gradients().iter().map(|t| t.2).collect();
+        assert_eq!(
+            grads,
+            [
+                l.d_apple,
+                l.d_apple_num,
+                l.d_orange,
+                l.d_orange_num,
+                l.d_tax
+            ]
+        );
+        assert_eq!(g.nodes.last().unwrap().value, l.price);
+        let values: Vec<f64> = g.nodes.iter().map(|n| n.value).collect();
+        for v in [l.apple_price, l.orange_price, l.all_price] {
+            assert!(values.contains(&v), "{v}");
+        }
+        let a = apple_graph();
+        assert_eq!(
+            a.gradients(),
+            [
+                ("apple", 100.0, 2.2),
+                ("apple_num", 2.0, 110.00000000000001),
+                ("tax", 1.1, 200.0)
+            ]
+        );
+    }
 
     #[test]
     fn book_numbers() {

@@ -1,0 +1,80 @@
+//! `backprop graph`: a computation graph with its forward and backward values, as text and
+//! as pictures (SVG, Graphviz DOT).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::error::Result;
+use crate::graph::expr;
+use crate::graph::render::{to_dot, to_svg, to_text, write_atomic};
+use crate::graph::shopping::BookGraph;
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// `apple` (fig. 5-15), `apple-orange` (fig. 5-17), or an expression such as
+    /// "x*y + sigmoid(x)^2" over numbers, names, + - * / ^, parentheses, exp, log, sigmoid,
+    /// relu and tanh.
+    #[arg(allow_hyphen_values = true)]
+    what: String,
+    /// Value of a name in the expression (repeat for each name); for `apple` and
+    /// `apple-orange` it overrides the book's value.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = name_value)]
+    set: Vec<(String, f64)>,
+    /// Write the picture as SVG to this file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Write the picture as Graphviz DOT to this file (`dot -Tpng FILE -o graph.png`).
+    #[arg(long, value_name = "FILE")]
+    dot: Option<PathBuf>,
+    /// Print one JSON object (value and every input's value and derivative) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn name_value(s: &str) -> std::result::Result<(String, f64), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected NAME=VALUE, for example x=3"))?;
+    let v: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: {value:?} is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("{s:?}: the value must be a finite number"));
+    }
+    Ok((name.trim().to_string(), v))
+}
+
+pub fn run(args: GraphArgs) -> Result<()> {
+    let set: Vec<(&str, f64)> = args.set.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let g = match BookGraph::by_name(&args.what) {
+        Some(book) => book.evaluate(&set)?,
+        None => expr::evaluate(&args.what, "f", &set)?,
+    };
+    if let Some(path) = &args.svg {
+        write_atomic(path, &to_svg(&g))?;
+    }
+    if let Some(path) = &args.dot {
+        write_atomic(path, &to_dot(&g))?;
+    }
+    if args.json {
+        let inputs: Vec<_> = g
+            .gradients()
+            .into_iter()
+            .map(|(name, value, grad)| json!({"name": name, "value": value, "grad": grad}))
+            .collect();
+        let value = g.nodes.last().map_or(0.0, |n| n.value);
+        let out = json!({
+            "expression": g.source,
+            "output": g.output_name,
+            "value": value,
+            "inputs": inputs,
+        });
+        println!("{out}");
+    } else {
+        print!("{}", to_text(&g));
+    }
+    Ok(())
+}

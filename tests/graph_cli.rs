@@ -1,0 +1,218 @@
+//! `backprop graph`, driven as a user would: the book's apple graphs as text, SVG and DOT,
+//! expressions with `--set`, and the errors.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn backprop(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh empty directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("backprop-graph-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The forward and backward labels drawn on the SVG arrow from `from` to `to` (the edge
+/// groups start with a tooltip `from → to: …`).
+fn svg_edge_labels(svg: &str, from: &str, to: &str) -> Vec<(String, String)> {
+    let text_of = |group: &str, class: &str| -> String {
+        let at = group.find(&format!("class=\"{class}\"")).unwrap();
+        let rest = &group[at..];
+        let start = rest.find('>').unwrap() + 1;
+        let end = rest.find("</text>").unwrap();
+        rest[start..end].to_string()
+    };
+    svg.lines()
+        .filter(|l| l.starts_with(&format!("<g><title>{from} → {to}: ")))
+        .map(|g| (text_of(g, "fwd"), text_of(g, "bwd")))
+        .collect()
+}
+
+#[test]
+fn apple_orange_text_svg_and_dot_show_the_books_numbers() {
+    let dir = scratch("apple-orange");
+    let (svg_path, dot_path) = (dir.join("g.svg"), dir.join("g.dot"));
+    let out = backprop(&[
+        "graph",
+        "apple-orange",
+        "--svg",
+        svg_path.to_str().unwrap(),
+        "--dot",
+        dot_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "price = 715.0000000000001",
+        "∂price/∂apple = 2.2",
+        "∂price/∂apple_num = 110.00000000000001",
+        "∂price/∂orange = 3.3000000000000003",
+        "∂price/∂orange_num = 165.0",
+        "∂price/∂tax = 650.0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line:?} missing from\n{text}"
+        );
+    }
+
+    // Fig. 5-17: forward above (black), backward below (red), float noise rounded away.
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.ends_with("</svg>\n"));
+    let expect = [
+        ("apple", "×", "100", "2.2"),
+        ("apple_num", "×", "2", "110"),
+        ("orange", "×", "150", "3.3"),
+        ("orange_num", "×", "3", "165"),
+        ("×", "+", "200", "1.1"),
+        ("×", "+", "450", "1.1"),
+        ("+", "×", "650", "1.1"),
+        ("tax", "×", "1.1", "650"),
+        ("×", "price", "715", "1"),
+    ];
+    for (from, to, fwd, bwd) in expect {
+        let labels = svg_edge_labels(&svg, from, to);
+        assert!(
+            labels.contains(&(fwd.to_string(), bwd.to_string())),
+            "{from} → {to}: want {fwd}/{bwd}, found {labels:?}"
+        );
+    }
+    // The exact values stay available in the tooltips.
+    assert!(svg.contains("forward 715.0000000000001, backward 1.0"));
+
+    let dot = std::fs::read_to_string(&dot_path).unwrap();
+    assert!(dot.starts_with("digraph \"price\" {") && dot.contains("rankdir=LR"));
+    for (fwd, bwd) in [
+        ("100", "2.2"),
+        ("2", "110"),
+        ("150", "3.3"),
+        ("3", "165"),
+        ("1.1", "650"),
+        ("715", "1"),
+    ] {
+        let label = format!("label=<{fwd}<br/><font color=\"red\">{bwd}</font>>");
+        assert!(dot.contains(&label), "{label} missing from\n{dot}");
+    }
+    // Written atomically: nothing but the two files is left in the directory.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["g.dot", "g.svg"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn apple_graph_and_overrides() {
+    let out = backprop(&["graph", "apple"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("∂price/∂tax = 200.0"));
+    // Three apples: price 330 (up to float noise), ∂price/∂apple = 3 · 1.1.
+    let out = backprop(&["graph", "apple", "--set", "apple_num=3", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["output"], "price");
+    assert!((v["value"].as_f64().unwrap() - 330.0).abs() < 1e-9);
+    assert_eq!(v["inputs"][0]["name"], "apple");
+    assert_eq!(v["inputs"][0]["grad"].as_f64().unwrap(), 3.0 * 1.1);
+}
+
+#[test]
+fn expression_derivatives_as_text_and_json() {
+    let out = backprop(&["graph", "x*x + x", "--set", "x=3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).lines().any(|l| l == "∂f/∂x = 7.0"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A leading minus is an expression, not an option.
+    let out = backprop(&[
+        "graph", "-x^2 * y", "--set", "x=3", "--set", "y=2", "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["value"].as_f64(), Some(-18.0));
+    // ∂/∂x (−x²y) = −2xy = −12, ∂/∂y = −x² = −9.
+    assert_eq!(v["inputs"][0]["grad"].as_f64(), Some(-12.0));
+    assert_eq!(v["inputs"][1]["grad"].as_f64(), Some(-9.0));
+}
+
+#[test]
+fn errors_exit_2_with_clear_messages() {
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["graph", "x + * y", "--set", "x=1", "--set", "y=2"],
+            "at column 5\n  x + * y\n      ^",
+        ),
+        (
+            &["graph", "foo(x)", "--set", "x=1"],
+            "unknown function `foo`",
+        ),
+        (
+            &["graph", "x*y", "--set", "x=1"],
+            "y has no value: add --set y=VALUE",
+        ),
+        (
+            &["graph", "x", "--set", "x=1", "--set", "X=2"],
+            "no `X` in the expression",
+        ),
+        (
+            &["graph", "log(x)", "--set", "x=-2"],
+            "log(-2.0): the logarithm needs a positive number",
+        ),
+        (&["graph", "x", "--set", "x"], "expected NAME=VALUE"),
+        (&["graph", "x", "--set", "x=abc"], "is not a number"),
+    ];
+    for (args, want) in cases {
+        let out = backprop(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{args:?}");
+    }
+}
+
+#[test]
+fn unwritable_svg_path_is_a_runtime_error() {
+    let out = backprop(&["graph", "apple", "--svg", "/nonexistent-dir/g.svg"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent-dir/g.svg"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_readme_picture_is_what_the_command_draws() {
+    // docs/graph-apple-orange.svg is shown in the README; regenerate it with
+    // `backprop graph apple-orange --svg docs/graph-apple-orange.svg` when the drawing changes.
+    let dir = scratch("readme");
+    let path = dir.join("g.svg");
+    let out = backprop(&["graph", "apple-orange", "--svg", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let committed = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/graph-apple-orange.svg");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        std::fs::read_to_string(committed).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
