@@ -128,7 +128,7 @@ fn expect_magic(idx: Idx, magic: u32, what: &str, path: &Path) -> Result<Idx> {
 }
 
 /// Reads until `buf` is full or the stream ends; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
