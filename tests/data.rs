@@ -216,3 +216,54 @@ fn fetch_from_a_mirror_serving_garbage_fails_and_leaves_the_cache_clean() {
     assert!(placed.is_empty(), "{placed:?}");
     std::fs::remove_dir_all(&cache).unwrap();
 }
+
+#[test]
+fn named_sets_are_looked_up_in_backprop_data_then_the_cache() {
+    let toy = toy_dir("lookup-toy");
+    let root = scratch("lookup");
+    let place = |dir: &Path, n: usize| {
+        std::fs::create_dir_all(dir).unwrap();
+        for f in std::fs::read_dir(&toy).unwrap() {
+            let f = f.unwrap().path();
+            let name = f.file_name().unwrap();
+            if n == 0 || !name.to_string_lossy().starts_with("t10k") {
+                std::fs::copy(&f, dir.join(name)).unwrap();
+            }
+        }
+    };
+    let cache = root.join("cache");
+    place(&cache.join("backprop/mnist"), 0);
+    let run = |data: Option<&Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_backprop"));
+        c.args(["train", "--dataset", "mnist", "--iters", "1"]);
+        c.env("XDG_CACHE_HOME", &cache).env_remove("BACKPROP_DATA");
+        if let Some(d) = data {
+            c.env("BACKPROP_DATA", d);
+        }
+        c.output().unwrap()
+    };
+    // only the cache holds it
+    let o = run(None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("200 train / 50 test"));
+    // an incomplete $BACKPROP_DATA/mnist is skipped for the cache
+    let data = root.join("data");
+    place(&data.join("mnist"), 1);
+    assert!(run(Some(&data)).status.success());
+    // a complete one comes first: its corrupt file is what fails
+    std::fs::write(data.join("mnist/t10k-labels-idx1-ubyte"), b"\0\0\x08\x01").unwrap();
+    std::fs::copy(
+        toy.join("t10k-images-idx3-ubyte.gz"),
+        data.join("mnist/t10k-images-idx3-ubyte.gz"),
+    )
+    .unwrap();
+    let o = run(Some(&data));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("{}", data.join("mnist").display())),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&toy).unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}

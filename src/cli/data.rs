@@ -67,7 +67,7 @@ pub fn run(args: DataArgs) -> Result<()> {
             Ok(())
         }
         Action::List => {
-            println!("digits: embedded, verified at build time");
+            println!("digits: embedded in the binary");
             for known in Known::ALL {
                 match datasets::locate(known, None) {
                     Ok((source, dir)) => {

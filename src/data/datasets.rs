@@ -348,10 +348,10 @@ pub fn verify_file(path: &Path, spec: &FileSpec) -> Result<()> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
     let mut sniff = [0u8; 2];
-    let n = reader.read(&mut sniff).map_err(|e| Error::io(path, e))?;
+    let n = idx::read_full(&mut reader, &mut sniff).map_err(|e| Error::io(path, e))?;
     let head = &sniff[..n];
     let mut stream: Box<dyn Read> = if idx::is_gzip(head) {
-        Box::new(flate2::read::GzDecoder::new(head.chain(reader)))
+        Box::new(flate2::read::MultiGzDecoder::new(head.chain(reader)))
     } else {
         Box::new(head.chain(reader))
     };

@@ -128,7 +128,7 @@ fn expect_magic(idx: Idx, magic: u32, what: &str, path: &Path) -> Result<Idx> {
 }
 
 /// Reads until `buf` is full or the stream ends; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -146,17 +146,19 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 fn decode(stream: impl Read, stored_len: u64, gzip: bool, path: &Path) -> Result<Idx> {
     let bad = |msg: String| Error::format(path, msg);
     let mut stream: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::GzDecoder::new(stream))
+        Box::new(flate2::read::MultiGzDecoder::new(stream))
     } else {
         Box::new(stream)
     };
     let what = if gzip { "decompressed data" } else { "file" };
-    // A gzip error surfaces as an I/O error while reading; it is a format problem of the file.
-    let read_err = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+    // A gzip error surfaces as an I/O error while reading (invalid data, unexpected end);
+    // unless the operating system raised it, it is a format problem of the file.
+    let read_err = |e: std::io::Error| {
+        if gzip && e.raw_os_error().is_none() {
             Error::format(path, format!("corrupt gzip data: {e}"))
+        } else {
+            Error::io(path, e)
         }
-        _ => Error::io(path, e),
     };
 
     let mut magic = [0u8; 4];
@@ -329,6 +331,17 @@ mod tests {
         broken[k] ^= 0xff; // the CRC/length trailer
         assert!(err(&broken).contains("gzip"), "{}", err(&broken));
         assert!(err(&gz(&good)[..12]).contains("f.idx"));
+        // bytes after the gzip member are not silently ignored
+        let g = err(&[gz(&good), b"junk".to_vec()].concat());
+        assert!(g.contains("corrupt gzip data"), "{g}");
+        // while a file of two gzip members (as `cat a.gz b.gz` makes) is one stream
+        let (a, b) = good.split_at(6);
+        assert_eq!(
+            parse_idx(&[gz(a), gz(b)].concat(), Path::new("m"))
+                .unwrap()
+                .data,
+            [1, 2, 3]
+        );
     }
 
     #[test]
