@@ -10,12 +10,14 @@
 //! and returns a scalar) and so is not a [`Layer`].
 
 pub(crate) mod affine;
+mod batch_norm;
 mod dropout;
 mod relu;
 mod sigmoid;
 mod softmax_with_loss;
 
 pub use affine::Affine;
+pub use batch_norm::BatchNormalization;
 pub use dropout::Dropout;
 pub use relu::Relu;
 pub use sigmoid::Sigmoid;
