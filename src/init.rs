@@ -98,7 +98,10 @@ mod tests {
         for bad in ["std:", "std:-1", "std:nan", "glorot", "0.01"] {
             assert!(bad.parse::<Init>().is_err(), "{bad}");
         }
-        assert_eq!(Init::Std(0.01).to_string().parse::<Init>().unwrap(), Init::Std(0.01));
+        assert_eq!(
+            Init::Std(0.01).to_string().parse::<Init>().unwrap(),
+            Init::Std(0.01)
+        );
     }
 
     #[test]

@@ -55,7 +55,11 @@ impl<F: Float> BatchNormalization<F> {
     /// A batch-norm layer with the given γ and β (one per activation) and running-average
     /// momentum; the running statistics start at zero.
     pub fn new(gamma: Array1<F>, beta: Array1<F>, momentum: f64) -> Self {
-        assert_eq!(gamma.len(), beta.len(), "BatchNormalization: γ and β lengths");
+        assert_eq!(
+            gamma.len(),
+            beta.len(),
+            "BatchNormalization: γ and β lengths"
+        );
         let d = gamma.len();
         BatchNormalization {
             dgamma: Array1::zeros(d),
@@ -186,8 +190,16 @@ mod tests {
         let (s0, s1) = ((1.0 + EPS).sqrt(), (4.0 + EPS).sqrt());
         let want = array![[-1.0 / s0, -2.0 / s1], [1.0 / s0, 2.0 / s1]].into_dyn();
         assert!((&out - &want).iter().all(|d| d.abs() < 1e-15));
-        assert!((&bn.running_mean - &array![0.2, 0.0]).iter().all(|d| d.abs() < 1e-15));
-        assert!((&bn.running_var - &array![0.1, 0.4]).iter().all(|d| d.abs() < 1e-15));
+        assert!(
+            (&bn.running_mean - &array![0.2, 0.0])
+                .iter()
+                .all(|d| d.abs() < 1e-15)
+        );
+        assert!(
+            (&bn.running_var - &array![0.1, 0.4])
+                .iter()
+                .all(|d| d.abs() < 1e-15)
+        );
         // test mode uses the running statistics
         let test = bn.forward(array![[0.2, 1.0]].into_dyn(), false);
         let want = array![[0.0, 1.0 / (0.4 + EPS).sqrt()]].into_dyn();

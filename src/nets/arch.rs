@@ -1,10 +1,11 @@
 //! Architectures by name: what `--model` selects, what a model file records, and how to
 //! build the network from it.
 
-use super::{Network, TwoLayerNet};
+use super::{Activation, MultiLayerConfig, MultiLayerNet, Network, TwoLayerNet};
 use crate::data::Layout;
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::init::Init;
 use crate::rng::Rng;
 
 /// A network architecture, independent of the data it will be trained on.
@@ -17,6 +18,22 @@ pub enum Arch {
         /// Standard deviation of the initial weights (the book's 0.01).
         weight_init_std: f64,
     },
+    /// The book's MultiLayerNet(Extend) (§6.1–6.4): hidden layers of any sizes, each
+    /// `Affine → [BatchNorm] → activation → [Dropout]`, then Affine.
+    MultiLayer {
+        /// Units of each hidden layer.
+        hidden: Vec<usize>,
+        /// Hidden activation.
+        activation: Activation,
+        /// Initial weight scale.
+        init: Init,
+        /// Whether each hidden layer has batch norm.
+        batch_norm: bool,
+        /// Dropout ratio after each hidden activation, if any.
+        dropout: Option<f64>,
+        /// L2 weight decay λ.
+        weight_decay: f64,
+    },
 }
 
 impl Arch {
@@ -24,13 +41,14 @@ impl Arch {
     pub fn name(&self) -> &'static str {
         match self {
             Arch::TwoLayer { .. } => "two-layer",
+            Arch::MultiLayer { .. } => "multi-layer",
         }
     }
 
     /// Whether the network takes flat vectors or images.
     pub fn layout(&self) -> Layout {
         match self {
-            Arch::TwoLayer { .. } => Layout::Flat,
+            Arch::TwoLayer { .. } | Arch::MultiLayer { .. } => Layout::Flat,
         }
     }
 
@@ -53,6 +71,27 @@ impl Arch {
                 hidden,
                 weight_init_std,
             } => TwoLayerNet::new(input, *hidden, classes, *weight_init_std, rng).into_inner(),
+            Arch::MultiLayer {
+                hidden,
+                activation,
+                init,
+                batch_norm,
+                dropout,
+                weight_decay,
+            } => MultiLayerNet::new(
+                &MultiLayerConfig {
+                    input_size: input,
+                    hidden_sizes: hidden.clone(),
+                    output_size: classes,
+                    activation: *activation,
+                    init: *init,
+                    batch_norm: *batch_norm,
+                    dropout: *dropout,
+                    weight_decay: *weight_decay,
+                },
+                rng,
+            )?
+            .into_inner(),
         })
     }
 }

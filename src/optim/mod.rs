@@ -329,7 +329,10 @@ pub(crate) mod tests {
 
     #[test]
     fn names_parse_and_defaults_follow_the_book() {
-        assert_eq!("Adam".parse::<OptimizerKind>().unwrap(), OptimizerKind::Adam);
+        assert_eq!(
+            "Adam".parse::<OptimizerKind>().unwrap(),
+            OptimizerKind::Adam
+        );
         assert!("adamw".parse::<OptimizerKind>().is_err());
         assert_eq!(OptimizerKind::Adam.default_lr(), 0.001);
         assert_eq!(OptimizerKind::RmsProp.default_lr(), 0.01);
@@ -345,7 +348,11 @@ pub(crate) mod tests {
     }
 
     /// Runs `steps` updates of `opt` on f from `start` and returns (x, y).
-    fn trajectory_from(opt: &mut dyn Optimizer<f64>, start: (f64, f64), steps: usize) -> (f64, f64) {
+    fn trajectory_from(
+        opt: &mut dyn Optimizer<f64>,
+        start: (f64, f64),
+        steps: usize,
+    ) -> (f64, f64) {
         let mut x = arr1(&[start.0]).into_dyn();
         let mut y = arr1(&[start.1]).into_dyn();
         for _ in 0..steps {
