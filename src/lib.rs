@@ -33,6 +33,7 @@ pub mod linalg;
 pub mod nets;
 pub mod optim;
 pub mod pyfmt;
+pub mod report;
 pub mod rng;
 pub mod train;
 

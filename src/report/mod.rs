@@ -1,0 +1,3 @@
+//! Reports of runs and experiments: figures like the book's.
+
+pub mod plot;
