@@ -54,6 +54,9 @@ pub struct Panel {
     pub y_range: Option<(f64, f64)>,
     /// The lines.
     pub series: Vec<Series>,
+    /// Put the legend in the lower right corner instead of the upper right (for rising
+    /// curves such as accuracy).
+    pub legend_lower_right: bool,
 }
 
 /// A grid of panels, filled row by row.
@@ -91,7 +94,9 @@ fn register_font() -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid("the shipped font could not be loaded".into()))
+        Err(Error::Invalid(
+            "the shipped font could not be loaded".into(),
+        ))
     }
 }
 
@@ -223,6 +228,7 @@ fn draw_panel<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, (FONT, text * 1.2))
         .margin(8)
+        .margin_right(24)
         .x_label_area_size(text * 2.6)
         .y_label_area_size(text * 3.8)
         .build_cartesian_2d(x0..x1, y0..y1)?;
@@ -234,6 +240,8 @@ fn draw_panel<DB: DrawingBackend>(
         .axis_desc_style((FONT, text))
         .light_line_style(WHITE.mix(0.0))
         .x_labels((w / 90).max(3) as usize)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
         .y_labels((h / 60).max(3) as usize)
         .draw()?;
     let clip = |(x, y): (f64, f64)| (x, y.clamp(y0, y1));
@@ -267,10 +275,26 @@ fn draw_panel<DB: DrawingBackend>(
             .label_font((FONT, text))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(if panel.legend_lower_right {
+                SeriesLabelPosition::LowerRight
+            } else {
+                SeriesLabelPosition::UpperRight
+            })
             .draw()?;
     }
     Ok(())
+}
+
+/// A tick label: integers without a decimal point, others with up to 4 significant digits.
+fn tick(v: f64) -> String {
+    if v == v.round() && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else if v.abs() >= 1e-3 {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.1e}")
+    }
 }
 
 /// The book's `smooth_curve` (`common/util.py`), used for loss plots: mirror-pad by 10 on
@@ -355,7 +379,9 @@ mod tests {
     #[test]
     fn smooth_curve_matches_the_book_function() {
         // x[i] = (7i mod 13) + i/2, smoothed by the book's smooth_curve under NumPy 2.4.
-        let x: Vec<f64> = (0..15).map(|i| ((i * 7) % 13) as f64 + 0.5 * i as f64).collect();
+        let x: Vec<f64> = (0..15)
+            .map(|i| ((i * 7) % 13) as f64 + 0.5 * i as f64)
+            .collect();
         let want = [
             5.70509615920208,
             5.552471044686337,
@@ -382,7 +408,11 @@ mod tests {
 
     #[test]
     fn smooth_curve_keeps_constants_and_short_inputs() {
-        assert!(smooth_curve(&[2.5; 30]).iter().all(|&v| (v - 2.5).abs() < 1e-14));
+        assert!(
+            smooth_curve(&[2.5; 30])
+                .iter()
+                .all(|&v| (v - 2.5).abs() < 1e-14)
+        );
         assert_eq!(smooth_curve(&[1.0, 3.0]), vec![1.0, 3.0]);
     }
 
@@ -395,6 +425,7 @@ mod tests {
             x_label: "iterations".into(),
             y_label: "loss".into(),
             y_range: Some((0.0, 1.0)),
+            legend_lower_right: false,
             series: vec![
                 Series::from_values("a", &[0.9, 0.5, 0.3, f64::NAN, 0.2]),
                 Series::from_values("b", &[0.8, 0.7, 0.6, 0.5, 2.0]).dashed(),
