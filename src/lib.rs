@@ -23,6 +23,7 @@
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod experiments;
 pub mod float;
 pub mod functions;
 pub mod gradient;
