@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 divergence.
 
 mod args;
+mod experiment;
 mod gradcheck;
 mod train;
 
@@ -26,6 +27,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Compare backprop gradients with numerical ones (the book's gradient_check.py).
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Run one of the chapter-6 experiments and print the book's lines.
+    Experiment(experiment::ExperimentArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -48,6 +51,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Gradcheck(a) => gradcheck::run(a),
+        Command::Experiment(a) => experiment::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
