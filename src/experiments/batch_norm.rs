@@ -168,7 +168,9 @@ mod tests {
             .unwrap()
             .split(0.8, &mut Rng::stream(42, "split"))
             .train;
+        // Reduced: 500 samples and 8 epochs instead of 1000 and 20.
         let cfg = BatchNormConfig {
+            samples: 500,
             epochs: 8,
             ..BatchNormConfig::default()
         };

@@ -158,8 +158,8 @@ mod tests {
         let (plain, cured) = (&runs[0], &runs[1]);
         let f = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap();
         assert!(
-            f(plain, "train_acc") > 0.99,
-            "the plain net should overfit: {plain}"
+            f(plain, "train_acc") > 0.97,
+            "the plain net should fit its samples: {plain}"
         );
         assert!(f(cured, "gap") < f(plain, "gap"), "{plain} vs {cured}");
         assert!(
@@ -170,11 +170,11 @@ mod tests {
 
     #[test]
     fn weight_decay_shrinks_the_gap() {
-        gap_shrinks(Regulariser::WeightDecay(0.1), 201);
+        gap_shrinks(Regulariser::WeightDecay(0.1), 150);
     }
 
     #[test]
     fn dropout_shrinks_the_gap() {
-        gap_shrinks(Regulariser::Dropout(0.2), 301);
+        gap_shrinks(Regulariser::Dropout(0.2), 150);
     }
 }
