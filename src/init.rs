@@ -27,6 +27,46 @@ impl Init {
     }
 }
 
+impl std::str::FromStr for Init {
+    type Err = crate::error::Error;
+
+    /// Parses `std:0.01` (any positive number), `xavier` or `he`, as `--init` takes them.
+    fn from_str(s: &str) -> crate::error::Result<Self> {
+        let bad = || {
+            crate::error::Error::Invalid(format!(
+                "unknown initialisation {s:?}; expected std:<positive number>, xavier or he"
+            ))
+        };
+        match s.to_ascii_lowercase().as_str() {
+            "xavier" | "sigmoid" => Ok(Init::Xavier),
+            "he" | "relu" => Ok(Init::He),
+            other => {
+                let v: f64 = other
+                    .strip_prefix("std:")
+                    .ok_or_else(bad)?
+                    .parse()
+                    .map_err(|_| bad())?;
+                if v.is_finite() && v > 0.0 {
+                    Ok(Init::Std(v))
+                } else {
+                    Err(bad())
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Init {
+    /// The `--init` spelling: `std:0.01`, `xavier`, `he`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Init::Std(s) => write!(f, "std:{s}"),
+            Init::Xavier => f.write_str("xavier"),
+            Init::He => f.write_str("he"),
+        }
+    }
+}
+
 /// An array of independent `N(0, std²)` samples, like `std * np.random.randn(*shape)`.
 pub fn gaussian<F: Float, D: Dimension>(
     shape: impl ShapeBuilder<Dim = D>,
@@ -47,6 +87,21 @@ mod tests {
         assert!((Init::He.std(100) - 0.141421).abs() < 1e-6);
         assert_eq!(Init::Xavier.std(100), 0.1);
         assert_eq!(Init::Std(0.01).std(784), 0.01);
+    }
+
+    #[test]
+    fn parses_the_cli_spellings() {
+        assert_eq!("std:0.01".parse::<Init>().unwrap(), Init::Std(0.01));
+        assert_eq!("Xavier".parse::<Init>().unwrap(), Init::Xavier);
+        assert_eq!("he".parse::<Init>().unwrap(), Init::He);
+        assert_eq!("relu".parse::<Init>().unwrap(), Init::He); // the book's alias
+        for bad in ["std:", "std:-1", "std:nan", "glorot", "0.01"] {
+            assert!(bad.parse::<Init>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            Init::Std(0.01).to_string().parse::<Init>().unwrap(),
+            Init::Std(0.01)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use crate::data::datasets::{self, Known};
 use crate::data::{Split, digits};
 use crate::error::{Error, Result};
+use crate::optim::{Hyper, OptimizerKind};
 use crate::rng::Rng;
 
 /// The datasets `--dataset` names.
@@ -90,5 +91,94 @@ pub fn positive_usize(s: &str) -> std::result::Result<usize, String> {
         Ok(v)
     } else {
         Err(format!("must be at least 1, got {s}"))
+    }
+}
+
+/// Layer sizes given as one comma-separated value (a newtype so clap keeps it one value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sizes(pub Vec<usize>);
+
+/// Parses a comma-separated list of layer sizes, each at least 1 (`100,100,100`).
+pub fn hidden_sizes(s: &str) -> std::result::Result<Sizes, String> {
+    s.split(',')
+        .map(|p| positive_usize(p.trim()))
+        .collect::<std::result::Result<_, _>>()
+        .map(Sizes)
+}
+
+/// Parses a probability in `[0, 1)` (a dropout ratio).
+pub fn ratio(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be in [0, 1), got {s}"))
+    }
+}
+
+/// Parses a decay rate in `[0, 1)` (momentum, β₁, β₂, RMSprop's ρ).
+pub fn decay(s: &str) -> std::result::Result<f64, String> {
+    ratio(s)
+}
+
+fn optimizer_kind(s: &str) -> std::result::Result<OptimizerKind, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
+}
+
+/// The update rule and its hyperparameters (book defaults when not given).
+#[derive(Clone, Debug, Args)]
+pub struct OptimizerArgs {
+    /// Update rule: sgd, momentum, nesterov, adagrad, rmsprop or adam.
+    #[arg(long, default_value = "sgd", value_parser = optimizer_kind)]
+    pub optimizer: OptimizerKind,
+    /// Learning rate [default: the optimizer's book default: 0.01, Adam 0.001; train's
+    /// SGD 0.1 as in the book's chapter-5 run].
+    #[arg(long, value_parser = positive_f64)]
+    pub lr: Option<f64>,
+    /// Momentum μ of momentum and nesterov [default: 0.9].
+    #[arg(long, value_parser = decay)]
+    pub momentum: Option<f64>,
+    /// Adam's β₁ [default: 0.9].
+    #[arg(long, value_parser = decay)]
+    pub beta1: Option<f64>,
+    /// Adam's β₂ [default: 0.999].
+    #[arg(long, value_parser = decay)]
+    pub beta2: Option<f64>,
+    /// RMSprop's decay rate ρ [default: 0.99].
+    #[arg(long, value_parser = decay)]
+    pub decay_rate: Option<f64>,
+}
+
+impl OptimizerArgs {
+    /// The hyperparameters as given (unset ones stay `None`).
+    pub fn hyper(&self) -> Hyper {
+        Hyper {
+            lr: self.lr,
+            momentum: self.momentum,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            decay_rate: self.decay_rate,
+        }
+    }
+}
+
+/// Where to draw a figure.
+#[derive(Clone, Debug, Args)]
+pub struct PlotArgs {
+    /// Draw the figure into this file (.png or .svg).
+    #[arg(long, value_name = "FILE.png|.svg", value_parser = plot_path)]
+    pub plot: Option<PathBuf>,
+}
+
+/// Accepts a path ending in `.png` or `.svg`, checked before any training starts.
+fn plot_path(s: &str) -> std::result::Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    match p
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+    {
+        Some(e) if e == "png" || e == "svg" => Ok(p),
+        _ => Err(format!("{s}: the plot file must end in .png or .svg")),
     }
 }

@@ -5,6 +5,7 @@
 mod args;
 mod bench;
 mod data;
+mod experiment;
 mod gradcheck;
 mod graph;
 mod train;
@@ -40,6 +41,8 @@ enum Command {
     /// Draw a computation graph with its forward and backward values (the book's apples, or
     /// any expression).
     Graph(graph::GraphArgs),
+    /// Run one of the chapter-6 experiments and print the book's lines.
+    Experiment(experiment::ExperimentArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -72,6 +75,7 @@ pub fn run() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Data(a) => data::run(a),
         Command::Graph(a) => graph::run(a),
+        Command::Experiment(a) => experiment::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,13 +7,17 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use super::args::{DataArgs, positive_f64, positive_usize};
+use super::args::{
+    DataArgs, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, positive_f64, positive_usize, ratio,
+};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::nets::{Arch, Network};
-use crate::optim::Sgd;
+use crate::init::Init;
+use crate::nets::{Activation, Arch, Network};
+use crate::optim::OptimizerKind;
+use crate::report::plot;
 use crate::rng::Rng;
-use crate::train::{Event, Length, Sampling, TrainConfig, train};
+use crate::train::{Event, Length, Sampling, Summary, TrainConfig, train};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Model {
@@ -23,6 +27,17 @@ enum Model {
     SimpleConv,
     /// The book's DeepConvNet: six 3×3 convs, three pools, Affine, dropout (§8.1.1).
     DeepConv,
+    /// The book's MultiLayerNet(Extend): any hidden sizes, optional batch norm, dropout and
+    /// weight decay (§6).
+    MultiLayer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ActivationArg {
+    /// ReLU.
+    Relu,
+    /// Sigmoid.
+    Sigmoid,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -48,12 +63,28 @@ pub struct TrainArgs {
     /// Network architecture.
     #[arg(long, value_enum, default_value_t = Model::TwoLayer)]
     model: Model,
-    /// Hidden layer size.
-    #[arg(long, default_value = "50", value_parser = positive_usize)]
-    hidden: usize,
-    /// Learning rate.
-    #[arg(long, default_value = "0.1", value_parser = positive_f64)]
-    lr: f64,
+    /// Hidden layer sizes, comma-separated (`100,100,100,100`); two-layer takes one
+    /// [default: 50 for two-layer, 100,100,100,100 for multi-layer].
+    #[arg(long, value_parser = hidden_sizes)]
+    hidden: Option<Sizes>,
+    /// Hidden activation of multi-layer.
+    #[arg(long, value_enum, default_value_t = ActivationArg::Relu)]
+    activation: ActivationArg,
+    /// Initial weights: std:<σ>, xavier (√(1/n)) or he (√(2/n))
+    /// [default: std:0.01 for two-layer, he for multi-layer].
+    #[arg(long, value_parser = parse_init, conflicts_with = "init_std")]
+    init: Option<Init>,
+    /// Insert batch normalization after each hidden Affine (multi-layer).
+    #[arg(long)]
+    batch_norm: bool,
+    /// Dropout after each hidden activation with this ratio, in [0, 1) (multi-layer).
+    #[arg(long, value_parser = ratio)]
+    dropout: Option<f64>,
+    /// L2 weight decay λ on the weights (multi-layer).
+    #[arg(long, default_value = "0", value_parser = non_negative_f64)]
+    weight_decay: f64,
+    #[command(flatten)]
+    opt: OptimizerArgs,
     /// Samples per training step.
     #[arg(long, default_value = "100", value_parser = positive_usize)]
     batch_size: usize,
@@ -69,15 +100,31 @@ pub struct TrainArgs {
     /// How batches are drawn.
     #[arg(long, value_enum, default_value_t = SamplingArg::Shuffle)]
     sampling: SamplingArg,
-    /// Standard deviation of the initial Gaussian weights (the book's weight_init_std).
-    #[arg(long, default_value = "0.01", value_parser = positive_f64)]
-    init_std: f64,
+    /// Standard deviation of the initial Gaussian weights (the book's weight_init_std); the
+    /// same as --init std:<σ>.
+    #[arg(long, value_parser = positive_f64)]
+    init_std: Option<f64>,
     /// Floating-point precision of the computation.
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     precision: Precision,
     /// Write JSON Lines on stdout: one object per evaluation, then a summary.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    plot: PlotArgs,
+}
+
+fn parse_init(s: &str) -> std::result::Result<Init, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be a non-negative number, got {s}"))
+    }
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
@@ -87,20 +134,81 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
 }
 
-fn arch(args: &TrainArgs) -> Arch {
+/// The architecture the flags describe; flags that the model does not have are usage errors.
+fn arch(args: &TrainArgs) -> Result<Arch> {
+    let init = args.init.or(args.init_std.map(Init::Std));
     match args.model {
-        Model::TwoLayer => Arch::TwoLayer {
-            hidden: args.hidden,
-            weight_init_std: args.init_std,
-        },
-        Model::SimpleConv => Arch::SimpleConv {
+        Model::TwoLayer => Ok(Arch::TwoLayer {
+            hidden: one_hidden_size(args, 50)?,
+            weight_init_std: std_init(init, 0.01)?,
+        }),
+        Model::SimpleConv => Ok(Arch::SimpleConv {
             conv: crate::nets::ConvParam::default(),
-            hidden: args.hidden,
-            weight_init_std: args.init_std,
-        },
-        Model::DeepConv => Arch::DeepConv {
-            hidden: args.hidden,
-        },
+            hidden: one_hidden_size(args, 100)?,
+            weight_init_std: std_init(init, 0.01)?,
+        }),
+        Model::DeepConv => {
+            if init.is_some_and(|i| i != Init::He) {
+                return Err(Error::Invalid(
+                    "deep-conv is always He-initialised, as in the book".into(),
+                ));
+            }
+            Ok(Arch::DeepConv {
+                hidden: one_hidden_size(args, 50)?,
+            })
+        }
+        Model::MultiLayer => Ok(Arch::MultiLayer {
+            hidden: args.hidden.clone().map_or(vec![100; 4], |h| h.0),
+            activation: match args.activation {
+                ActivationArg::Relu => Activation::Relu,
+                ActivationArg::Sigmoid => Activation::Sigmoid,
+            },
+            // The book's MultiLayerNet defaults to weight_init_std='relu' (He).
+            init: init.unwrap_or(Init::He),
+            batch_norm: args.batch_norm,
+            dropout: args.dropout,
+            weight_decay: args.weight_decay,
+        }),
+    }
+}
+
+/// The one hidden size of the nets that have one (the model's book default if not given);
+/// those nets take no batch norm, dropout or weight decay flags.
+fn one_hidden_size(args: &TrainArgs, default: usize) -> Result<usize> {
+    let model = args.model.to_possible_value().expect("no skipped values");
+    if args.batch_norm || args.dropout.is_some() || args.weight_decay != 0.0 {
+        return Err(Error::Invalid(format!(
+            "--batch-norm, --dropout and --weight-decay need --model multi-layer, not {}",
+            model.get_name()
+        )));
+    }
+    match args.hidden.as_ref().map(|h| h.0.as_slice()) {
+        None => Ok(default),
+        Some(&[h]) => Ok(h),
+        Some(more) => Err(Error::Invalid(format!(
+            "{} takes one hidden size, got {more:?}; use --model multi-layer",
+            model.get_name()
+        ))),
+    }
+}
+
+/// A fixed initial standard deviation (the book's `weight_init_std`), from `--init std:σ`.
+fn std_init(init: Option<Init>, default: f64) -> Result<f64> {
+    match init {
+        None => Ok(default),
+        Some(Init::Std(s)) => Ok(s),
+        Some(other) => Err(Error::Invalid(format!(
+            "this model takes --init std:<σ>, got {other}"
+        ))),
+    }
+}
+
+/// `train`'s default learning rate: 0.1 for SGD (the book's chapter-5 run), the book's
+/// optimizer defaults otherwise.
+fn default_lr(kind: OptimizerKind) -> f64 {
+    match kind {
+        OptimizerKind::Sgd => 0.1,
+        other => other.default_lr(),
     }
 }
 
@@ -116,7 +224,11 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
             "the dataset has no training or no test samples".into(),
         ));
     }
-    let arch = arch(&args);
+    let arch = arch(&args)?;
+    let kind = args.opt.optimizer;
+    let mut hyper = args.opt.hyper();
+    hyper.lr = Some(hyper.lr.unwrap_or(default_lr(kind)));
+    let mut opt = crate::optim::build::<F>(kind, &hyper);
     let mut net: Network<F> = arch.build(
         data.train.image_shape,
         data.train.num_classes(),
@@ -147,11 +259,12 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
     if !args.json {
         println!(
             "training {model} ({params} parameters) on {dataset}: {} train / {} test samples, \
-             batch {}, SGD lr {}",
+             batch {}, {} lr {}",
             data.train.len(),
             data.test.len(),
             args.batch_size,
-            args.lr
+            opt.name(),
+            hyper.lr.unwrap_or_default()
         );
     }
 
@@ -188,9 +301,15 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
             }
         }),
     };
-    let summary = train(&mut net, &mut Sgd::new(args.lr), &data, &cfg, &mut on_event);
+    let summary = train(&mut net, &mut *opt, &data, &cfg, &mut on_event);
     bar.finish_and_clear();
     let summary = summary?;
+    if let Some(path) = &args.plot.plot {
+        plot::save(&learning_curves(&summary, &model, &dataset), path)?;
+        if !json {
+            println!("plot written to {}", path.display());
+        }
+    }
     if json {
         println!(
             "{}",
@@ -210,4 +329,49 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The run's learning curves: the smoothed loss per step and the accuracies per evaluation.
+fn learning_curves(summary: &Summary, model: &str, dataset: &str) -> plot::Figure {
+    let loss = plot::Series::from_values("loss (smoothed)", &plot::smooth_curve(&summary.losses));
+    let epochs = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<(f64, f64)> {
+        summary
+            .history
+            .iter()
+            .map(|r| (r.epoch as f64, f(r)))
+            .collect()
+    };
+    plot::Figure {
+        panels: vec![
+            plot::Panel {
+                title: format!("{model} on {dataset}: training loss"),
+                x_label: "iterations".into(),
+                y_label: "loss".into(),
+                y_range: None,
+                legend_lower_right: false,
+                series: vec![loss],
+            },
+            plot::Panel {
+                title: "accuracy".into(),
+                x_label: "epochs".into(),
+                y_label: "accuracy".into(),
+                y_range: Some((0.0, 1.0)),
+                legend_lower_right: true,
+                series: vec![
+                    plot::Series {
+                        label: "train".into(),
+                        points: epochs(|r| r.train_acc),
+                        dashed: false,
+                    },
+                    plot::Series {
+                        label: "test".into(),
+                        points: epochs(|r| r.test_acc),
+                        dashed: true,
+                    },
+                ],
+            },
+        ],
+        columns: 2,
+        panel_size: (640, 480),
+    }
 }

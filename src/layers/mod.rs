@@ -10,6 +10,7 @@
 //! and returns a scalar) and so is not a [`Layer`].
 
 pub(crate) mod affine;
+mod batch_norm;
 mod convolution;
 mod dropout;
 mod pooling;
@@ -18,6 +19,7 @@ mod sigmoid;
 mod softmax_with_loss;
 
 pub use affine::Affine;
+pub use batch_norm::BatchNormalization;
 pub use convolution::Convolution;
 pub use dropout::Dropout;
 pub use pooling::Pooling;

@@ -1,10 +1,14 @@
 //! Architectures by name: what `--model` selects, what a model file records, and how to
 //! build the network from it.
 
-use super::{ConvParam, DeepConvNet, Network, SimpleConvNet, TwoLayerNet};
+use super::{
+    Activation, ConvParam, DeepConvNet, MultiLayerConfig, MultiLayerNet, Network, SimpleConvNet,
+    TwoLayerNet,
+};
 use crate::data::Layout;
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::init::Init;
 use crate::rng::Rng;
 
 /// A network architecture, independent of the data it will be trained on.
@@ -32,6 +36,22 @@ pub enum Arch {
         /// Hidden units of the first Affine (the book's 50).
         hidden: usize,
     },
+    /// The book's MultiLayerNet(Extend) (§6.1–6.4): hidden layers of any sizes, each
+    /// `Affine → [BatchNorm] → activation → [Dropout]`, then Affine.
+    MultiLayer {
+        /// Units of each hidden layer.
+        hidden: Vec<usize>,
+        /// Hidden activation.
+        activation: Activation,
+        /// Initial weight scale.
+        init: Init,
+        /// Whether each hidden layer has batch norm.
+        batch_norm: bool,
+        /// Dropout ratio after each hidden activation, if any.
+        dropout: Option<f64>,
+        /// L2 weight decay λ.
+        weight_decay: f64,
+    },
 }
 
 impl Arch {
@@ -41,13 +61,14 @@ impl Arch {
             Arch::TwoLayer { .. } => "two-layer",
             Arch::SimpleConv { .. } => "simple-conv",
             Arch::DeepConv { .. } => "deep-conv",
+            Arch::MultiLayer { .. } => "multi-layer",
         }
     }
 
     /// Whether the network takes flat vectors or images.
     pub fn layout(&self) -> Layout {
         match self {
-            Arch::TwoLayer { .. } => Layout::Flat,
+            Arch::TwoLayer { .. } | Arch::MultiLayer { .. } => Layout::Flat,
             Arch::SimpleConv { .. } | Arch::DeepConv { .. } => Layout::Image,
         }
     }
@@ -80,6 +101,27 @@ impl Arch {
             Arch::DeepConv { hidden } => {
                 DeepConvNet::new(image_shape, *hidden, classes, rng)?.into_inner()
             }
+            Arch::MultiLayer {
+                hidden,
+                activation,
+                init,
+                batch_norm,
+                dropout,
+                weight_decay,
+            } => MultiLayerNet::new(
+                &MultiLayerConfig {
+                    input_size: input,
+                    hidden_sizes: hidden.clone(),
+                    output_size: classes,
+                    activation: *activation,
+                    init: *init,
+                    batch_norm: *batch_norm,
+                    dropout: *dropout,
+                    weight_decay: *weight_decay,
+                },
+                rng,
+            )?
+            .into_inner(),
         })
     }
 }

@@ -2,12 +2,14 @@
 
 mod arch;
 mod deep_conv;
+mod multi_layer;
 mod network;
 mod simple_conv;
 mod two_layer;
 
 pub use arch::Arch;
 pub use deep_conv::{DEEP_CONV_MIN_SIDE, DeepConvNet};
+pub use multi_layer::{Activation, MultiLayerConfig, MultiLayerNet};
 pub use network::{NamedParam, Network};
 pub use simple_conv::{ConvParam, SimpleConvNet};
 pub use two_layer::TwoLayerNet;

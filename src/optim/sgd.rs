@@ -1,6 +1,7 @@
 //! Stochastic gradient descent (§6.1.2).
 
-use super::Optimizer;
+use super::{Optimizer, OptimizerState};
+use crate::error::Result;
 use crate::float::Float;
 use crate::nets::NamedParam;
 
@@ -34,5 +35,14 @@ impl<F: Float> Optimizer<F> for Sgd {
         for p in params.iter_mut() {
             p.value.scaled_add(-lr, &p.grad);
         }
+    }
+
+    /// SGD has no state.
+    fn state(&self) -> OptimizerState<F> {
+        OptimizerState::default()
+    }
+
+    fn load_state(&mut self, _state: &OptimizerState<F>) -> Result<()> {
+        Ok(())
     }
 }

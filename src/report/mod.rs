@@ -1,4 +1,5 @@
-//! Pictures of a run and of a network: plots, filter grids and the HTML report.
+//! Pictures of runs and networks: figures like the book's, filter grids and the HTML report.
 
 pub mod filters;
 pub mod html;
+pub mod plot;

@@ -1,0 +1,152 @@
+//! `backprop experiment <name>`: the chapter-6 experiments, printing the book's lines,
+//! optionally drawing the book's figure (`--plot`) or printing the numbers as JSON (`--json`).
+
+use clap::{Args, ValueEnum};
+
+use super::args::{DataArgs, PlotArgs, positive_usize};
+use crate::error::{Error, Result};
+use crate::experiments::{
+    self, BatchNormConfig, CurvesConfig, HyperparamsConfig, OverfitConfig, Regulariser,
+};
+use crate::report::plot;
+
+/// The dataset the experiments use when `--dataset` is not given. The book's experiments
+/// run on MNIST (`backprop data fetch mnist` or `data import` gets it).
+const DEFAULT_DATASET: &str = "mnist";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Name {
+    /// Fig. 6-9: SGD, Momentum, AdaGrad, Adam on a 4×100 ReLU net (2000 iterations).
+    Optimizers,
+    /// Fig. 6-15: initial weights std 0.01, Xavier, He (2000 iterations).
+    Init,
+    /// Fig. 6-18: with and without batch norm over 16 weight scales (1000 samples, 20 epochs).
+    BatchNorm,
+    /// Fig. 6-21: overfitting 300 samples, without and with weight decay λ = 0.1 (201 epochs).
+    WeightDecay,
+    /// Fig. 6-23: overfitting 300 samples, without and with dropout 0.2 (301 epochs).
+    Dropout,
+    /// Fig. 6-24: random search of lr and weight decay (500 samples, 100 trials, 50 epochs).
+    Hyperparams,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("dataset", |a| a.default_value(DEFAULT_DATASET)))]
+pub struct ExperimentArgs {
+    /// Which experiment.
+    #[arg(value_enum)]
+    name: Name,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Training steps (optimizers, init) [default: 2000].
+    #[arg(long, value_parser = positive_usize)]
+    iters: Option<usize>,
+    /// Epochs (batch-norm, weight-decay, dropout, hyperparams) [default: the book's].
+    #[arg(long, value_parser = positive_usize)]
+    epochs: Option<usize>,
+    /// Training samples to use, the first of the set [default: the book's; all for
+    /// optimizers and init].
+    #[arg(long, value_parser = positive_usize)]
+    samples: Option<usize>,
+    /// Random trials (hyperparams) [default: 100].
+    #[arg(long, value_parser = positive_usize)]
+    trials: Option<usize>,
+    /// Print the numbers as one JSON object instead of the book's lines.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    plot: PlotArgs,
+}
+
+pub fn run(args: ExperimentArgs) -> Result<()> {
+    let given = |flag: &str, set: bool, allowed: &[Name]| {
+        if set && !allowed.contains(&args.name) {
+            Err(Error::Invalid(format!(
+                "{flag} does not apply to this experiment"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    use Name::*;
+    given("--iters", args.iters.is_some(), &[Optimizers, Init])?;
+    given(
+        "--epochs",
+        args.epochs.is_some(),
+        &[BatchNorm, WeightDecay, Dropout, Hyperparams],
+    )?;
+    given("--trials", args.trials.is_some(), &[Hyperparams])?;
+
+    let data = args.data.load()?;
+    let seed = args.data.seed;
+    let json = args.json;
+    let mut out = |line: &str| {
+        if !json {
+            println!("{line}");
+        }
+    };
+    let outcome = match args.name {
+        Optimizers | Init => {
+            let cfg = CurvesConfig {
+                iters: args.iters.unwrap_or(2000),
+                samples: args.samples,
+                seed,
+                ..CurvesConfig::default()
+            };
+            if args.name == Optimizers {
+                experiments::optimizer_compare(&data.train, &cfg, &mut out)?
+            } else {
+                experiments::init_compare(&data.train, &cfg, &mut out)?
+            }
+        }
+        BatchNorm => {
+            let d = BatchNormConfig::default();
+            let cfg = BatchNormConfig {
+                samples: args.samples.unwrap_or(d.samples),
+                epochs: args.epochs.unwrap_or(d.epochs),
+                seed,
+                ..d
+            };
+            experiments::batch_norm(&data.train, &cfg, &mut out)?
+        }
+        WeightDecay | Dropout => {
+            let reg = if args.name == WeightDecay {
+                Regulariser::WeightDecay(0.1)
+            } else {
+                Regulariser::Dropout(0.2)
+            };
+            let d = OverfitConfig::book(reg);
+            let cfg = OverfitConfig {
+                samples: args.samples.unwrap_or(d.samples),
+                epochs: args.epochs.unwrap_or(d.epochs),
+                seed,
+                ..d
+            };
+            experiments::overfit(&data.train, &data.test, reg, &cfg, &mut out)?
+        }
+        Hyperparams => {
+            let d = HyperparamsConfig::default();
+            let cfg = HyperparamsConfig {
+                samples: args.samples.unwrap_or(d.samples),
+                trials: args.trials.unwrap_or(d.trials),
+                epochs: args.epochs.unwrap_or(d.epochs),
+                seed,
+                ..d
+            };
+            experiments::hyperparams(&data.train, &cfg, &mut out)?
+        }
+    };
+    if json {
+        let mut value = outcome.json;
+        value["dataset"] = data.train.name.clone().into();
+        value["seed"] = seed.into();
+        println!("{value}");
+    }
+    if let Some(path) = &args.plot.plot {
+        plot::save(&outcome.figure, path)?;
+        if !json {
+            println!("plot written to {}", path.display());
+        }
+    }
+    Ok(())
+}
