@@ -28,6 +28,7 @@ pub mod functions;
 pub mod gradient;
 pub mod graph;
 pub mod init;
+pub mod io;
 pub mod layers;
 pub mod linalg;
 pub mod nets;

@@ -27,6 +27,54 @@ impl Arch {
         }
     }
 
+    /// The architecture as JSON, for model files: `{"name": "two-layer", …}` with the
+    /// variant's fields. [`Arch::from_json`] reads it back.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Arch::TwoLayer {
+                hidden,
+                weight_init_std,
+            } => serde_json::json!({
+                "name": self.name(),
+                "hidden": hidden,
+                "weight_init_std": weight_init_std,
+            }),
+        }
+    }
+
+    /// Reads an architecture written by [`Arch::to_json`].
+    pub fn from_json(v: &serde_json::Value) -> Result<Arch> {
+        let field = |key: &str| {
+            v.get(key)
+                .ok_or_else(|| Error::Invalid(format!("the architecture has no {key:?}: {v}")))
+        };
+        let usize_field = |key: &str| {
+            field(key)?
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    Error::Invalid(format!("the architecture's {key:?} is not a count: {v}"))
+                })
+        };
+        let f64_field = |key: &str| {
+            field(key)?.as_f64().ok_or_else(|| {
+                Error::Invalid(format!("the architecture's {key:?} is not a number: {v}"))
+            })
+        };
+        match field("name")?.as_str() {
+            Some("two-layer") => Ok(Arch::TwoLayer {
+                hidden: usize_field("hidden")?,
+                weight_init_std: f64_field("weight_init_std")?,
+            }),
+            Some(other) => Err(Error::Invalid(format!(
+                "unknown architecture {other:?} (this build knows two-layer)"
+            ))),
+            None => Err(Error::Invalid(format!(
+                "the architecture's name is not a string: {v}"
+            ))),
+        }
+    }
+
     /// Whether the network takes flat vectors or images.
     pub fn layout(&self) -> Layout {
         match self {
@@ -54,5 +102,26 @@ impl Arch {
                 weight_init_std,
             } => TwoLayerNet::new(input, *hidden, classes, *weight_init_std, rng).into_inner(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips_and_rejects_unknown_names() {
+        let a = Arch::TwoLayer {
+            hidden: 50,
+            weight_init_std: 0.01,
+        };
+        let j = a.to_json();
+        assert_eq!(j["name"], "two-layer");
+        assert_eq!(Arch::from_json(&j).unwrap(), a);
+        let e = Arch::from_json(&serde_json::json!({"name": "three-layer"})).unwrap_err();
+        assert!(e.to_string().contains("three-layer"), "{e}");
+        let e =
+            Arch::from_json(&serde_json::json!({"name": "two-layer", "hidden": -1})).unwrap_err();
+        assert!(e.to_string().contains("hidden"), "{e}");
     }
 }
