@@ -23,6 +23,7 @@
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod float;
 pub mod functions;
 pub mod gradient;

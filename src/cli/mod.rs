@@ -3,7 +3,9 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 divergence.
 
 mod args;
+mod eval;
 mod gradcheck;
+mod import;
 mod train;
 
 use std::process::ExitCode;
@@ -26,6 +28,10 @@ enum Command {
     Train(train::TrainArgs),
     /// Compare backprop gradients with numerical ones (the book's gradient_check.py).
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Evaluate a saved model: accuracy, per-class accuracy, confusion matrix, mistakes.
+    Eval(eval::EvalArgs),
+    /// Convert a parameter pickle written by the book's Python code into a model file.
+    Import(import::ImportArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -48,6 +54,8 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Gradcheck(a) => gradcheck::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Import(a) => import::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -74,6 +74,9 @@ pub struct TrainArgs {
     /// Write JSON Lines on stdout: one object per evaluation, then a summary.
     #[arg(long)]
     json: bool,
+    /// Save the trained model to this .safetensors file (written atomically).
+    #[arg(long)]
+    save: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
@@ -179,6 +182,9 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
     let summary = train(&mut net, &mut Sgd::new(args.lr), &data, &cfg, &mut on_event);
     bar.finish_and_clear();
     let summary = summary?;
+    if let Some(path) = &args.save {
+        save_model(path, &mut net, &arch, &data, &args, summary.iters)?;
+    }
     if json {
         println!(
             "{}",
@@ -197,5 +203,32 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
             summary.test_acc
         );
     }
+    Ok(())
+}
+
+/// Writes the trained network and what rebuilds it (architecture, image shape, classes,
+/// dataset, training settings) to `path`.
+fn save_model<F: Float>(
+    path: &std::path::Path,
+    net: &mut Network<F>,
+    arch: &Arch,
+    data: &crate::data::Split,
+    args: &TrainArgs,
+    iters: usize,
+) -> Result<()> {
+    let info = crate::io::safetensors::ModelInfo {
+        arch: arch.clone(),
+        image_shape: data.train.image_shape,
+        class_names: data.train.class_names.clone(),
+        dataset: args.data.name(),
+        train_config: json!({
+            "seed": args.data.seed, "optimizer": "sgd", "lr": args.lr,
+            "batch_size": args.batch_size, "iters": iters, "epochs": args.epochs,
+            "sampling": format!("{:?}", args.sampling).to_lowercase(),
+            "init_std": args.init_std, "precision": F::DTYPE,
+        }),
+    };
+    crate::io::safetensors::save(path, net, &info)?;
+    eprintln!("saved the model to {}", path.display());
     Ok(())
 }

@@ -8,7 +8,7 @@ use ndarray::ArrayD;
 
 use super::pickle::load_pickle;
 use super::safetensors::ModelInfo;
-use super::set_tensors;
+use super::{mismatch_error, set_tensors, tensor_problems};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::nets::{Arch, Network};
@@ -150,6 +150,16 @@ pub fn network_from_tensors<F: Float>(
             )));
         }
     };
+    // Every name and shape is checked before building, so that the network is never larger
+    // than the arrays the file holds.
+    let found = tensors
+        .iter()
+        .map(|(k, v)| (k.clone(), v.shape().to_vec()))
+        .collect();
+    let problems = tensor_problems(&arch.tensor_shapes(image_shape, classes), &found);
+    if !problems.is_empty() {
+        return Err(mismatch_error(path, &problems));
+    }
     let mut net: Network<F> = arch
         .build(image_shape, classes, &mut Rng::stream(0, "import"))
         .map_err(|e| Error::format(path, format!("cannot build {}: {e}", arch.name())))?;

@@ -124,7 +124,7 @@ enum Value {
     Global(Global),
     Dtype(Rc<Cell<Dtype>>),
     Array(Rc<RefCell<ArrayObj>>),
-    Dict(Rc<RefCell<Vec<(Rc<str>, Value)>>>),
+    Dict(Rc<RefCell<Entries>>),
 }
 
 impl Value {
@@ -151,6 +151,9 @@ impl Value {
         }
     }
 }
+
+/// A dict's items in insertion order (keys are strs, values arrays).
+type Entries = Vec<(Rc<str>, Value)>;
 
 /// One entry of the stack: a value, or a MARK.
 #[derive(Clone, Debug)]

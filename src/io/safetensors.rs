@@ -21,7 +21,7 @@ use std::path::Path;
 use ndarray::ArrayD;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use super::{mismatch_error, set_tensors, tensor_problems, tensor_shapes, write_atomic};
+use super::{mismatch_error, set_tensors, tensor_problems, write_atomic};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::nets::{Arch, Network};
@@ -132,12 +132,6 @@ pub fn from_bytes<F: Float>(bytes: &[u8], path: &Path) -> Result<LoadedModel<F>>
     let meta = meta.metadata().as_ref().unwrap_or(&empty);
     let info = read_info(meta, path)?;
 
-    let classes = info.class_names.len();
-    let mut net: Network<F> = info
-        .arch
-        .build(info.image_shape, classes, &mut Rng::stream(0, "load"))
-        .map_err(|e| Error::format(path, format!("cannot build the recorded architecture: {e}")))?;
-
     let mut problems = Vec::new();
     let mut dtypes = Vec::new();
     let mut shapes = BTreeMap::new();
@@ -169,10 +163,20 @@ pub fn from_bytes<F: Float>(bytes: &[u8], path: &Path) -> Result<LoadedModel<F>>
             Err(e) => problems.push(format!("tensor {name}: {e}")),
         }
     }
-    problems.extend(tensor_problems(&tensor_shapes(&mut net), &shapes));
+    // Checked against the architecture before building it: the network is then no larger
+    // than the tensors the file holds.
+    let classes = info.class_names.len();
+    problems.extend(tensor_problems(
+        &info.arch.tensor_shapes(info.image_shape, classes),
+        &shapes,
+    ));
     if !problems.is_empty() {
         return Err(mismatch_error(path, &problems));
     }
+    let mut net: Network<F> = info
+        .arch
+        .build(info.image_shape, classes, &mut Rng::stream(0, "load"))
+        .map_err(|e| Error::format(path, format!("cannot build the recorded architecture: {e}")))?;
     let warnings = set_tensors(&mut net, &values, path)?;
     let dtype = match dtypes.first() {
         Some(Dtype::F32) => "F32",

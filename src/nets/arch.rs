@@ -82,6 +82,29 @@ impl Arch {
         }
     }
 
+    /// The name and shape of every tensor (parameters, then buffers, in walk order) that
+    /// [`Arch::build`] would create for `image_shape` and `classes`, computed without
+    /// allocating them: model files are checked against this before a network is built, so
+    /// a file cannot make the loader allocate more than the file holds.
+    pub fn tensor_shapes(
+        &self,
+        image_shape: [usize; 3],
+        classes: usize,
+    ) -> Vec<(String, Vec<usize>)> {
+        let input = image_shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .unwrap_or(usize::MAX);
+        match self {
+            Arch::TwoLayer { hidden, .. } => vec![
+                ("W1".into(), vec![input, *hidden]),
+                ("b1".into(), vec![*hidden]),
+                ("W2".into(), vec![*hidden, classes]),
+                ("b2".into(), vec![classes]),
+            ],
+        }
+    }
+
     /// Builds a freshly initialised network for images of `image_shape` (`[C, H, W]`) and
     /// `classes` outputs, drawing initial weights from `rng`.
     pub fn build<F: Float>(
@@ -108,6 +131,25 @@ impl Arch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `tensor_shapes` must list exactly what `build` creates, for every architecture.
+    #[test]
+    // Each new architecture joins the list.
+    #[allow(clippy::single_element_loop)]
+    fn tensor_shapes_match_the_built_network() {
+        for arch in [Arch::TwoLayer {
+            hidden: 7,
+            weight_init_std: 0.01,
+        }] {
+            let mut net: Network<f32> = arch.build([1, 3, 4], 5, &mut Rng::new(0)).unwrap();
+            assert_eq!(
+                crate::io::tensor_shapes(&mut net),
+                arch.tensor_shapes([1, 3, 4], 5),
+                "{}",
+                arch.name()
+            );
+        }
+    }
 
     #[test]
     fn json_round_trips_and_rejects_unknown_names() {
