@@ -86,9 +86,15 @@ fn fortran_order_is_transposed_to_logical_order() {
 }
 
 #[test]
-fn big_endian_and_two_layer_files_read_exactly() {
+fn big_endian_two_layer_and_long_memo_files_read_exactly() {
     let exp = expected();
-    for name in ["big_endian.pkl", "two_layer.pkl", "two_layer_bad.pkl"] {
+    for name in [
+        "big_endian.pkl",
+        "two_layer.pkl",
+        "two_layer_bad.pkl",
+        "many_p2.pkl",
+        "many_p3.pkl",
+    ] {
         check_file(name, &exp["files"][name]);
     }
 }
