@@ -94,6 +94,7 @@ fn big_endian_two_layer_and_long_memo_files_read_exactly() {
         "two_layer_bad.pkl",
         "many_p2.pkl",
         "many_p3.pkl",
+        "py2_strings.pkl",
     ] {
         check_file(name, &exp["files"][name]);
     }

@@ -144,6 +144,15 @@ impl Value {
         }
     }
 
+    /// Text: a str, or (as Python 2 wrote every str) bytes that are valid UTF-8.
+    fn text(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Bytes(b) => std::str::from_utf8(b).ok(),
+            _ => None,
+        }
+    }
+
     fn depth(&self) -> usize {
         match self {
             Value::Tuple(_, d) => *d,
@@ -592,7 +601,7 @@ impl<'a> Machine<'a> {
                     Value::Tuple(items, _) if !items.is_empty() => &items[..],
                     _ => return self.err("numpy.dtype needs arguments"),
                 };
-                let Value::Str(s) = &a[0] else {
+                let Some(s) = a[0].text() else {
                     return self.err("numpy.dtype needs a str");
                 };
                 let (big_endian, code) = match s.as_bytes().first() {
@@ -614,14 +623,22 @@ impl<'a> Machine<'a> {
             }
             Global::CodecsEncode => {
                 let a = self.args(&args, "_codecs.encode", 2)?;
-                let (Value::Str(text), Value::Str(enc)) = (&a[0], &a[1]) else {
-                    return self.err("_codecs.encode needs two strs");
+                let Some(enc) = a[1].text() else {
+                    return self.err("_codecs.encode needs an encoding name");
                 };
-                if !matches!(&**enc, "latin1" | "latin-1" | "iso-8859-1") {
+                if !matches!(enc, "latin1" | "latin-1" | "iso-8859-1") {
                     return self.err(format!(
                         "_codecs.encode with encoding {enc:?} (only latin1)"
                     ));
                 }
+                let text = match &a[0] {
+                    Value::Str(t) => t,
+                    // A Python 2 byte string: latin-1 decoding then encoding is the identity.
+                    Value::Bytes(b) => return Ok(Value::Bytes(b.clone())),
+                    other => {
+                        return self.err(format!("_codecs.encode of {}, not a str", other.kind()));
+                    }
+                };
                 let mut out = Vec::with_capacity(text.len());
                 for c in text.chars() {
                     match u8::try_from(c as u32) {
@@ -639,9 +656,9 @@ impl<'a> Machine<'a> {
                 let Value::Dtype(dt) = &a[1] else {
                     return self.err("_frombuffer needs a dtype");
                 };
-                let fortran = match &a[3] {
-                    Value::Str(s) if &**s == "C" => false,
-                    Value::Str(s) if &**s == "F" => true,
+                let fortran = match a[3].text() {
+                    Some("C") => false,
+                    Some("F") => true,
                     _ => return self.err("_frombuffer's order must be 'C' or 'F'"),
                 };
                 let shape = self.shape(&a[2])?;
@@ -663,9 +680,9 @@ impl<'a> Machine<'a> {
                 let Value::Tuple(s, _) = &state else {
                     return self.err("a dtype's state must be a tuple");
                 };
-                let big_endian = match s.get(1) {
-                    Some(Value::Str(o)) if matches!(&**o, "<" | "=" | "|") => false,
-                    Some(Value::Str(o)) if &**o == ">" => true,
+                let big_endian = match s.get(1).and_then(Value::text) {
+                    Some("<" | "=" | "|") => false,
+                    Some(">") => true,
                     _ => return self.err("a dtype's state has no byte order '<', '>' or '='"),
                 };
                 if !matches!(s.get(2), None | Some(Value::None)) {
@@ -684,8 +701,11 @@ impl<'a> Machine<'a> {
                 let Value::Dtype(dt) = &s[2] else {
                     return self.err(format!("an ndarray's dtype is {}", s[2].kind()));
                 };
-                let Value::Bool(fortran) = s[3] else {
-                    return self.err("an ndarray's is_fortran flag is not a bool");
+                // Python 2's numpy wrote the flag as an int.
+                let fortran = match s[3] {
+                    Value::Bool(b) => b,
+                    Value::Int(i) => i != 0,
+                    _ => return self.err("an ndarray's is_fortran flag is not a bool"),
                 };
                 let Value::Bytes(raw) = &s[4] else {
                     return self.err(format!(
