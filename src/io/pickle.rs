@@ -607,7 +607,7 @@ impl<'a> Machine<'a> {
                 let (big_endian, code) = match s.as_bytes().first() {
                     Some(b'<' | b'=' | b'|') => (false, &s[1..]),
                     Some(b'>') => (true, &s[1..]),
-                    _ => (false, &s[..]),
+                    _ => (false, s),
                 };
                 let size = match code {
                     "f4" => 4,
