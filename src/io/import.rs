@@ -220,6 +220,54 @@ mod tests {
         }
     }
 
+    fn arr(shape: &[usize], v: &[f64]) -> ArrayD<f64> {
+        ArrayD::from_shape_vec(shape, v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_two_layer_pickle_computes_what_its_weights_say() {
+        let t = BTreeMap::from([
+            (
+                "W1".to_string(),
+                arr(&[4, 2], &[1., 0., 0., 1., 0., 0., 0., 0.]),
+            ),
+            ("b1".to_string(), arr(&[2], &[0., -3.])),
+            ("W2".to_string(), arr(&[2, 2], &[1., 2., 3., 4.])),
+            ("b2".to_string(), arr(&[2], &[0.5, 0.])),
+        ]);
+        let (mut net, info, warnings) =
+            network_from_tensors::<f64>(&ArchSpec::TwoLayer, &t, Path::new("p.pkl")).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(info.image_shape, [1, 2, 2]);
+        assert_eq!(info.class_names, ["0", "1"]);
+        // h = relu([1, 2] + [0, -3]) = [1, 0]; y = h·W2 + b2 = [1.5, 2].
+        let x = arr(&[1, 4], &[1., 2., 3., 4.]);
+        assert_eq!(
+            net.predict(x, false).into_raw_vec_and_offset().0,
+            vec![1.5, 2.0]
+        );
+    }
+
+    #[test]
+    fn unusable_two_layer_shapes_are_errors() {
+        let p = Path::new("p.pkl");
+        let two = |w1: &[usize], w2: &[usize]| {
+            let z = |s: &[usize]| ArrayD::zeros(s);
+            BTreeMap::from([("W1".to_string(), z(w1)), ("W2".to_string(), z(w2))])
+        };
+        let msg = |t| {
+            network_from_tensors::<f32>(&ArchSpec::TwoLayer, &t, p)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(msg(two(&[4], &[2, 2])).contains("needs 2-D W1 and W2"));
+        assert!(msg(two(&[0, 2], &[2, 2])).contains("empty shape"));
+        assert!(msg(BTreeMap::new()).contains("missing tensor W1"));
+        // W2 claims a huge class count with no data: refused before anything is allocated.
+        let e = msg(two(&[4, 2], &[0, 1 << 40]));
+        assert!(e.contains("tensor W2 has shape [0, 1099511627776]"), "{e}");
+    }
+
     #[test]
     fn square_images_are_inferred() {
         assert_eq!(square_image(784), [1, 28, 28]);
