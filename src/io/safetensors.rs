@@ -349,24 +349,25 @@ mod tests {
 
     /// A file with the given tensors (all F32) and our metadata.
     fn file_with(tensors: &[(&str, Vec<usize>)]) -> Vec<u8> {
-        let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        let typed: Vec<_> = tensors
             .iter()
-            .map(|(n, s)| {
-                (
-                    n.to_string(),
-                    s.clone(),
-                    vec![0u8; 4 * s.iter().product::<usize>()],
-                )
+            .map(|(n, s)| (*n, Dtype::F32, s.clone()))
+            .collect();
+        file_with_dtypes(&typed)
+    }
+
+    /// A file with the given tensors (zeros) and our metadata.
+    fn file_with_dtypes(tensors: &[(&str, Dtype, Vec<usize>)]) -> Vec<u8> {
+        let data: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
+            .iter()
+            .map(|(n, d, s)| {
+                let bytes = d.size() * s.iter().product::<usize>();
+                (n.to_string(), *d, s.clone(), vec![0u8; bytes])
             })
             .collect();
         let views: Vec<(&str, TensorView<'_>)> = data
             .iter()
-            .map(|(n, s, b)| {
-                (
-                    n.as_str(),
-                    TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
-                )
-            })
+            .map(|(n, d, s, b)| (n.as_str(), TensorView::new(*d, s.clone(), b).unwrap()))
             .collect();
         let good = to_bytes(&mut net::<f32>(1), &info()).unwrap();
         let (_, meta) = SafeTensors::read_metadata(&good).unwrap();
@@ -402,6 +403,32 @@ mod tests {
             ("b2", vec![3]),
         ]);
         assert!(from_bytes::<f32>(&ok, Path::new("m")).is_ok());
+    }
+
+    #[test]
+    fn dtypes_other_than_f32_and_f64_are_listed_and_the_two_mix() {
+        let bytes = file_with_dtypes(&[
+            ("W1", Dtype::F64, vec![6, 5]),
+            ("b1", Dtype::I32, vec![5]),
+            ("W2", Dtype::F16, vec![5, 3]),
+            ("b2", Dtype::F32, vec![3]),
+        ]);
+        let e = from_bytes::<f32>(&bytes, Path::new("m.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tensor b1 has dtype I32, only F32 and F64"),
+            "{e}"
+        );
+        assert!(e.contains("tensor W2 has dtype F16"), "{e}");
+        assert!(!e.contains("W1") && !e.contains("b2"), "{e}");
+        let mixed = file_with_dtypes(&[
+            ("W1", Dtype::F64, vec![6, 5]),
+            ("b1", Dtype::F32, vec![5]),
+            ("W2", Dtype::F64, vec![5, 3]),
+            ("b2", Dtype::F32, vec![3]),
+        ]);
+        assert!(from_bytes::<f32>(&mixed, Path::new("m")).is_ok());
     }
 
     #[test]
