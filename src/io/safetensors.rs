@@ -361,7 +361,7 @@ mod tests {
         let data: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
             .iter()
             .map(|(n, d, s)| {
-                let bytes = d.size() * s.iter().product::<usize>();
+                let bytes = d.bitsize() / 8 * s.iter().product::<usize>();
                 (n.to_string(), *d, s.clone(), vec![0u8; bytes])
             })
             .collect();
