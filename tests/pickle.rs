@@ -118,6 +118,17 @@ fn malicious_globals_are_refused_by_name_without_running_anything() {
 }
 
 #[test]
+fn one_array_under_two_names_is_refused() {
+    let e = load_pickle(&fixtures().join("shared.pkl"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the same array is stored under \"W1\" and \"W2\""),
+        "{e}"
+    );
+}
+
+#[test]
 fn truncated_files_are_errors_at_every_length() {
     let bytes = std::fs::read(fixtures().join("p2_f8_F.pkl")).unwrap();
     for n in 0..bytes.len() {

@@ -61,16 +61,21 @@ pub fn tensor_problems(
     problems
 }
 
-/// The error for a list of `problems` with the tensors of `path`.
+/// The error for a list of `problems` with the tensors of `path` (the first
+/// [`MAX_LISTED`] of them, then a count).
 pub fn mismatch_error(path: &Path, problems: &[String]) -> Error {
-    Error::format(
-        path,
-        format!(
-            "the tensors do not fit the architecture:\n  {}",
-            problems.join("\n  ")
-        ),
-    )
+    let mut msg = format!(
+        "the tensors do not fit the architecture:\n  {}",
+        problems[..problems.len().min(MAX_LISTED)].join("\n  ")
+    );
+    if problems.len() > MAX_LISTED {
+        msg += &format!("\n  … and {} more", problems.len() - MAX_LISTED);
+    }
+    Error::format(path, msg)
 }
+
+/// How many tensor problems an error lists before it only counts them.
+pub const MAX_LISTED: usize = 30;
 
 /// Copies `tensors` into `net`, after checking that their names and shapes are exactly the
 /// network's: every missing, unexpected or misshapen tensor is listed in one error naming

@@ -557,10 +557,22 @@ impl<'a> Machine<'a> {
             return self.err("the pickle holds no dict of arrays");
         };
         let mut out = BTreeMap::new();
-        for (k, v) in dict.borrow().iter() {
+        // Each key gets its own copy of its array; one array under many keys (a few bytes
+        // each through the memo) would multiply memory far beyond the file, and parameter
+        // dicts never share arrays, so sharing is refused.
+        let mut seen: HashMap<*const RefCell<ArrayObj>, &str> = HashMap::new();
+        let entries = dict.borrow();
+        for (k, v) in entries.iter() {
             let Value::Array(a) = v else {
                 unreachable!("set_items admits arrays only")
             };
+            if let Some(first) = seen.get(&Rc::as_ptr(a)) {
+                return self.err(format!(
+                    "the same array is stored under {first:?} and {k:?}; parameter pickles \
+                     hold one array per name"
+                ));
+            }
+            seen.insert(Rc::as_ptr(a), k);
             match &*a.borrow() {
                 ArrayObj::Built(arr) => {
                     // Python keeps the last value of a repeated key; so do we.
