@@ -24,7 +24,16 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 fn pickle_corpus_never_panics() {
     let mut ok = 0;
     for (name, bytes) in corpus("pickle") {
-        let r = std::panic::catch_unwind(|| backprop::io::pickle::parse_pickle(&bytes));
+        let r = std::panic::catch_unwind(|| {
+            let tensors = backprop::io::pickle::parse_pickle(&bytes)?;
+            // As the fuzz target does: import what parsed as a TwoLayerNet.
+            let _ = backprop::io::import::network_from_tensors::<f32>(
+                &backprop::io::import::ArchSpec::TwoLayer,
+                &tensors,
+                Path::new("corpus"),
+            );
+            Ok::<_, backprop::io::pickle::PickleError>(())
+        });
         match r {
             Ok(r) => ok += r.is_ok() as usize,
             Err(_) => panic!("{name} panics"),

@@ -1,8 +1,17 @@
-//! The pickle reader must return a result, never panic, on any bytes.
+//! The pickle reader, and the import of what it reads as a TwoLayerNet, must return a
+//! result, never panic or allocate beyond the input, on any bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
+use backprop::io::import::{ArchSpec, network_from_tensors};
+
 fuzz_target!(|data: &[u8]| {
-    let _ = backprop::io::pickle::parse_pickle(data);
+    if let Ok(tensors) = backprop::io::pickle::parse_pickle(data) {
+        let _ = network_from_tensors::<f32>(
+            &ArchSpec::TwoLayer,
+            &tensors,
+            std::path::Path::new("fuzz"),
+        );
+    }
 });
