@@ -18,9 +18,14 @@
 //!   and the `b'b'` are `_codecs.encode('…', 'latin1')`.
 //! * protocol 5: `_frombuffer(bytearray(raw), dtype, shape, 'C' | 'F')`.
 //!
+//! Python 2 wrote every `str` as a byte string (`SHORT_BINSTRING`/`BINSTRING`); those are
+//! accepted wherever numpy expects text. Floats may be float32 or float64 of either byte
+//! order, in C or Fortran order; the result is always `f64` in row-major order.
+//!
 //! Resource use is bounded by the file: every declared length is checked against the bytes
 //! that remain before anything is allocated, an array's element count must match its
-//! byte length exactly, and tuples may nest only [`MAX_DEPTH`] deep.
+//! byte length exactly, tuples may nest only [`MAX_DEPTH`] deep, and one array may not be
+//! stored under two names (each name gets its own copy).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
