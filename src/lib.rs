@@ -24,6 +24,7 @@ pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod experiments;
 pub mod float;
 pub mod functions;

@@ -5,9 +5,11 @@
 mod args;
 mod bench;
 mod data;
+mod eval;
 mod experiment;
 mod gradcheck;
 mod graph;
+mod import;
 mod train;
 
 use std::process::ExitCode;
@@ -43,6 +45,10 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Run one of the chapter-6 experiments and print the book's lines.
     Experiment(experiment::ExperimentArgs),
+    /// Evaluate a saved model: accuracy, per-class accuracy, confusion matrix, mistakes.
+    Eval(eval::EvalArgs),
+    /// Convert a parameter pickle written by the book's Python code into a model file.
+    Import(import::ImportArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -76,6 +82,8 @@ pub fn run() -> ExitCode {
         Command::Data(a) => data::run(a),
         Command::Graph(a) => graph::run(a),
         Command::Experiment(a) => experiment::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Import(a) => import::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -112,6 +112,9 @@ pub struct TrainArgs {
     json: bool,
     #[command(flatten)]
     plot: PlotArgs,
+    /// Save the trained model to this .safetensors file (written atomically).
+    #[arg(long)]
+    save: Option<std::path::PathBuf>,
 }
 
 fn parse_init(s: &str) -> std::result::Result<Init, String> {
@@ -310,6 +313,14 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
             println!("plot written to {}", path.display());
         }
     }
+    if let Some(path) = &args.save {
+        let train_config = json!({
+            "seed": args.data.seed, "optimizer": format!("{kind:?}").to_lowercase(), "hyper": format!("{hyper:?}"),
+            "batch_size": args.batch_size, "iters": summary.iters,
+            "sampling": format!("{:?}", args.sampling).to_lowercase(), "precision": F::DTYPE,
+        });
+        save_model(path, &mut net, &arch, &data, train_config)?;
+    }
     if json {
         println!(
             "{}",
@@ -374,4 +385,25 @@ fn learning_curves(summary: &Summary, model: &str, dataset: &str) -> plot::Figur
         columns: 2,
         panel_size: (640, 480),
     }
+}
+
+/// Writes the trained network and what rebuilds it (architecture, image shape, classes,
+/// dataset, training settings) to `path`.
+fn save_model<F: Float>(
+    path: &std::path::Path,
+    net: &mut Network<F>,
+    arch: &Arch,
+    data: &crate::data::Split,
+    train_config: serde_json::Value,
+) -> Result<()> {
+    let info = crate::io::safetensors::ModelInfo {
+        arch: arch.clone(),
+        image_shape: data.train.image_shape,
+        class_names: data.train.class_names.clone(),
+        dataset: data.train.name.clone(),
+        train_config,
+    };
+    crate::io::safetensors::save(path, net, &info)?;
+    eprintln!("saved the model to {}", path.display());
+    Ok(())
 }

@@ -65,11 +65,220 @@ impl Arch {
         }
     }
 
+    /// The architecture as JSON, for model files: `{"name": "two-layer", …}` with the
+    /// variant's fields. [`Arch::from_json`] reads it back.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Arch::TwoLayer {
+                hidden,
+                weight_init_std,
+            } => serde_json::json!({
+                "name": self.name(),
+                "hidden": hidden,
+                "weight_init_std": weight_init_std,
+            }),
+            Arch::SimpleConv {
+                conv,
+                hidden,
+                weight_init_std,
+            } => serde_json::json!({
+                "name": self.name(),
+                "filter_num": conv.filter_num,
+                "filter_size": conv.filter_size,
+                "pad": conv.pad,
+                "stride": conv.stride,
+                "hidden": hidden,
+                "weight_init_std": weight_init_std,
+            }),
+            Arch::DeepConv { hidden } => serde_json::json!({
+                "name": self.name(),
+                "hidden": hidden,
+            }),
+            Arch::MultiLayer {
+                hidden,
+                activation,
+                init,
+                batch_norm,
+                dropout,
+                weight_decay,
+            } => serde_json::json!({
+                "name": self.name(),
+                "hidden": hidden,
+                "activation": activation.key(),
+                "init": init.to_string(),
+                "batch_norm": batch_norm,
+                "dropout": dropout,
+                "weight_decay": weight_decay,
+            }),
+        }
+    }
+
+    /// Reads an architecture written by [`Arch::to_json`].
+    pub fn from_json(v: &serde_json::Value) -> Result<Arch> {
+        let field = |key: &str| {
+            v.get(key)
+                .ok_or_else(|| Error::Invalid(format!("the architecture has no {key:?}: {v}")))
+        };
+        let usize_field = |key: &str| {
+            field(key)?
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    Error::Invalid(format!("the architecture's {key:?} is not a count: {v}"))
+                })
+        };
+        let f64_field = |key: &str| {
+            field(key)?.as_f64().ok_or_else(|| {
+                Error::Invalid(format!("the architecture's {key:?} is not a number: {v}"))
+            })
+        };
+        match field("name")?.as_str() {
+            Some("two-layer") => Ok(Arch::TwoLayer {
+                hidden: usize_field("hidden")?,
+                weight_init_std: f64_field("weight_init_std")?,
+            }),
+            Some("simple-conv") => Ok(Arch::SimpleConv {
+                conv: ConvParam {
+                    filter_num: usize_field("filter_num")?,
+                    filter_size: usize_field("filter_size")?,
+                    pad: usize_field("pad")?,
+                    stride: usize_field("stride")?,
+                },
+                hidden: usize_field("hidden")?,
+                weight_init_std: f64_field("weight_init_std")?,
+            }),
+            Some("deep-conv") => Ok(Arch::DeepConv {
+                hidden: usize_field("hidden")?,
+            }),
+            Some("multi-layer") => {
+                let bad = |key: &str| {
+                    Error::Invalid(format!("the architecture's {key:?} is invalid: {v}"))
+                };
+                let hidden = field("hidden")?
+                    .as_array()
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|h| h.as_u64().and_then(|n| usize::try_from(n).ok()))
+                            .collect::<Option<Vec<usize>>>()
+                    })
+                    .ok_or_else(|| bad("hidden"))?;
+                let text = |key: &str| field(key)?.as_str().ok_or_else(|| bad(key));
+                Ok(Arch::MultiLayer {
+                    hidden,
+                    activation: text("activation")?.parse()?,
+                    init: text("init")?.parse()?,
+                    batch_norm: field("batch_norm")?
+                        .as_bool()
+                        .ok_or_else(|| bad("batch_norm"))?,
+                    dropout: match field("dropout")? {
+                        serde_json::Value::Null => None,
+                        d => Some(d.as_f64().ok_or_else(|| bad("dropout"))?),
+                    },
+                    weight_decay: f64_field("weight_decay")?,
+                })
+            }
+            Some(other) => Err(Error::Invalid(format!(
+                "unknown architecture {other:?} (this build knows two-layer, multi-layer, \
+                 simple-conv and deep-conv)"
+            ))),
+            None => Err(Error::Invalid(format!(
+                "the architecture's name is not a string: {v}"
+            ))),
+        }
+    }
+
     /// Whether the network takes flat vectors or images.
     pub fn layout(&self) -> Layout {
         match self {
             Arch::TwoLayer { .. } | Arch::MultiLayer { .. } => Layout::Flat,
             Arch::SimpleConv { .. } | Arch::DeepConv { .. } => Layout::Image,
+        }
+    }
+
+    /// The name and shape of every tensor (parameters, then buffers, in walk order) that
+    /// [`Arch::build`] would create for `image_shape` and `classes`, computed without
+    /// allocating them: model files are checked against this before a network is built, so
+    /// a file cannot make the loader allocate more than the file holds.
+    pub fn tensor_shapes(
+        &self,
+        image_shape: [usize; 3],
+        classes: usize,
+    ) -> Vec<(String, Vec<usize>)> {
+        let input = image_shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .unwrap_or(usize::MAX);
+        match self {
+            Arch::TwoLayer { hidden, .. } => vec![
+                ("W1".into(), vec![input, *hidden]),
+                ("b1".into(), vec![*hidden]),
+                ("W2".into(), vec![*hidden, classes]),
+                ("b2".into(), vec![classes]),
+            ],
+            Arch::MultiLayer {
+                hidden, batch_norm, ..
+            } => {
+                let mut params = Vec::new();
+                let mut buffers = Vec::new();
+                let mut prev = input;
+                for (i, &h) in hidden.iter().enumerate() {
+                    let k = i + 1;
+                    params.push((format!("W{k}"), vec![prev, h]));
+                    params.push((format!("b{k}"), vec![h]));
+                    if *batch_norm {
+                        params.push((format!("gamma{k}"), vec![h]));
+                        params.push((format!("beta{k}"), vec![h]));
+                        buffers.push((format!("running_mean{k}"), vec![h]));
+                        buffers.push((format!("running_var{k}"), vec![h]));
+                    }
+                    prev = h;
+                }
+                let k = hidden.len() + 1;
+                params.push((format!("W{k}"), vec![prev, classes]));
+                params.push((format!("b{k}"), vec![classes]));
+                params.extend(buffers);
+                params
+            }
+            Arch::SimpleConv { conv, hidden, .. } => {
+                let [c, h, w] = image_shape;
+                let (f, fnum) = (conv.filter_size, conv.filter_num);
+                let conv_out =
+                    |x: usize| ((x + 2 * conv.pad).saturating_sub(f) / conv.stride.max(1)) + 1;
+                let pool_out = |x: usize| x.saturating_sub(2) / 2 + 1;
+                let flat = fnum
+                    .saturating_mul(pool_out(conv_out(h)))
+                    .saturating_mul(pool_out(conv_out(w)));
+                vec![
+                    ("W1".into(), vec![fnum, c, f, f]),
+                    ("b1".into(), vec![fnum]),
+                    ("W2".into(), vec![flat, *hidden]),
+                    ("b2".into(), vec![*hidden]),
+                    ("W3".into(), vec![*hidden, classes]),
+                    ("b3".into(), vec![classes]),
+                ]
+            }
+            Arch::DeepConv { hidden } => {
+                let [mut c, mut h, mut w] = image_shape;
+                let mut out = Vec::new();
+                for (i, &(fnum, pad)) in super::deep_conv::CONVS.iter().enumerate() {
+                    out.push((format!("W{}", i + 1), vec![fnum, c, 3, 3]));
+                    out.push((format!("b{}", i + 1), vec![fnum]));
+                    (c, h, w) = (
+                        fnum,
+                        (h + 2 * pad).saturating_sub(3) + 1,
+                        (w + 2 * pad).saturating_sub(3) + 1,
+                    );
+                    if i % 2 == 1 {
+                        (h, w) = (h.saturating_sub(2) / 2 + 1, w.saturating_sub(2) / 2 + 1);
+                    }
+                }
+                let flat = c.saturating_mul(h).saturating_mul(w);
+                out.push(("W7".into(), vec![flat, *hidden]));
+                out.push(("b7".into(), vec![*hidden]));
+                out.push(("W8".into(), vec![*hidden, classes]));
+                out.push(("b8".into(), vec![classes]));
+                out
+            }
         }
     }
 
@@ -123,5 +332,105 @@ impl Arch {
             )?
             .into_inner(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `tensor_shapes` must list exactly what `build` creates, for every architecture.
+    #[test]
+    // Each new architecture joins the list.
+    fn tensor_shapes_match_the_built_network() {
+        for (arch, shape) in all_archs() {
+            let mut net: Network<f32> = arch.build(shape, 5, &mut Rng::new(0)).unwrap();
+            assert_eq!(
+                crate::io::tensor_shapes(&mut net),
+                arch.tensor_shapes(shape, 5),
+                "{}",
+                arch.name()
+            );
+        }
+    }
+
+    fn all_archs() -> Vec<(Arch, [usize; 3])> {
+        vec![
+            (
+                Arch::TwoLayer {
+                    hidden: 7,
+                    weight_init_std: 0.01,
+                },
+                [1, 3, 4],
+            ),
+            (
+                Arch::MultiLayer {
+                    hidden: vec![6, 5],
+                    activation: Activation::Sigmoid,
+                    init: Init::Xavier,
+                    batch_norm: true,
+                    dropout: Some(0.2),
+                    weight_decay: 0.1,
+                },
+                [1, 3, 4],
+            ),
+            (
+                Arch::MultiLayer {
+                    hidden: vec![4],
+                    activation: Activation::Relu,
+                    init: Init::Std(0.01),
+                    batch_norm: false,
+                    dropout: None,
+                    weight_decay: 0.0,
+                },
+                [1, 2, 2],
+            ),
+            (
+                Arch::SimpleConv {
+                    conv: ConvParam::default(),
+                    hidden: 9,
+                    weight_init_std: 0.01,
+                },
+                [1, 28, 28],
+            ),
+            (
+                Arch::SimpleConv {
+                    conv: ConvParam {
+                        filter_num: 4,
+                        filter_size: 3,
+                        pad: 1,
+                        stride: 2,
+                    },
+                    hidden: 3,
+                    weight_init_std: 0.01,
+                },
+                [2, 9, 11],
+            ),
+            (Arch::DeepConv { hidden: 50 }, [1, 28, 28]),
+            (Arch::DeepConv { hidden: 5 }, [1, 8, 8]),
+        ]
+    }
+
+    #[test]
+    fn every_architecture_round_trips_through_json() {
+        for (arch, _) in all_archs() {
+            assert_eq!(Arch::from_json(&arch.to_json()).unwrap(), arch);
+        }
+    }
+
+    #[test]
+    fn json_round_trips_and_rejects_unknown_names() {
+        let a = Arch::TwoLayer {
+            hidden: 50,
+            weight_init_std: 0.01,
+        };
+        let j = a.to_json();
+        assert_eq!(j["name"], "two-layer");
+        assert_eq!(Arch::from_json(&j).unwrap(), a);
+        let e = Arch::from_json(&serde_json::json!({"name": "three-layer"})).unwrap_err();
+        assert!(e.to_string().contains("three-layer"), "{e}");
+        let e =
+            Arch::from_json(&serde_json::json!({"name": "two-layer", "hidden": -1})).unwrap_err();
+        assert!(e.to_string().contains("hidden"), "{e}");
     }
 }

@@ -15,7 +15,8 @@ use crate::rng::Rng;
 /// The filter counts and paddings of the six 3×3 convolutions (stride 1); the fourth pads by
 /// 2, which turns the 14×14 maps of a 28×28 input into 16×16 so that the last pooling ends
 /// on 4×4.
-const CONVS: [(usize, usize); 6] = [(16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)];
+pub(crate) const CONVS: [(usize, usize); 6] =
+    [(16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)];
 
 /// The smallest image side the three 2×2 poolings accept (4 → 2 → 4 → 2 → 1).
 pub const DEEP_CONV_MIN_SIDE: usize = 4;

@@ -1,0 +1,17 @@
+//! The pickle reader, and the import of what it reads as a TwoLayerNet, must return a
+//! result, never panic or allocate beyond the input, on any bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+use backprop::io::import::{ArchSpec, network_from_tensors};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(tensors) = backprop::io::pickle::parse_pickle(data) {
+        let _ = network_from_tensors::<f32>(
+            &ArchSpec::TwoLayer,
+            &tensors,
+            std::path::Path::new("fuzz"),
+        );
+    }
+});

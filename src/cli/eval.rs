@@ -1,0 +1,271 @@
+//! `backprop eval`: accuracy, per-class accuracy, confusion matrix and the first
+//! misclassified test images of a saved model (`.safetensors`, or a book pickle with
+//! `--arch`), like the book's `misclassified_mnist.py`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::args::{DataArgs, DatasetName, positive_usize};
+use crate::error::{Error, Result};
+use crate::eval::{Evaluation, evaluate};
+use crate::float::Float;
+use crate::io::import::{ArchSpec, import_pickle};
+use crate::io::safetensors::{self, ModelInfo};
+use crate::nets::Network;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The model: a .safetensors file written by `backprop train --save` or `import`, or a
+    /// book parameter pickle (then --arch is needed).
+    #[arg(long)]
+    model: PathBuf,
+    /// The architecture of a pickle: two-layer, multi-layer:H1,H2,…[:sigmoid|relu],
+    /// simple-conv or deep-conv.
+    #[arg(long)]
+    arch: Option<ArchSpec>,
+    /// Dataset to evaluate on [default: the one the model records, else digits].
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetName>,
+    /// A directory holding the four IDX files to evaluate on.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Seed of the train/test split [default: the one the model was trained with, else 42].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How many misclassified test images to list.
+    #[arg(long, default_value_t = 20)]
+    misclassified: usize,
+    /// Samples per forward pass.
+    #[arg(long, default_value = "100", value_parser = positive_usize)]
+    batch_size: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A model read from disk, with what to tell the user about it.
+pub(super) struct Model<F: Float> {
+    pub net: Network<F>,
+    pub info: ModelInfo,
+    pub dtype: String,
+    pub warnings: Vec<String>,
+}
+
+/// Whether `path` is a pickle: by its first byte (PROTO), else by its extension.
+fn is_pickle(path: &Path) -> bool {
+    use std::io::Read;
+    let mut first = [0u8; 1];
+    match std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut first)) {
+        Ok(()) => first[0] == 0x80,
+        Err(_) => matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pkl" | "pickle")
+        ),
+    }
+}
+
+/// Reads a model file of either kind in precision `F`.
+pub(super) fn load_model<F: Float>(path: &Path, arch: Option<&ArchSpec>) -> Result<Model<F>> {
+    if is_pickle(path) {
+        let Some(spec) = arch else {
+            return Err(Error::Invalid(format!(
+                "{} is a pickle, which does not record its architecture: pass --arch \
+                 (two-layer, multi-layer:H1,H2,…, simple-conv or deep-conv)",
+                path.display()
+            )));
+        };
+        let (net, info, warnings) = import_pickle(path, spec)?;
+        Ok(Model {
+            net,
+            info,
+            dtype: "F64".into(),
+            warnings,
+        })
+    } else {
+        let m = safetensors::load::<F>(path)?;
+        Ok(Model {
+            net: m.net,
+            info: m.info,
+            dtype: m.dtype,
+            warnings: m.warnings,
+        })
+    }
+}
+
+/// The precision a model file was saved in: `F32` files are evaluated in `f32`, everything
+/// else (F64 files, the book's float64 pickles) in `f64`.
+fn file_is_f32(path: &Path) -> bool {
+    if is_pickle(path) {
+        return false;
+    }
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| {
+            ::safetensors::SafeTensors::read_metadata(&b)
+                .ok()
+                .map(|(_, m)| {
+                    m.tensors()
+                        .values()
+                        .any(|t| t.dtype == ::safetensors::Dtype::F32)
+                })
+        })
+        .unwrap_or(false)
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    if file_is_f32(&args.model) {
+        run_as::<f32>(args)
+    } else {
+        run_as::<f64>(args)
+    }
+}
+
+fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
+    let mut model = load_model::<F>(&args.model, args.arch.as_ref())?;
+    for w in &model.warnings {
+        eprintln!("warning: {w}");
+    }
+    let recorded = DatasetName::from_str(&model.info.dataset, true).ok();
+    let data = DataArgs {
+        // --data alone names its own dataset; otherwise the model's record decides.
+        dataset: args
+            .dataset
+            .or(if args.data.is_some() { None } else { recorded }),
+        data: args.data.clone(),
+        seed: args
+            .seed
+            .or_else(|| model.info.train_config.get("seed").and_then(|s| s.as_u64()))
+            .unwrap_or(42),
+    };
+    let split = data.load()?;
+    let test = &split.test;
+    let layout = model.info.arch.layout();
+    let mut shape = vec![1];
+    shape.extend(test.input_shape(layout));
+    model.net.check_input(&shape).map_err(|e| {
+        Error::Invalid(format!(
+            "{} does not fit the {} dataset ({:?} images): {e}",
+            args.model.display(),
+            test.name,
+            test.image_shape
+        ))
+    })?;
+    let e = evaluate(
+        &mut model.net,
+        test,
+        layout,
+        args.batch_size,
+        args.misclassified,
+    );
+    if args.json {
+        print_json(&args, &model, &data, &test.name, &e);
+    } else {
+        print_text(&args, &model, &data, &test.name, &e);
+    }
+    Ok(())
+}
+
+fn print_json<F: Float>(
+    args: &EvalArgs,
+    model: &Model<F>,
+    data: &DataArgs,
+    dataset: &str,
+    e: &Evaluation,
+) {
+    let per_class: Vec<_> = e
+        .per_class()
+        .iter()
+        .map(|&(c, n)| {
+            json!({"correct": c, "samples": n,
+                   "accuracy": if n == 0 { None } else { Some(c as f64 / n as f64) }})
+        })
+        .collect();
+    let mis: Vec<_> = e
+        .misclassified
+        .iter()
+        .map(|&(i, l, p)| json!({"index": i, "label": l, "prediction": p}))
+        .collect();
+    println!(
+        "{}",
+        json!({
+            "model": args.model.display().to_string(),
+            "arch": model.info.arch.to_json(),
+            "dtype": model.dtype,
+            "dataset": dataset,
+            "seed": data.seed,
+            "samples": e.total(),
+            "correct": e.correct(),
+            "accuracy": e.accuracy(),
+            "per_class": per_class,
+            "confusion": e.confusion,
+            "misclassified": mis,
+            "warnings": model.warnings,
+        })
+    );
+}
+
+fn print_text<F: Float>(
+    args: &EvalArgs,
+    model: &Model<F>,
+    data: &DataArgs,
+    dataset: &str,
+    e: &Evaluation,
+) {
+    println!(
+        "model {} ({}, {}) on the {} test set (seed {}): {} samples",
+        args.model.display(),
+        model.info.arch.name(),
+        model.dtype,
+        dataset,
+        data.seed,
+        e.total()
+    );
+    println!(
+        "test accuracy: {:.4} ({}/{})",
+        e.accuracy(),
+        e.correct(),
+        e.total()
+    );
+    println!("per-class accuracy:");
+    for (c, (ok, n)) in e.per_class().into_iter().enumerate() {
+        let acc = if n == 0 {
+            "   -  ".to_string()
+        } else {
+            format!("{:.4}", ok as f64 / n as f64)
+        };
+        println!("  {c:>3}  {acc}  ({ok}/{n})");
+    }
+    println!("confusion matrix (rows: label, columns: prediction):");
+    let width = e
+        .confusion
+        .iter()
+        .flatten()
+        .map(|n| n.to_string().len())
+        .max()
+        .unwrap_or(1)
+        .max(e.confusion.len().to_string().len());
+    print!("  {:>3} ", "");
+    for c in 0..e.confusion.len() {
+        print!(" {c:>width$}");
+    }
+    println!();
+    for (c, row) in e.confusion.iter().enumerate() {
+        print!("  {c:>3} ");
+        for n in row {
+            print!(" {n:>width$}");
+        }
+        println!();
+    }
+    println!(
+        "======= misclassified result (first {}: {{index: (label, prediction)}}) =======",
+        args.misclassified
+    );
+    let items: Vec<String> = e
+        .misclassified
+        .iter()
+        .map(|&(i, l, p)| format!("{i}: ({l}, {p})"))
+        .collect();
+    println!("{{{}}}", items.join(", "));
+}

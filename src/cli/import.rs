@@ -1,0 +1,50 @@
+//! `backprop import`: turn a parameter pickle written by the book's Python code into a
+//! `.safetensors` model file, checking every name and shape against `--arch`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::eval::load_model;
+use crate::error::Result;
+use crate::io::import::ArchSpec;
+use crate::io::safetensors;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The pickle (`params.pkl`, as the book's `save_params` writes it).
+    file: PathBuf,
+    /// Its architecture: two-layer, multi-layer:H1,H2,…[:sigmoid|relu], simple-conv or
+    /// deep-conv.
+    #[arg(long)]
+    arch: ArchSpec,
+    /// The model file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// The dataset name to record in the model (used by `eval` by default).
+    #[arg(long)]
+    dataset: Option<String>,
+}
+
+pub fn run(args: ImportArgs) -> Result<()> {
+    // The book's pickles hold float64 arrays; keep that precision.
+    let mut model = load_model::<f64>(&args.file, Some(&args.arch))?;
+    for w in &model.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(d) = args.dataset {
+        model.info.dataset = d;
+    }
+    safetensors::save(&args.out, &mut model.net, &model.info)?;
+    let names = model.net.param_names().join(" ");
+    println!(
+        "imported {} as {} ({} parameters: {names}; input {:?}, {} classes) into {}",
+        args.file.display(),
+        model.info.arch.name(),
+        model.net.param_count(),
+        model.info.image_shape,
+        model.info.class_names.len(),
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Model files driven through the CLI as a user would: `train --save`, `eval`, `import`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn backprop(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pickles")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("backprop-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn train_save_then_eval_reports_the_same_test_accuracy() {
+    let dir = tmp("train-eval");
+    let model = dir.join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let o = backprop(&[
+        "train", "--epochs", "5", "--hidden", "20", "--seed", "3", "--json", "--save", m,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let last: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    // eval picks up the dataset and the seed (hence the same test split) from the file.
+    let o = backprop(&["eval", "--model", m, "--json", "--misclassified", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["accuracy"], last["test_acc"]);
+    assert_eq!(e["seed"], 3);
+    assert_eq!(e["dtype"], "F32");
+    assert_eq!(e["samples"], 359);
+    let confusion: Vec<Vec<u64>> = serde_json::from_value(e["confusion"].clone()).unwrap();
+    let diag: u64 = (0..10).map(|i| confusion[i][i]).sum();
+    assert_eq!(diag, e["correct"].as_u64().unwrap());
+    let mis = e["misclassified"].as_array().unwrap();
+    assert_eq!(mis.len(), 3);
+    for m in mis {
+        assert_ne!(m["label"], m["prediction"]);
+    }
+    // The text report carries the same numbers.
+    let o = backprop(&["eval", "--model", m, "--misclassified", "2"]);
+    let text = stdout(&o);
+    let acc = last["test_acc"].as_f64().unwrap();
+    assert!(text.contains(&format!("test accuracy: {acc:.4}")), "{text}");
+    assert!(text.contains("confusion matrix"), "{text}");
+    let line = text.lines().last().unwrap();
+    assert!(
+        line.starts_with('{') && line.matches(": (").count() == 2,
+        "{line}"
+    );
+}
+
+#[test]
+fn import_then_eval_matches_evaluating_the_pickle_directly() {
+    let dir = tmp("import");
+    let out = dir.join("tl.safetensors");
+    let o = backprop(&[
+        "import",
+        &fixture("two_layer.pkl"),
+        "--arch",
+        "two-layer",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("W1 b1 W2 b2; input [1, 8, 8], 10 classes"),
+        "{}",
+        stdout(&o)
+    );
+    let a = backprop(&["eval", "--model", out.to_str().unwrap(), "--json"]);
+    let b = backprop(&[
+        "eval",
+        "--model",
+        &fixture("two_layer.pkl"),
+        "--arch",
+        "two-layer",
+        "--json",
+    ]);
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let a: serde_json::Value = serde_json::from_str(&stdout(&a)).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&stdout(&b)).unwrap();
+    assert_eq!(a["dtype"], "F64");
+    assert_eq!(a["confusion"], b["confusion"]);
+    assert_eq!(a["arch"]["hidden"], 16);
+}
+
+#[test]
+fn bad_pickles_are_clear_errors() {
+    let dir = tmp("bad");
+    let out = dir.join("x.safetensors");
+    let out = out.to_str().unwrap();
+    let o = backprop(&[
+        "import",
+        &fixture("two_layer_bad.pkl"),
+        "--arch",
+        "two-layer",
+        "--out",
+        out,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("two_layer_bad.pkl: the tensors do not fit"),
+        "{e}"
+    );
+    assert!(
+        e.contains("tensor W2 has shape [15, 10], the architecture needs [16, 10]"),
+        "{e}"
+    );
+    assert!(e.contains("missing tensor b2"), "{e}");
+    assert!(e.contains("unexpected tensor gamma1"), "{e}");
+    assert!(!Path::new(out).exists());
+
+    let o = backprop(&[
+        "import",
+        &fixture("evil_p4.pkl"),
+        "--arch",
+        "two-layer",
+        "--out",
+        out,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("refusing the global `posix.system`"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = backprop(&["eval", "--model", &fixture("two_layer.pkl")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("pass --arch"), "{}", stderr(&o));
+
+    for arch in ["multi-layer:100,100:sigmoid", "simple-conv", "deep-conv"] {
+        let o = backprop(&[
+            "import",
+            &fixture("two_layer.pkl"),
+            "--arch",
+            arch,
+            "--out",
+            out,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{arch}");
+        assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+    }
+    let o = backprop(&[
+        "import",
+        &fixture("two_layer.pkl"),
+        "--arch",
+        "multi-layer:x",
+        "--out",
+        out,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a positive integer"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn damaged_model_files_are_clear_errors() {
+    let dir = tmp("damaged");
+    let m = dir.join("m.safetensors");
+    std::fs::write(&m, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
+    let o = backprop(&["eval", "--model", m.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("m.safetensors: not a safetensors file"),
+        "{}",
+        stderr(&o)
+    );
+    let o = backprop(&[
+        "eval",
+        "--model",
+        dir.join("none.safetensors").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("none.safetensors"), "{}", stderr(&o));
+}
