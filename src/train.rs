@@ -50,6 +50,10 @@ pub struct TrainConfig {
     pub layout: Layout,
     /// Samples per forward pass when measuring accuracy.
     pub eval_batch: usize,
+    /// Measure the per-epoch accuracies on only the first this-many samples of each set, as
+    /// the book's Trainer does with `evaluate_sample_num_per_epoch` (the final accuracies
+    /// always use the whole sets).
+    pub eval_samples: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -62,6 +66,7 @@ impl Default for TrainConfig {
             sampling: Sampling::Shuffle,
             layout: Layout::Flat,
             eval_batch: 1000,
+            eval_samples: None,
         }
     }
 }
@@ -131,17 +136,29 @@ pub fn iters_per_epoch(train_len: usize, batch_size: usize) -> usize {
 /// Accuracy of `net` on all of `ds`, evaluated `batch` samples at a time so that memory
 /// never exceeds one batch's activations.
 pub fn evaluate<F: Float>(net: &mut Network<F>, ds: &Dataset, layout: Layout, batch: usize) -> f64 {
-    if ds.is_empty() {
+    evaluate_first(net, ds, layout, batch, ds.len())
+}
+
+/// Accuracy of `net` on the first `limit` samples of `ds` (all of them if it has fewer).
+pub fn evaluate_first<F: Float>(
+    net: &mut Network<F>,
+    ds: &Dataset,
+    layout: Layout,
+    batch: usize,
+    limit: usize,
+) -> f64 {
+    let n = ds.len().min(limit);
+    if n == 0 {
         return 0.0;
     }
     let mut correct = 0.0;
     let mut labels = Vec::new();
-    let indices: Vec<usize> = (0..ds.len()).collect();
+    let indices: Vec<usize> = (0..n).collect();
     for chunk in indices.chunks(batch.max(1)) {
         let x = ds.batch::<F>(chunk, layout, &mut labels);
         correct += net.accuracy(x, Targets::Labels(&labels)) * chunk.len() as f64;
     }
-    correct / ds.len() as f64
+    correct / n as f64
 }
 
 /// Where a run stands: enough to continue it exactly where it stopped.
@@ -275,6 +292,7 @@ pub fn train_with<F: Float>(
     let mut last_finite = progress.losses.last().copied();
     let mut interrupted = false;
     let first_iter = progress.iter;
+    let limit = cfg.eval_samples.unwrap_or(usize::MAX);
 
     for i in progress.iter..total {
         if control.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
@@ -324,8 +342,8 @@ pub fn train_with<F: Float>(
                 epoch: progress.history.len() + 1,
                 iter: i + 1,
                 loss: since_eval.0 / since_eval.1 as f64,
-                train_acc: evaluate(net, train_set, cfg.layout, cfg.eval_batch),
-                test_acc: evaluate(net, &data.test, cfg.layout, cfg.eval_batch),
+                train_acc: evaluate_first(net, train_set, cfg.layout, cfg.eval_batch, limit),
+                test_acc: evaluate_first(net, &data.test, cfg.layout, cfg.eval_batch, limit),
                 seconds: progress.seconds + start.elapsed().as_secs_f64(),
             };
             eval_time += t0.elapsed().as_secs_f64();
@@ -342,7 +360,9 @@ pub fn train_with<F: Float>(
     }
 
     let (train_acc, test_acc) = match progress.history.last() {
-        Some(r) if r.iter == progress.iter => (r.train_acc, r.test_acc),
+        Some(r) if r.iter == progress.iter && cfg.eval_samples.is_none() => {
+            (r.train_acc, r.test_acc)
+        }
         _ => (
             evaluate(net, train_set, cfg.layout, cfg.eval_batch),
             evaluate(net, &data.test, cfg.layout, cfg.eval_batch),

@@ -97,6 +97,10 @@ pub struct TrainArgs {
     /// Evaluate every N steps (the book's train_neuralnet.py uses 600) instead of every epoch.
     #[arg(long, value_parser = positive_usize)]
     eval_every: Option<usize>,
+    /// Per-epoch accuracies on only the first N train and test samples, like the book's
+    /// Trainer (`evaluate_sample_num_per_epoch`); the final accuracies use the whole sets.
+    #[arg(long, value_parser = positive_usize)]
+    eval_samples: Option<usize>,
     /// How batches are drawn.
     #[arg(long, value_enum, default_value_t = SamplingArg::Shuffle)]
     sampling: SamplingArg,
@@ -252,6 +256,7 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
         },
         layout: arch.layout(),
         eval_batch: 1000,
+        eval_samples: args.eval_samples,
     };
     let model = args
         .model
