@@ -194,7 +194,8 @@ pub struct Control<'a, F: Float> {
     pub resume: Option<Progress>,
     /// Called at every evaluation point.
     pub checkpoint: Option<&'a mut dyn Checkpoint<F>>,
-    /// When set (by a signal handler), training stops after the current step.
+    /// When set (by a signal handler), training stops after the current step, saving a
+    /// checkpoint first when [`Control::checkpoint`] is set.
     pub stop: Option<&'a AtomicBool>,
 }
 
@@ -297,6 +298,15 @@ pub fn train_with<F: Float>(
     for i in progress.iter..total {
         if control.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
             interrupted = true;
+            // Keep what was done since the last evaluation point.
+            if let Some(cp) = control.checkpoint.as_deref_mut()
+                && progress.iter > first_iter
+            {
+                progress.rng = rng.state();
+                let mut saved = progress.clone();
+                saved.seconds += start.elapsed().as_secs_f64();
+                cp.save(net, opt, &saved)?;
+            }
             break;
         }
         indices.clear();

@@ -128,14 +128,26 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
         eprintln!("warning: {w}");
     }
     let recorded = DatasetName::from_str(&model.info.dataset, true).ok();
+    // The run's record: `{"data": {"dataset", "dir", "seed"}, …}` as `train` writes it.
+    let record = &model.info.train_config["data"];
+    let recorded_dir = record["dir"].as_str().map(PathBuf::from);
     let data = DataArgs {
         // --data alone names its own dataset; otherwise the model's record decides.
         dataset: args
             .dataset
-            .or(if args.data.is_some() { None } else { recorded }),
-        data: args.data.clone(),
+            .or(if args.data.is_some() || recorded_dir.is_some() {
+                None
+            } else {
+                recorded
+            }),
+        data: args.data.clone().or(if args.dataset.is_some() {
+            None
+        } else {
+            recorded_dir
+        }),
         seed: args
             .seed
+            .or_else(|| record["seed"].as_u64())
             .or_else(|| model.info.train_config.get("seed").and_then(|s| s.as_u64()))
             .unwrap_or(42),
     };

@@ -1,6 +1,6 @@
 //! The `backprop` command line: argument parsing and output, over the library.
 //!
-//! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 divergence.
+//! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 divergence, 130 interrupted.
 
 mod args;
 mod bench;
@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train a network and report train/test accuracy after every epoch.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Compare backprop gradients with numerical ones (the book's gradient_check.py).
     Gradcheck(gradcheck::GradcheckArgs),
     /// Measure training steps/s and GEMM throughput on this machine.
@@ -57,6 +57,8 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code for a diverged training run.
 pub const EXIT_DIVERGED: u8 = 3;
+/// Exit code for a run stopped by SIGINT or SIGTERM (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Parses the process arguments, runs the command and returns its exit code.
 pub fn run() -> ExitCode {
@@ -76,7 +78,7 @@ pub fn run() -> ExitCode {
             .build_global();
     }
     let result = match cli.command {
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
         Command::Gradcheck(a) => gradcheck::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Data(a) => data::run(a),
@@ -87,6 +89,10 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Interrupted(msg)) => {
+            eprintln!("interrupted: {msg}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(match e {

@@ -2,22 +2,30 @@
 //! terminal, and JSON Lines with `--json`.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::args::{
-    DataArgs, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, positive_f64, positive_usize, ratio,
+    DataArgs, DatasetName, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, positive_f64,
+    positive_usize, ratio,
 };
+use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::init::Init;
+use crate::io::checkpoint::{self, CheckpointDir};
+use crate::io::safetensors::ModelInfo;
 use crate::nets::{Activation, Arch, Network};
-use crate::optim::OptimizerKind;
-use crate::report::plot;
+use crate::optim::{Hyper, Optimizer, OptimizerKind};
+use crate::report::{html, plot};
 use crate::rng::Rng;
-use crate::train::{Event, Length, Sampling, Summary, TrainConfig, train};
+use crate::train::{
+    Checkpoint, Control, Event, Length, Progress, Sampling, Summary, TrainConfig, train_with,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Model {
@@ -118,7 +126,16 @@ pub struct TrainArgs {
     plot: PlotArgs,
     /// Save the trained model to this .safetensors file (written atomically).
     #[arg(long)]
-    save: Option<std::path::PathBuf>,
+    save: Option<PathBuf>,
+    /// Write a checkpoint into this directory at every evaluation (and when interrupted).
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<PathBuf>,
+    /// Continue the run saved in this checkpoint directory (all settings come from it).
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// Write a self-contained HTML report of the run to this file.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 fn parse_init(s: &str) -> std::result::Result<Init, String> {
@@ -135,9 +152,17 @@ fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    if let Some(dir) = &args.resume {
+        let path = checkpoint::latest(dir)?;
+        return if checkpoint_is_f32(&path)? {
+            execute(resumed::<f32>(&path)?, &args)
+        } else {
+            execute(resumed::<f64>(&path)?, &args)
+        };
+    }
     match args.precision {
-        Precision::F32 => run_as::<f32>(args),
-        Precision::F64 => run_as::<f64>(args),
+        Precision::F32 => execute(fresh::<f32>(&args)?, &args),
+        Precision::F64 => execute(fresh::<f64>(&args)?, &args),
     }
 }
 
@@ -224,24 +249,35 @@ fn default_epochs(train_len: usize) -> usize {
     if train_len >= 10_000 { 17 } else { 200 }
 }
 
-fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
+/// Everything a training run needs, built from the flags or read back from a checkpoint.
+struct Run<F: Float> {
+    data: Split,
+    arch: Arch,
+    net: Network<F>,
+    opt: Box<dyn Optimizer<F>>,
+    cfg: TrainConfig,
+    /// How to rebuild this run (data source, optimizer, schedule), kept in checkpoints.
+    description: Value,
+    progress: Option<Progress>,
+}
+
+/// A new run from the command-line flags.
+fn fresh<F: Float>(args: &TrainArgs) -> Result<Run<F>> {
     let data = args.data.load()?;
     if data.train.is_empty() || data.test.is_empty() {
         return Err(Error::Invalid(
             "the dataset has no training or no test samples".into(),
         ));
     }
-    let arch = arch(&args)?;
+    let arch = arch(args)?;
     let kind = args.opt.optimizer;
     let mut hyper = args.opt.hyper();
     hyper.lr = Some(hyper.lr.unwrap_or(default_lr(kind)));
-    let mut opt = crate::optim::build::<F>(kind, &hyper);
-    let mut net: Network<F> = arch.build(
+    let net: Network<F> = arch.build(
         data.train.image_shape,
         data.train.num_classes(),
         &mut Rng::stream(args.data.seed, "init"),
     )?;
-    let params = net.param_count();
     let cfg = TrainConfig {
         length: match args.iters {
             Some(n) => Length::Iters(n),
@@ -258,23 +294,168 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
         eval_batch: 1000,
         eval_samples: args.eval_samples,
     };
-    let model = args
-        .model
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_default();
+    let description = json!({
+        "data": {
+            "dataset": data.train.name,
+            "dir": args.data.data.as_ref().map(|d| d.display().to_string()),
+            "seed": args.data.seed,
+        },
+        "optimizer": {
+            "name": kind.key(), "lr": hyper.lr, "momentum": hyper.momentum,
+            "beta1": hyper.beta1, "beta2": hyper.beta2, "decay_rate": hyper.decay_rate,
+        },
+        "schedule": {
+            "epochs": match cfg.length { Length::Epochs(e) => Some(e), Length::Iters(_) => None },
+            "iters": match cfg.length { Length::Iters(n) => Some(n), Length::Epochs(_) => None },
+            "batch_size": cfg.batch_size,
+            "eval_every": cfg.eval_every,
+            "eval_samples": cfg.eval_samples,
+            "sampling": match cfg.sampling { Sampling::Shuffle => "shuffle", Sampling::Replacement => "replacement" },
+        },
+        "precision": F::DTYPE,
+    });
+    Ok(Run {
+        opt: crate::optim::build::<F>(kind, &hyper),
+        data,
+        arch,
+        net,
+        cfg,
+        description,
+        progress: None,
+    })
+}
+
+fn checkpoint_is_f32(path: &Path) -> Result<bool> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (_, meta) = ::safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::format(path, format!("not a safetensors file: {e}")))?;
+    Ok(meta
+        .tensors()
+        .values()
+        .any(|t| t.dtype == ::safetensors::Dtype::F32))
+}
+
+/// A run read back from a checkpoint: the same data, network, optimizer state, batch order
+/// and schedule, continuing from the step it reached.
+fn resumed<F: Float>(path: &Path) -> Result<Run<F>> {
+    let restored = checkpoint::load::<F>(path)?;
+    let d = &restored.run;
+    let bad = |what: &str| Error::format(path, format!("the checkpoint's run has a bad {what}"));
+    let opt_f64 = |v: &Value| v.as_f64();
+    let opt_usize = |v: &Value| v.as_u64().and_then(|n| usize::try_from(n).ok());
+    let dataset: DatasetName = d["data"]["dataset"]
+        .as_str()
+        .and_then(|n| DatasetName::from_str(n, true).ok())
+        .ok_or_else(|| bad("dataset"))?;
+    let data_args = DataArgs {
+        // A directory given at the start names its own dataset (any IDX set).
+        dataset: if d["data"]["dir"].is_string() {
+            None
+        } else {
+            Some(dataset)
+        },
+        data: d["data"]["dir"].as_str().map(PathBuf::from),
+        seed: d["data"]["seed"].as_u64().ok_or_else(|| bad("seed"))?,
+    };
+    let data = data_args.load()?;
+    let kind: OptimizerKind = d["optimizer"]["name"]
+        .as_str()
+        .ok_or_else(|| bad("optimizer"))?
+        .parse()?;
+    let hyper = Hyper {
+        lr: opt_f64(&d["optimizer"]["lr"]),
+        momentum: opt_f64(&d["optimizer"]["momentum"]),
+        beta1: opt_f64(&d["optimizer"]["beta1"]),
+        beta2: opt_f64(&d["optimizer"]["beta2"]),
+        decay_rate: opt_f64(&d["optimizer"]["decay_rate"]),
+    };
+    let mut opt = crate::optim::build::<F>(kind, &hyper);
+    opt.load_state(&restored.optimizer)
+        .map_err(|e| Error::format(path, e.to_string()))?;
+    let s = &d["schedule"];
+    let length = match (opt_usize(&s["epochs"]), opt_usize(&s["iters"])) {
+        (Some(e), None) => Length::Epochs(e),
+        (None, Some(n)) => Length::Iters(n),
+        _ => return Err(bad("schedule")),
+    };
+    let arch = restored.model.info.arch.clone();
+    let cfg = TrainConfig {
+        length,
+        batch_size: opt_usize(&s["batch_size"]).ok_or_else(|| bad("batch size"))?,
+        seed: data_args.seed,
+        eval_every: opt_usize(&s["eval_every"]),
+        sampling: match s["sampling"].as_str() {
+            Some("shuffle") => Sampling::Shuffle,
+            Some("replacement") => Sampling::Replacement,
+            _ => return Err(bad("sampling")),
+        },
+        layout: arch.layout(),
+        eval_batch: 1000,
+        eval_samples: opt_usize(&s["eval_samples"]),
+    };
+    Ok(Run {
+        data,
+        arch,
+        net: restored.model.net,
+        opt,
+        cfg,
+        description: restored.run,
+        progress: Some(restored.progress),
+    })
+}
+
+/// Set by SIGINT/SIGTERM: training stops after the current step.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Trains `run`, reporting as the flags ask, and writes the requested files.
+fn execute<F: Float>(run: Run<F>, args: &TrainArgs) -> Result<()> {
+    let Run {
+        data,
+        arch,
+        mut net,
+        mut opt,
+        cfg,
+        description,
+        progress,
+    } = run;
+    let params = net.param_count();
+    let model = arch.name();
     let dataset = data.train.name.clone();
-    if !args.json {
+    let json = args.json;
+    let resumed_at = progress.as_ref().map(|p| p.iter);
+    if !json {
         println!(
             "training {model} ({params} parameters) on {dataset}: {} train / {} test samples, \
-             batch {}, {} lr {}",
+             batch {}, {} {}",
             data.train.len(),
             data.test.len(),
-            args.batch_size,
+            cfg.batch_size,
             opt.name(),
-            hyper.lr.unwrap_or_default()
+            description["optimizer"]["lr"]
+                .as_f64()
+                .map_or(String::new(), |lr| format!("lr {lr}")),
         );
+        if let Some(step) = resumed_at {
+            println!("resuming from step {step}");
+        }
     }
+
+    let info = ModelInfo {
+        arch: arch.clone(),
+        image_shape: data.train.image_shape,
+        class_names: data.train.class_names.clone(),
+        dataset: dataset.clone(),
+        train_config: description.clone(),
+    };
+    // Resuming keeps writing checkpoints where it found them.
+    let checkpoint_dir = args.checkpoint_dir.as_ref().or(args.resume.as_ref());
+    let mut checkpoints = match checkpoint_dir {
+        Some(dir) => Some(CheckpointDir::new(dir, info.clone(), description.clone())?),
+        None => None,
+    };
+    // A second signal while stopping falls back to the default (immediate exit) behaviour
+    // only after the handler is gone; one signal finishes the step cleanly.
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
 
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
@@ -285,9 +466,11 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps {per_sec} eta {eta} loss {msg}")
             .expect("valid template"),
     );
-    let json = args.json;
     let mut on_event = |event: Event| match event {
-        Event::Start { total_iters } => bar.set_length(total_iters as u64),
+        Event::Start { total_iters } => {
+            bar.set_length(total_iters as u64);
+            bar.set_position(resumed_at.unwrap_or(0) as u64);
+        }
         Event::Step { iter, loss } => {
             bar.set_position(iter as u64);
             if iter % 10 == 0 {
@@ -309,22 +492,33 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
             }
         }),
     };
-    let summary = train(&mut net, &mut *opt, &data, &cfg, &mut on_event);
+    let control = Control {
+        resume: progress,
+        checkpoint: checkpoints.as_mut().map(|c| c as &mut dyn Checkpoint<F>),
+        stop: Some(&STOP),
+    };
+    let summary = train_with(&mut net, &mut *opt, &data, &cfg, control, &mut on_event);
     bar.finish_and_clear();
     let summary = summary?;
+
     if let Some(path) = &args.plot.plot {
-        plot::save(&learning_curves(&summary, &model, &dataset), path)?;
+        plot::save(&learning_curves(&summary, model, &dataset), path)?;
         if !json {
             println!("plot written to {}", path.display());
         }
     }
     if let Some(path) = &args.save {
-        let train_config = json!({
-            "seed": args.data.seed, "optimizer": format!("{kind:?}").to_lowercase(), "hyper": format!("{hyper:?}"),
-            "batch_size": args.batch_size, "iters": summary.iters,
-            "sampling": format!("{:?}", args.sampling).to_lowercase(), "precision": F::DTYPE,
-        });
-        save_model(path, &mut net, &arch, &data, train_config)?;
+        crate::io::safetensors::save(path, &mut net, &info)?;
+        if !json {
+            println!("model saved to {}", path.display());
+        }
+    }
+    if let Some(path) = &args.report {
+        let report = build_report(&mut net, &arch, &data, &summary, &info)?;
+        crate::io::write_atomic(path, html::render(&report).as_bytes())?;
+        if !json {
+            println!("report written to {}", path.display());
+        }
     }
     if json {
         println!(
@@ -332,11 +526,17 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
             json!({"final": true, "model": model, "dataset": dataset, "params": params,
                    "iters": summary.iters, "train_acc": summary.train_acc,
                    "test_acc": summary.test_acc, "seconds": summary.seconds,
-                   "samples_per_sec": summary.samples_per_sec})
+                   "samples_per_sec": summary.samples_per_sec,
+                   "interrupted": summary.interrupted})
         );
     } else {
         println!(
-            "done: {} steps in {:.2} s ({:.0} samples/s); train acc {:.4}, test acc {:.4}",
+            "{}: {} steps in {:.2} s ({:.0} samples/s); train acc {:.4}, test acc {:.4}",
+            if summary.interrupted {
+                "interrupted"
+            } else {
+                "done"
+            },
             summary.iters,
             summary.seconds,
             summary.samples_per_sec,
@@ -344,12 +544,23 @@ fn run_as<F: Float>(args: TrainArgs) -> Result<()> {
             summary.test_acc
         );
     }
+    if summary.interrupted {
+        let hint = match checkpoint_dir {
+            Some(dir) => format!("continue with: backprop train --resume {}", dir.display()),
+            None => "no --checkpoint-dir was set, so nothing was saved".to_string(),
+        };
+        return Err(Error::Interrupted(format!(
+            "stopped after step {} by a signal; {hint}",
+            summary.iters
+        )));
+    }
     Ok(())
 }
 
 /// The run's learning curves: the smoothed loss per step and the accuracies per evaluation.
 fn learning_curves(summary: &Summary, model: &str, dataset: &str) -> plot::Figure {
-    let loss = plot::Series::from_values("loss (smoothed)", &plot::smooth_curve(&summary.losses));
+    let loss = plot::Series::from_values("loss (raw)", &summary.losses);
+    let smooth = plot::Series::from_values("loss (smoothed)", &plot::smooth_curve(&summary.losses));
     let epochs = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<(f64, f64)> {
         summary
             .history
@@ -365,7 +576,7 @@ fn learning_curves(summary: &Summary, model: &str, dataset: &str) -> plot::Figur
                 y_label: "loss".into(),
                 y_range: None,
                 legend_lower_right: false,
-                series: vec![loss],
+                series: vec![loss, smooth],
             },
             plot::Panel {
                 title: "accuracy".into(),
@@ -392,23 +603,104 @@ fn learning_curves(summary: &Summary, model: &str, dataset: &str) -> plot::Figur
     }
 }
 
-/// Writes the trained network and what rebuilds it (architecture, image shape, classes,
-/// dataset, training settings) to `path`.
-fn save_model<F: Float>(
-    path: &std::path::Path,
+/// The HTML report's content: configuration, curves, confusion matrix, misclassified test
+/// images and the first layer's weights.
+fn build_report<F: Float>(
     net: &mut Network<F>,
     arch: &Arch,
-    data: &crate::data::Split,
-    train_config: serde_json::Value,
-) -> Result<()> {
-    let info = crate::io::safetensors::ModelInfo {
-        arch: arch.clone(),
-        image_shape: data.train.image_shape,
-        class_names: data.train.class_names.clone(),
-        dataset: data.train.name.clone(),
-        train_config,
-    };
-    crate::io::safetensors::save(path, net, &info)?;
-    eprintln!("saved the model to {}", path.display());
-    Ok(())
+    data: &Split,
+    summary: &Summary,
+    info: &ModelInfo,
+) -> Result<html::Report> {
+    let test = &data.test;
+    let evaluation = crate::eval::evaluate(net, test, arch.layout(), 100, 24);
+    let [_, h, w] = test.image_shape;
+    let misclassified = evaluation
+        .misclassified
+        .iter()
+        .map(|&(i, label, pred)| html::Tile {
+            values: test.image(i).iter().map(|&p| p as f32).collect(),
+            width: w,
+            height: h,
+            caption: format!(
+                "#{i}: {} → {}",
+                test.class_names[label], test.class_names[pred]
+            ),
+        })
+        .collect();
+    // The first layer's weights: conv filters (channel 0), or Affine columns as images.
+    let mut first_layer = Vec::new();
+    if let Some(p) = net.params().first() {
+        let shape = p.value.shape().to_vec();
+        let values: Vec<f32> = p.value.iter().map(|v| v.to_f64_lossy() as f32).collect();
+        match shape.as_slice() {
+            [fnum, c, fh, fw] => {
+                let (fnum, c, fh, fw) = (*fnum, *c, *fh, *fw);
+                for f in 0..fnum.min(64) {
+                    let start = f * c * fh * fw;
+                    first_layer.push(html::Tile {
+                        values: values[start..start + fh * fw].to_vec(),
+                        width: fw,
+                        height: fh,
+                        caption: format!("filter {}", f + 1),
+                    });
+                }
+            }
+            [inputs, units] if *inputs == h * w * test.image_shape[0] => {
+                let units = *units;
+                for u in 0..units.min(64) {
+                    first_layer.push(html::Tile {
+                        values: (0..h * w).map(|i| values[i * units + u]).collect(),
+                        width: w,
+                        height: h,
+                        caption: format!("unit {}", u + 1),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let curves = learning_curves(summary, arch.name(), &info.dataset);
+    let mut charts = Vec::new();
+    for panel in curves.panels {
+        let title = panel.title.clone();
+        let figure = plot::Figure::single(panel);
+        charts.push((title, plot::to_svg(&figure)?));
+    }
+    let mut config = vec![
+        ("model".to_string(), arch.to_json().to_string()),
+        (
+            "dataset".to_string(),
+            format!(
+                "{} ({} train / {} test)",
+                info.dataset,
+                data.train.len(),
+                test.len()
+            ),
+        ),
+        ("run".to_string(), info.train_config.to_string()),
+        ("steps".to_string(), summary.iters.to_string()),
+        ("seconds".to_string(), format!("{:.2}", summary.seconds)),
+        (
+            "final train accuracy".to_string(),
+            format!("{:.4}", summary.train_acc),
+        ),
+        (
+            "final test accuracy".to_string(),
+            format!("{:.4}", summary.test_acc),
+        ),
+    ];
+    if summary.interrupted {
+        config.push(("note".to_string(), "interrupted before the end".to_string()));
+    }
+    Ok(html::Report {
+        title: format!("backprop: {} on {}", arch.name(), info.dataset),
+        config,
+        charts,
+        history: summary.history.clone(),
+        class_names: test.class_names.clone(),
+        confusion: evaluation.confusion,
+        misclassified,
+        first_layer,
+    })
 }

@@ -6,6 +6,7 @@
 //! [`set_tensors`] is the single place where named arrays from a file are checked against an
 //! architecture and copied into a network.
 
+pub mod checkpoint;
 pub mod image;
 pub mod import;
 pub mod pickle;

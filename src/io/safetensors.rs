@@ -58,6 +58,10 @@ pub struct LoadedModel<F: Float> {
     pub warnings: Vec<String>,
 }
 
+/// Tensors whose names start with this hold an optimizer's state (in checkpoints); model
+/// loading skips them, so a checkpoint is also a model file.
+pub const OPTIMIZER_PREFIX: &str = "optimizer.";
+
 /// Writes `net` and `info` to `path` atomically.
 pub fn save<F: Float>(path: &Path, net: &mut Network<F>, info: &ModelInfo) -> Result<()> {
     let bytes = to_bytes(net, info)?;
@@ -66,6 +70,17 @@ pub fn save<F: Float>(path: &Path, net: &mut Network<F>, info: &ModelInfo) -> Re
 
 /// The bytes of the model file for `net` and `info`.
 pub fn to_bytes<F: Float>(net: &mut Network<F>, info: &ModelInfo) -> Result<Vec<u8>> {
+    to_bytes_with(net, info, &[], &[])
+}
+
+/// [`to_bytes`] with extra tensors and extra metadata entries (a checkpoint's optimizer
+/// state and progress).
+pub fn to_bytes_with<F: Float>(
+    net: &mut Network<F>,
+    info: &ModelInfo,
+    extra_tensors: &[(String, ArrayD<F>)],
+    extra_metadata: &[(String, String)],
+) -> Result<Vec<u8>> {
     let dtype = match F::DTYPE {
         "F32" => Dtype::F32,
         _ => Dtype::F64,
@@ -87,6 +102,9 @@ pub fn to_bytes<F: Float>(net: &mut Network<F>, info: &ModelInfo) -> Result<Vec<
     }
     for (name, v) in net.buffers() {
         add(&name, v.view());
+    }
+    for (name, v) in extra_tensors {
+        add(name, v.view());
     }
     let views = tensors
         .iter()
@@ -111,6 +129,8 @@ pub fn to_bytes<F: Float>(net: &mut Network<F>, info: &ModelInfo) -> Result<Vec<
         ("dataset".to_string(), info.dataset.clone()),
         ("train_config".to_string(), info.train_config.to_string()),
     ]);
+    let mut metadata = metadata;
+    metadata.extend(extra_metadata.iter().cloned());
     safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::Invalid(format!("cannot serialise the model: {e}")))
 }
@@ -137,6 +157,10 @@ pub fn from_bytes<F: Float>(bytes: &[u8], path: &Path) -> Result<LoadedModel<F>>
     let mut shapes = BTreeMap::new();
     let mut values = BTreeMap::new();
     for (name, view) in st.iter() {
+        // A checkpoint also holds the optimizer's state; the model is the rest.
+        if name.starts_with(OPTIMIZER_PREFIX) {
+            continue;
+        }
         shapes.insert(name.to_string(), view.shape().to_vec());
         let data = view.data();
         let v: Vec<f64> = match view.dtype() {

@@ -100,6 +100,26 @@ fn register_font() -> Result<()> {
     }
 }
 
+/// `figure` as an SVG document (for embedding, as in the HTML report).
+pub fn to_svg(figure: &Figure) -> Result<String> {
+    register_font()?;
+    let columns = figure.columns.max(1);
+    let rows = figure.panels.len().div_ceil(columns).max(1);
+    let size = (
+        figure.panel_size.0 * columns as u32,
+        figure.panel_size.1 * rows as u32,
+    );
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw(&root, figure, rows, columns)
+            .map_err(|e| Error::Invalid(format!("drawing the plot failed: {e}")))?;
+        root.present()
+            .map_err(|e| Error::Invalid(format!("drawing the plot failed: {e}")))?;
+    }
+    Ok(svg)
+}
+
 /// Writes `figure` to `path`: PNG for `.png`, SVG for `.svg`. The file is written to a
 /// temporary name in the same directory and renamed into place.
 pub fn save(figure: &Figure, path: &Path) -> Result<()> {
@@ -143,12 +163,7 @@ pub fn save(figure: &Figure, path: &Path) -> Result<()> {
             })
         }
         Some("svg") => {
-            let mut svg = String::new();
-            {
-                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-                draw(&root, figure, rows, columns).map_err(plot_err)?;
-                root.present().map_err(|e| plot_err(e.to_string()))?;
-            }
+            let svg = to_svg(figure).map_err(|e| Error::format(path, e.to_string()))?;
             let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
             std::fs::write(&tmp, svg).map_err(|e| Error::io(&tmp, e))?;
             std::fs::rename(&tmp, path).map_err(|e| {

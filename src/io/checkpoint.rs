@@ -1,0 +1,282 @@
+//! Checkpoints: everything needed to continue a run exactly where it stopped.
+//!
+//! A checkpoint is a model file ([`super::safetensors`]) that also holds the optimizer's
+//! arrays (tensors named `optimizer.…`, which model loading skips — so `backprop eval` reads
+//! a checkpoint like any model) and, in its metadata, the run's [`Progress`] (step, batch
+//! generator, history, losses), the optimizer's scalars, the dropout generators, and an
+//! opaque description of the run that the caller uses to rebuild the data and settings.
+//!
+//! A checkpoint directory holds `step-NNNNNNNN.safetensors` files, each written atomically
+//! (temporary file, fsync, rename); the two newest are kept.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayD;
+use serde_json::{Value, json};
+
+use super::safetensors::{self, LoadedModel, ModelInfo, OPTIMIZER_PREFIX};
+use super::write_atomic;
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::nets::Network;
+use crate::optim::{Optimizer, OptimizerState};
+use crate::rng::Rng;
+use crate::train::{Checkpoint, EpochRecord, Progress};
+
+/// How many checkpoint files a directory keeps.
+pub const KEEP: usize = 2;
+
+/// Saves checkpoints into a directory; plug it into [`crate::train::Control::checkpoint`].
+#[derive(Debug)]
+pub struct CheckpointDir {
+    dir: PathBuf,
+    info: ModelInfo,
+    run: Value,
+}
+
+impl CheckpointDir {
+    /// Checkpoints of a run described by `info` (the model) and `run` (whatever the caller
+    /// needs to rebuild the run), into `dir`, which is created if needed.
+    pub fn new(dir: &Path, info: ModelInfo, run: Value) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        if !dir.is_dir() {
+            return Err(Error::format(dir, "not a directory"));
+        }
+        Ok(CheckpointDir {
+            dir: dir.to_path_buf(),
+            info,
+            run,
+        })
+    }
+}
+
+fn file_name(step: usize) -> String {
+    format!("step-{step:08}.safetensors")
+}
+
+/// The checkpoint files in `dir`, oldest first, by step.
+pub fn list(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(step) = name
+            .strip_prefix("step-")
+            .and_then(|s| s.strip_suffix(".safetensors"))
+            .and_then(|s| s.parse::<usize>().ok())
+        {
+            found.push((step, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+impl<F: Float> Checkpoint<F> for CheckpointDir {
+    fn save(
+        &mut self,
+        net: &mut Network<F>,
+        opt: &dyn Optimizer<F>,
+        progress: &Progress,
+    ) -> Result<()> {
+        let state = opt.state();
+        let tensors: Vec<(String, ArrayD<F>)> = state
+            .arrays
+            .iter()
+            .map(|(name, a)| (format!("{OPTIMIZER_PREFIX}{name}"), a.clone()))
+            .collect();
+        let rngs: Vec<[u64; 4]> = net.rngs().iter().map(|r| r.state()).collect();
+        let checkpoint = json!({
+            "progress": progress_to_json(progress),
+            "optimizer": {"name": opt.name(), "scalars": state.scalars},
+            "rngs": rngs,
+            "run": self.run,
+        });
+        let bytes = safetensors::to_bytes_with(
+            net,
+            &self.info,
+            &tensors,
+            &[("checkpoint".to_string(), checkpoint.to_string())],
+        )?;
+        write_atomic(&self.dir.join(file_name(progress.iter)), &bytes)?;
+        // Keep the newest few; a failed removal only leaves an extra file behind.
+        let files = list(&self.dir)?;
+        for (_, old) in files.iter().take(files.len().saturating_sub(KEEP)) {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
+    }
+}
+
+fn progress_to_json(p: &Progress) -> Value {
+    json!({
+        "iter": p.iter,
+        "rng": p.rng,
+        "seconds": p.seconds,
+        "losses": p.losses,
+        "history": p.history.iter().map(|r| json!({
+            "epoch": r.epoch, "iter": r.iter, "loss": r.loss, "train_acc": r.train_acc,
+            "test_acc": r.test_acc, "seconds": r.seconds,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn progress_from_json(v: &Value, path: &Path) -> Result<Progress> {
+    let bad =
+        |what: &str| Error::format(path, format!("the checkpoint's progress has a bad {what}"));
+    let num = |v: &Value, key: &str| v.get(key).and_then(Value::as_f64).ok_or_else(|| bad(key));
+    let count = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| bad(key))
+    };
+    let rng: Vec<u64> = v
+        .get("rng")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .ok_or_else(|| bad("rng"))?;
+    let losses = v
+        .get("losses")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
+        .ok_or_else(|| bad("losses"))?;
+    let history = v
+        .get("history")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("history"))?
+        .iter()
+        .map(|r| {
+            Ok(EpochRecord {
+                epoch: count(r, "epoch")?,
+                iter: count(r, "iter")?,
+                loss: num(r, "loss")?,
+                train_acc: num(r, "train_acc")?,
+                test_acc: num(r, "test_acc")?,
+                seconds: num(r, "seconds")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let iter = count(v, "iter")?;
+    if losses.len() != iter {
+        return Err(bad("loss history (its length is not the step count)"));
+    }
+    Ok(Progress {
+        iter,
+        rng: rng.try_into().map_err(|_| bad("rng"))?,
+        history,
+        losses,
+        seconds: num(v, "seconds")?,
+    })
+}
+
+/// A checkpoint read back.
+pub struct Restored<F: Float> {
+    /// The network and its description, as in a model file.
+    pub model: LoadedModel<F>,
+    /// The optimizer's arrays and scalars.
+    pub optimizer: OptimizerState<F>,
+    /// Where the run stood.
+    pub progress: Progress,
+    /// The run's description, as given to [`CheckpointDir::new`].
+    pub run: Value,
+    /// The file it came from.
+    pub path: PathBuf,
+}
+
+/// The newest checkpoint file in `dir`.
+pub fn latest(dir: &Path) -> Result<PathBuf> {
+    list(dir)?
+        .pop()
+        .map(|(_, p)| p)
+        .ok_or_else(|| Error::format(dir, "no checkpoint (step-*.safetensors) in this directory"))
+}
+
+/// Reads a checkpoint file and restores the dropout generators of its network.
+pub fn load<F: Float>(path: &Path) -> Result<Restored<F>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut model = safetensors::from_bytes::<F>(&bytes, path)?;
+    let (_, meta) = ::safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::format(path, format!("not a safetensors file: {e}")))?;
+    let text = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("checkpoint"))
+        .ok_or_else(|| Error::format(path, "a model file, not a checkpoint (no training state)"))?;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| Error::format(path, format!("the checkpoint's state is not JSON: {e}")))?;
+    let progress = progress_from_json(&v["progress"], path)?;
+
+    let rngs = v["rngs"]
+        .as_array()
+        .ok_or_else(|| Error::format(path, "the checkpoint has no generator states"))?;
+    let mut net_rngs = model.net.rngs();
+    if rngs.len() != net_rngs.len() {
+        return Err(Error::format(
+            path,
+            format!(
+                "{} generator states for {} dropout layers",
+                rngs.len(),
+                net_rngs.len()
+            ),
+        ));
+    }
+    for (slot, state) in net_rngs.iter_mut().zip(rngs) {
+        let s: Option<Vec<u64>> = state
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_u64).collect());
+        let s: [u64; 4] = s
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| Error::format(path, "a bad generator state"))?;
+        **slot = Rng::from_state(s);
+    }
+
+    let st = ::safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::format(path, format!("not a safetensors file: {e}")))?;
+    let mut arrays = Vec::new();
+    for (name, view) in st.iter() {
+        let Some(short) = name.strip_prefix(OPTIMIZER_PREFIX) else {
+            continue;
+        };
+        let values: Vec<F> = match view.dtype() {
+            ::safetensors::Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| F::lit(f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64))
+                .collect(),
+            ::safetensors::Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|c| F::lit(f64::from_le_bytes(c.try_into().expect("8 bytes"))))
+                .collect(),
+            other => {
+                return Err(Error::format(
+                    path,
+                    format!("tensor {name} has dtype {other}"),
+                ));
+            }
+        };
+        let a = ArrayD::from_shape_vec(view.shape(), values)
+            .map_err(|e| Error::format(path, format!("tensor {name}: {e}")))?;
+        arrays.push((short.to_string(), a));
+    }
+    arrays.sort_by(|a, b| a.0.cmp(&b.0));
+    let scalars = v["optimizer"]["scalars"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|pair| {
+                    Some((pair.get(0)?.as_str()?.to_string(), pair.get(1)?.as_f64()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Restored {
+        model,
+        optimizer: OptimizerState { arrays, scalars },
+        progress,
+        run: v["run"].clone(),
+        path: path.to_path_buf(),
+    })
+}

@@ -1,0 +1,186 @@
+//! Checkpoints, resuming and interruption, driven through the binary as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use backprop::io::safetensors;
+
+fn backprop(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("backprop-resume-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
+    let mut m = safetensors::load::<f32>(path).unwrap();
+    let mut out: Vec<(String, Vec<f32>)> = m
+        .net
+        .params()
+        .iter()
+        .map(|p| (p.name.to_string(), p.value.iter().copied().collect()))
+        .collect();
+    out.extend(
+        m.net
+            .buffers()
+            .into_iter()
+            .map(|(n, v)| (n, v.iter().copied().collect())),
+    );
+    out
+}
+
+/// A run with state everywhere: Adam's moments, dropout masks, batch norm statistics.
+const RUN: &[&str] = &[
+    "train",
+    "--model",
+    "multi-layer",
+    "--hidden",
+    "12,12",
+    "--batch-norm",
+    "--dropout",
+    "0.1",
+    "--optimizer",
+    "adam",
+    "--batch-size",
+    "64",
+    "--seed",
+    "9",
+];
+
+fn checkpoints(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_resumed_run_reaches_the_same_weights_as_an_uninterrupted_one() {
+    let dir = temp("same");
+    let whole = dir.join("whole.safetensors");
+    let o = backprop(&[RUN, &["--epochs", "6", "--save", whole.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // The same run with checkpoints; then pretend it stopped after epoch 5 by removing the
+    // newest checkpoint, and resume.
+    let cp = dir.join("cp");
+    let o = backprop(
+        &[
+            RUN,
+            &["--epochs", "6", "--checkpoint-dir", cp.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let files = checkpoints(&cp);
+    assert_eq!(files.len(), 2, "the two newest are kept: {files:?}");
+    std::fs::remove_file(files.last().unwrap()).unwrap();
+    let resumed = dir.join("resumed.safetensors");
+    let o = backprop(&[
+        "train",
+        "--resume",
+        cp.to_str().unwrap(),
+        "--save",
+        resumed.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("resuming from step"), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("epoch")).count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(weights(&whole), weights(&resumed));
+
+    // A checkpoint is a model file too.
+    let o = backprop(&["eval", "--model", checkpoints(&cp)[0].to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_finishes_the_step_saves_a_checkpoint_and_exits_130() {
+    let dir = temp("sigint");
+    let whole = dir.join("whole.safetensors");
+    let long = ["--epochs", "300"];
+    let o = backprop(&[RUN, &long, &["--save", whole.to_str().unwrap()]].concat());
+    assert!(o.status.success());
+
+    let cp = dir.join("cp");
+    let child = Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args([RUN, &long, &["--checkpoint-dir", cp.to_str().unwrap()]].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first checkpoint, then interrupt.
+    let start = Instant::now();
+    while !cp.exists() || checkpoints(&cp).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        // The run was already finishing: nothing to resume.
+        return;
+    }
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted:"));
+
+    let resumed = dir.join("resumed.safetensors");
+    let o = backprop(&[
+        "train",
+        "--resume",
+        cp.to_str().unwrap(),
+        "--save",
+        resumed.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(weights(&whole), weights(&resumed));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn resume_errors_name_the_directory() {
+    let dir = temp("bad");
+    let o = backprop(&["train", "--resume", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains(dir.to_str().unwrap()) && e.contains("no checkpoint"),
+        "{e}"
+    );
+    std::fs::write(dir.join("step-00000010.safetensors"), b"garbage").unwrap();
+    let o = backprop(&["train", "--resume", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("step-00000010.safetensors"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
