@@ -120,6 +120,22 @@ pub fn gemm<F: Float, S: DataMut<Elem = F>>(
     }
 }
 
+/// `Σ xs` with 32 independent partial sums. A plain left-to-right sum is one chain of
+/// dependent additions (≈ 4 cycles each) that the compiler may not reorder; partial sums let
+/// it use vector adds. Profiles showed the convolution's bias gradient, 1.7 M elements a
+/// step, taking longer than its own weight-gradient GEMMs with the plain sum.
+pub fn sum<F: Float>(xs: &[F]) -> F {
+    let mut acc = [F::zero(); 32];
+    let mut chunks = xs.chunks_exact(acc.len());
+    for chunk in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += v;
+        }
+    }
+    let tail: F = chunks.remainder().iter().copied().sum();
+    acc.iter().copied().sum::<F>() + tail
+}
+
 /// `a · b` into a new array.
 pub fn matmul<F: Float, S1: Data<Elem = F>, S2: Data<Elem = F>>(
     a: &ArrayBase<S1, Ix2>,
@@ -169,6 +185,15 @@ mod tests {
                 .iter()
                 .fold(0.0_f64, |e, d| e.max(d.abs()));
             assert!(err < 1e-4 * k as f64, "f32 {m}x{k}x{n}: {err}");
+        }
+    }
+
+    #[test]
+    fn sum_agrees_with_the_plain_sum() {
+        for len in [0, 1, 31, 32, 33, 100, 1000] {
+            let xs: Vec<f64> = (0..len).map(|i| (i as f64 * 0.37).sin()).collect();
+            let plain: f64 = xs.iter().sum();
+            assert!((sum(&xs) - plain).abs() < 1e-12, "{len}");
         }
     }
 

@@ -220,7 +220,7 @@ impl<F: Float> Layer<F> for Convolution<F> {
         self.db.fill(F::zero());
         for (dout_n, col_n) in ds.chunks_exact(fn_ * p).zip(self.col.chunks_exact(p * k)) {
             for (db, row) in self.db.iter_mut().zip(dout_n.chunks_exact(p)) {
-                *db += row.iter().copied().sum::<F>();
+                *db += crate::linalg::sum(row);
             }
             let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
             let col_n = ArrayView2::from_shape((p, k), col_n).expect("col shape");
