@@ -1,9 +1,13 @@
 //! The matrix products every layer goes through, kept behind one small interface so that the
 //! GEMM kernel is chosen in one place.
 //!
-//! The kernel is the `gemm` crate's (f32 and f64 only, with its AVX-512 `x86-v4` kernels,
-//! selected at run time): measured on this project's shapes it beat `matrixmultiply` (which
-//! `ndarray::dot` uses) — see BENCHMARKS.md. Products run on one thread unless
+//! The kernel is chosen per product size, by measurement (`cargo run --release --example
+//! gemm_shapes`, figures in BENCHMARKS.md): the `gemm` crate's (f32 and f64, AVX-512 `x86-v4`
+//! kernels selected at run time) for the small and medium products of the book's nets, where it
+//! was up to 15 % faster, and `matrixmultiply` (what `ndarray::dot` uses) on one thread for
+//! products of [`LARGE`] multiply-adds or more, where the `gemm` crate's blocking fell behind on
+//! this project's machine (1024³: 53 against 94 GFLOP/s; the 4320×100 Affine's backward
+//! products: 6–12 % slower). Products run on one thread unless
 //! [`set_threads`] allows more *and* the product is large enough to pay for a second thread:
 //! the book's nets are small, and a second thread was measured to slow them down when the
 //! other core is busy.
@@ -30,6 +34,9 @@ pub fn set_threads(n: usize) {
 pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
+
+/// Multiply-adds (`m·n·k`) from which a single-threaded product goes to `matrixmultiply`.
+pub const LARGE: usize = 1 << 25;
 
 /// `c ← α · a · b + β · c`.
 ///
@@ -64,6 +71,11 @@ pub fn gemm<F: Float, S: DataMut<Elem = F>>(
     } else {
         Parallelism::None
     };
+    if matches!(parallelism, Parallelism::None) && m * n * k >= LARGE {
+        // With β = 0, matrixmultiply does not read c (as the gemm crate with read_dst false).
+        ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, c);
+        return;
+    }
     let (cs, as_, bs) = (c.strides().to_vec(), a.strides(), b.strides());
     let read_dst = beta != F::zero();
     // The kernel computes dst ← alpha·dst + beta·lhs·rhs: its alpha is our β and vice versa.
@@ -166,6 +178,7 @@ mod tests {
             (17, 33, 9),
             (100, 784, 50),
             (64, 3, 130),
+            (330, 330, 330), // ≥ LARGE: the matrixmultiply path
         ] {
             let a = Array2::from_shape_simple_fn((m, k), || rng.normal());
             let b = Array2::from_shape_simple_fn((k, n), || rng.normal());
