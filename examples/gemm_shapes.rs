@@ -1,15 +1,14 @@
 //! GFLOP/s of every matrix product in a training step of TwoLayerNet and SimpleConvNet (batch
-//! 100, f32, one thread), through `linalg::gemm` (the `gemm` crate) and through
-//! `matrixmultiply` (`ndarray::linalg::general_mat_mul`), in the operand layouts the layers
-//! use.
+//! 100, f32, one thread), with each of the kernels `linalg::gemm` chooses between (the `gemm`
+//! crate and `matrixmultiply`), in the operand layouts the layers use.
 //!
 //! `cargo run --release --example gemm_shapes [ROUNDS]` (default 5). Each figure is the best
 //! of ROUNDS interleaved rounds of on-CPU time (`/proc/thread-self/schedstat`), so that other
 //! processes on a shared machine count as little as possible (64-bit Linux only).
 
-use backprop::linalg::gemm;
+use backprop::linalg::{Kernel, gemm_with};
 use backprop::rng::Rng;
-use ndarray::{Array2, ArrayView2, linalg::general_mat_mul};
+use ndarray::{Array2, ArrayView2};
 
 /// This thread's CPU time in seconds (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: exact, where
 /// `/proc` figures only advance at scheduler ticks).
@@ -103,11 +102,12 @@ fn main() {
                 let (av, bv) = (view(a, sh.ta), view(b, sh.tb));
                 let t0 = cpu_now();
                 for _ in 0..reps {
-                    if *kernel == "gemm" {
-                        gemm(1.0, av, bv, 0.0, &mut c);
+                    let kernel = if *kernel == "gemm" {
+                        Kernel::GemmCrate
                     } else {
-                        general_mat_mul(1.0, &av, &bv, 0.0, &mut c);
-                    }
+                        Kernel::MatrixMultiply
+                    };
+                    gemm_with(kernel, 1.0, av, bv, 0.0, c.view_mut());
                 }
                 best[i][j] = best[i][j].min((cpu_now() - t0) / reps as f64);
             }

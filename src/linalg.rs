@@ -7,7 +7,8 @@
 //! was up to 15 % faster, and `matrixmultiply` (what `ndarray::dot` uses) on one thread for
 //! products of [`LARGE`] multiply-adds or more, where the `gemm` crate's blocking fell behind on
 //! this project's machine (1024³: 53 against 94 GFLOP/s; the 4320×100 Affine's backward
-//! products: 6–12 % slower). Products run on one thread unless
+//! products: 6–12 % slower), and for products with a short inner dimension ([`SHORT_K`]).
+//! Products run on one thread unless
 //! [`set_threads`] allows more *and* the product is large enough to pay for a second thread:
 //! the book's nets are small, and a second thread was measured to slow them down when the
 //! other core is busy.
@@ -38,6 +39,11 @@ pub fn threads() -> usize {
 
 /// Multiply-adds (`m·n·k`) from which a single-threaded product goes to `matrixmultiply`.
 pub const LARGE: usize = 1 << 25;
+
+/// Inner dimensions up to which a single-threaded product goes to `matrixmultiply`: on the
+/// measured shapes with `k` ≤ 30 (the convolution's `W · colᵀ` with `k` = 25, the MLP's
+/// `dout · W2ᵀ` with `k` = 10) it was 15–75 % faster than the `gemm` crate.
+pub const SHORT_K: usize = 32;
 
 /// `c ← α · a · b + β · c`.
 ///
@@ -114,17 +120,55 @@ fn split_gemm<F: Float>(
 }
 
 /// A single-threaded product with the kernel chosen by size (see the module documentation).
-fn gemm_one<F: Float>(
+fn gemm_one<F: Float>(alpha: F, a: ArrayView2<F>, b: ArrayView2<F>, beta: F, c: ArrayViewMut2<F>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let kernel = if m * n * k >= LARGE || k <= SHORT_K {
+        Kernel::MatrixMultiply
+    } else {
+        Kernel::GemmCrate
+    };
+    gemm_with(kernel, alpha, a, b, beta, c);
+}
+
+/// The GEMM kernels [`gemm`] chooses between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// The `gemm` crate (f32 and f64; other types fall back to `matrixmultiply`).
+    GemmCrate,
+    /// `matrixmultiply`, through `ndarray::linalg::general_mat_mul`.
+    MatrixMultiply,
+}
+
+/// `c ← α · a · b + β · c` on this thread with the given kernel, for measuring the kernels
+/// against each other (`examples/gemm_shapes.rs`); layers call [`gemm`].
+///
+/// # Panics
+/// If the shapes do not fit.
+pub fn gemm_with<F: Float>(
+    kernel: Kernel,
     alpha: F,
     a: ArrayView2<F>,
     b: ArrayView2<F>,
     beta: F,
     mut c: ArrayViewMut2<F>,
 ) {
+    if kernel == Kernel::MatrixMultiply {
+        // With β = 0, matrixmultiply does not read c (as the gemm crate with read_dst false).
+        ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, &mut c);
+        return;
+    }
     let (m, k) = a.dim();
     let n = b.ncols();
-    if m * n * k >= LARGE {
-        // With β = 0, matrixmultiply does not read c (as the gemm crate with read_dst false).
+    assert!(
+        b.nrows() == k && c.dim() == (m, n),
+        "gemm: {:?} · {:?} into {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    if m == 0 || n == 0 || k == 0 {
+        // the gemm crate's kernels expect non-empty operands
         ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, &mut c);
         return;
     }
@@ -240,11 +284,17 @@ mod tests {
             let at = a.t().as_standard_layout().into_owned();
             let bt = b.t().as_standard_layout().into_owned();
             for (av, bv) in [(a.view(), b.view()), (at.t(), bt.t()), (a.view(), bt.t())] {
+                let expect = &want * 2.0 + 0.5;
                 let mut c = Array2::from_elem((m, n), 1.0);
                 gemm(2.0, av, bv, 0.5, &mut c);
-                let expect = &want * 2.0 + 0.5;
                 let err = (&c - &expect).iter().fold(0.0_f64, |e, d| e.max(d.abs()));
                 assert!(err < 1e-12 * k as f64, "{m}x{k}x{n}: {err}");
+                for kernel in [Kernel::GemmCrate, Kernel::MatrixMultiply] {
+                    let mut c = Array2::from_elem((m, n), 1.0);
+                    gemm_with(kernel, 2.0, av, bv, 0.5, c.view_mut());
+                    let err = (&c - &expect).iter().fold(0.0_f64, |e, d| e.max(d.abs()));
+                    assert!(err < 1e-12 * k as f64, "{kernel:?} {m}x{k}x{n}: {err}");
+                }
             }
             let c32 = matmul(&a.mapv(|v| v as f32), &b.mapv(|v| v as f32));
             let err = (&c32.mapv(|v| v as f64) - &want)
