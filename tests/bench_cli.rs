@@ -24,7 +24,10 @@ fn assert_measured(v: &serde_json::Value, workload: &str, flops_per_rep: f64) {
     assert!(v["reps"].as_u64().unwrap() >= 3, "{v}");
     assert!(v["per_sec"].as_f64().unwrap() > 0.0, "{v}");
     let flops = v["flops_per_rep"].as_f64().unwrap();
-    assert!((flops - flops_per_rep).abs() < 1.0, "{flops} vs {flops_per_rep}");
+    assert!(
+        (flops - flops_per_rep).abs() < 1.0,
+        "{flops} vs {flops_per_rep}"
+    );
     let gflops = v["gflops"].as_f64().unwrap();
     let want = v["per_sec"].as_f64().unwrap() * flops / 1e9;
     assert!((gflops - want).abs() <= 1e-9 * want, "{gflops} vs {want}");
