@@ -67,7 +67,7 @@ impl<F: Float> Pooling<F> {
 ///
 /// The crate is built for baseline x86-64 (SSE2), where the compiler's vectorised selects of
 /// the 2×2 path work on 4 lanes; the `gemm` kernels choose their instruction set at run time,
-/// and so does this loop, the one element-wise loop that showed up as compute-bound.
+/// and so does this loop, which profiles showed compute-bound (ReLU forward does the same).
 fn pool_planes<F: Float, const TRAIN: bool>(
     xs: &[F],
     g: &ConvGeometry,
