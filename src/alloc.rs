@@ -6,7 +6,8 @@
 //! (`brk` shrinks, or the buffer was `mmap`ed and is unmapped), and the next step takes a
 //! page fault on every 4 KB page of it again: profiles of the MLP step showed ≈ 10 % of its
 //! time in the kernel's page-fault path. Keeping freed memory in the process costs no more
-//! than the peak it already reached.
+//! than the peak it already reached. The `backprop` command calls it at start-up unless the
+//! environment variable `BACKPROP_NO_MALLOPT` is set (to measure what it is worth).
 
 /// Tells glibc's `malloc` to keep freed memory for reuse rather than return it to the kernel
 /// (no trimming, no `mmap` below 64 MB). A no-op on other C libraries. Call it once, early,
