@@ -26,6 +26,40 @@ pub struct Measurement {
     pub reps: usize,
     /// Seconds timed.
     pub seconds: f64,
+    /// On-CPU seconds of all the process's threads over the same reps, if the OS says
+    /// ([`cpu_seconds`]); on a loaded machine `reps / cpu_seconds` is the figure that means
+    /// something for one thread.
+    pub cpu_seconds: Option<f64>,
+}
+
+impl Measurement {
+    fn new(reps: usize, seconds: f64, cpu_seconds: Option<f64>, flops_per_rep: f64) -> Self {
+        Measurement {
+            per_sec: reps as f64 / seconds,
+            gflops: flops_per_rep * reps as f64 / seconds / 1e9,
+            reps,
+            seconds,
+            cpu_seconds,
+        }
+    }
+
+    /// Reps per on-CPU second (all threads), if known.
+    pub fn cpu_per_sec(&self) -> Option<f64> {
+        self.cpu_seconds.map(|c| self.reps as f64 / c)
+    }
+}
+
+/// Seconds that all threads of this process have spent on a CPU, from Linux's
+/// `/proc/self/task/*/schedstat` (nanoseconds, unlike the 10 ms ticks of `getrusage` on some
+/// kernels); `None` elsewhere. Wall-clock time on a machine shared with other jobs counts
+/// their time too; this does not.
+pub fn cpu_seconds() -> Option<f64> {
+    let mut ns: u64 = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 * 1e-9)
 }
 
 /// Peak resident memory of this process so far, in bytes (Linux `VmHWM`), if known.
@@ -49,6 +83,30 @@ pub fn step_flops<F: Float>(net: &mut Network<F>, batch: usize) -> f64 {
         }
     }
     flops
+}
+
+/// [`step_flops`] for a SimpleConvNet whose convolution has `positions` output positions per
+/// image (24·24 for 5×5 filters on 28×28): its filter bank `(FN, C, FH, FW)` costs
+/// `2·N·positions·FN·C·FH·FW` forward and the same for `dW` (a first layer computes no `dx`).
+pub fn simple_conv_step_flops<F: Float>(
+    net: &mut Network<F>,
+    batch: usize,
+    positions: usize,
+) -> f64 {
+    let conv: f64 = net
+        .params()
+        .iter()
+        .filter(|p| p.kind == crate::layers::ParamKind::Weight && p.value.ndim() == 4)
+        .map(|p| 2.0 * 2.0 * (batch * positions * p.value.len()) as f64)
+        .sum();
+    // The affine layers: the first of them is not the network's first layer, so it pays dx.
+    let mut affine = 0.0;
+    for p in net.params() {
+        if p.kind == crate::layers::ParamKind::Weight && p.value.ndim() == 2 {
+            affine += 3.0 * 2.0 * (batch * p.value.len()) as f64;
+        }
+    }
+    conv + affine
 }
 
 /// Times training steps of `net` on batches of `batch` drawn with replacement from `data`
@@ -75,19 +133,15 @@ pub fn train_steps<F: Float>(
     for _ in 0..5 {
         step(net);
     }
-    let start = Instant::now();
+    let (start, cpu0) = (Instant::now(), cpu_seconds());
     let mut reps = 0;
     while reps < 10 || start.elapsed().as_secs_f64() < min_seconds {
         step(net);
         reps += 1;
     }
     let seconds = start.elapsed().as_secs_f64();
-    Ok(Measurement {
-        per_sec: reps as f64 / seconds,
-        gflops: flops_per_step * reps as f64 / seconds / 1e9,
-        reps,
-        seconds,
-    })
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+    Ok(Measurement::new(reps, seconds, cpu, flops_per_step))
 }
 
 /// Times `c = a · b` for square `n × n` matrices.
@@ -97,19 +151,15 @@ pub fn gemm_square<F: Float>(n: usize, min_seconds: f64) -> Measurement {
     let b = Array2::from_shape_simple_fn((n, n), || F::lit(rng.normal()));
     let mut c = Array2::zeros((n, n));
     gemm(F::one(), a.view(), b.view(), F::zero(), &mut c);
-    let start = Instant::now();
+    let (start, cpu0) = (Instant::now(), cpu_seconds());
     let mut reps = 0;
     while reps < 3 || start.elapsed().as_secs_f64() < min_seconds {
         gemm(F::one(), a.view(), b.view(), F::zero(), &mut c);
         reps += 1;
     }
     let seconds = start.elapsed().as_secs_f64();
-    Measurement {
-        per_sec: reps as f64 / seconds,
-        gflops: 2.0 * (n * n * n) as f64 * reps as f64 / seconds / 1e9,
-        reps,
-        seconds,
-    }
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+    Measurement::new(reps, seconds, cpu, 2.0 * (n * n * n) as f64)
 }
 
 /// A dataset of `len` random 28×28 images with random labels, for timing when MNIST is not

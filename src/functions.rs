@@ -293,6 +293,81 @@ pub fn col2im_sample<F: Float>(col: &[F], g: &ConvGeometry, dx: &mut [F]) {
     }
 }
 
+/// For filter column `kx` at stride 1: the output columns `j_lo..j_hi` whose input column
+/// `j + kx − pad` lies inside the image, and the input column of `j_lo`.
+#[inline]
+fn stride1_span(g: &ConvGeometry, kx: usize) -> (usize, usize, usize) {
+    let j_lo = g.pad.saturating_sub(kx).min(g.ow);
+    let j_hi = (g.w + g.pad).saturating_sub(kx).clamp(j_lo, g.ow);
+    (j_lo, j_hi, (j_lo + kx).saturating_sub(g.pad))
+}
+
+/// [`im2col_sample`] transposed: `colᵀ` (`C·fh·fw × oh·ow`, row-major), whose row
+/// `(c·fh + ky)·fw + kx` holds, for every output position, the input value under filter
+/// tap `(c, ky, kx)`.
+///
+/// This is the layout the convolution uses: at stride 1 each output row's stretch of a
+/// `colᵀ` row is one contiguous run of an input row (`ow` values, 24 for the book's net),
+/// so the copies are long where [`im2col_sample`]'s are `fw` values each; and the forward
+/// product `W · colᵀ` then reads both operands row-major.
+pub fn im2col_t_sample<F: Float>(x: &[F], g: &ConvGeometry, col_t: &mut [F]) {
+    assert_eq!(x.len(), g.input_len(), "im2col: input length");
+    let p = g.positions();
+    assert_eq!(col_t.len(), p * g.patch_len(), "im2col: col length");
+    for (k, row) in col_t.chunks_exact_mut(p).enumerate() {
+        let (c, ky, kx) = (k / (g.fh * g.fw), k / g.fw % g.fh, k % g.fw);
+        for (i, out) in row.chunks_exact_mut(g.ow).enumerate() {
+            let Some(y) = g.in_y(i, ky) else {
+                out.fill(F::zero());
+                continue;
+            };
+            let line = &x[(c * g.h + y) * g.w..][..g.w];
+            if g.stride == 1 {
+                let (j_lo, j_hi, x0) = stride1_span(g, kx);
+                out[..j_lo].fill(F::zero());
+                out[j_lo..j_hi].copy_from_slice(&line[x0..x0 + (j_hi - j_lo)]);
+                out[j_hi..].fill(F::zero());
+            } else {
+                for (j, v) in out.iter_mut().enumerate() {
+                    *v = g.in_x(j, kx).map_or(F::zero(), |x| line[x]);
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col_t_sample`] (so [`col2im_sample`] of the transpose): adds every
+/// entry of `col_t` (`C·fh·fw × oh·ow`) into the input position it was read from; `dx`
+/// (`C·H·W`) is zeroed first, and entries that came from padding are dropped.
+pub fn col2im_t_sample<F: Float>(col_t: &[F], g: &ConvGeometry, dx: &mut [F]) {
+    assert_eq!(dx.len(), g.input_len(), "col2im: output length");
+    let p = g.positions();
+    assert_eq!(col_t.len(), p * g.patch_len(), "col2im: col length");
+    dx.fill(F::zero());
+    for (k, row) in col_t.chunks_exact(p).enumerate() {
+        let (c, ky, kx) = (k / (g.fh * g.fw), k / g.fw % g.fh, k % g.fw);
+        for (i, run) in row.chunks_exact(g.ow).enumerate() {
+            let Some(y) = g.in_y(i, ky) else { continue };
+            let line = &mut dx[(c * g.h + y) * g.w..][..g.w];
+            if g.stride == 1 {
+                let (j_lo, j_hi, x0) = stride1_span(g, kx);
+                for (d, &v) in line[x0..x0 + (j_hi - j_lo)]
+                    .iter_mut()
+                    .zip(&run[j_lo..j_hi])
+                {
+                    *d += v;
+                }
+            } else {
+                for (j, &v) in run.iter().enumerate() {
+                    if let Some(x) = g.in_x(j, kx) {
+                        line[x] += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The book's `im2col`: a batch of images `(N, C, H, W)` as one matrix
 /// `(N·oh·ow, C·fh·fw)` whose row `(n·oh + i)·ow + j` is the patch under output position
 /// `(i, j)` of image `n`, in column order `(c·fh + ky)·fw + kx`, zero-padded by `pad`.
@@ -480,6 +555,46 @@ mod tests {
                 (lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0),
                 "{h}×{w} f{fh}×{fw} s{stride} p{pad}: {lhs} vs {rhs}"
             );
+        }
+    }
+
+    #[test]
+    fn transposed_im2col_and_col2im_are_the_transposes() {
+        let mut rng = crate::rng::Rng::new(6);
+        for &(c, h, w, fh, fw, stride, pad) in &[
+            (1, 28, 28, 5, 5, 1, 0),
+            (2, 5, 6, 3, 3, 1, 1),
+            (3, 7, 7, 3, 2, 2, 0),
+            (1, 6, 7, 3, 3, 2, 1),
+            (2, 5, 5, 5, 5, 3, 2),
+            (1, 3, 3, 2, 2, 1, 3), // padding wider than the filter: rows entirely of padding
+        ] {
+            let g = ConvGeometry::new([c, h, w], fh, fw, stride, pad).unwrap();
+            let (p, k) = (g.positions(), g.patch_len());
+            let x: Vec<f64> = (0..g.input_len()).map(|_| rng.normal()).collect();
+            let mut col = vec![0.0; p * k];
+            let mut col_t = vec![f64::NAN; p * k];
+            im2col_sample(&x, &g, &mut col);
+            im2col_t_sample(&x, &g, &mut col_t);
+            let col = Array2::from_shape_vec((p, k), col).unwrap();
+            let col_t = Array2::from_shape_vec((k, p), col_t).unwrap();
+            assert_eq!(
+                col.t(),
+                col_t,
+                "im2col {c}×{h}×{w} f{fh}×{fw} s{stride} p{pad}"
+            );
+
+            let d_t = Array2::from_shape_simple_fn((k, p), || rng.normal());
+            let d = d_t.t().as_standard_layout().into_owned();
+            let (mut dx, mut dx_t) = (vec![0.0; g.input_len()], vec![f64::NAN; g.input_len()]);
+            col2im_sample(d.as_slice().unwrap(), &g, &mut dx);
+            col2im_t_sample(d_t.as_slice().unwrap(), &g, &mut dx_t);
+            for (a, b) in dx.iter().zip(&dx_t) {
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "col2im {c}×{h}×{w} f{fh}×{fw}: {a} vs {b}"
+                );
+            }
         }
     }
 

@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod bench;
 pub mod cli;
 pub mod data;

@@ -1,9 +1,14 @@
 //! The matrix products every layer goes through, kept behind one small interface so that the
 //! GEMM kernel is chosen in one place.
 //!
-//! The kernel is the `gemm` crate's (f32 and f64 only, with its AVX-512 `x86-v4` kernels,
-//! selected at run time): measured on this project's shapes it beat `matrixmultiply` (which
-//! `ndarray::dot` uses) — see BENCHMARKS.md. Products run on one thread unless
+//! The kernel is chosen per product size, by measurement (`cargo run --release --example
+//! gemm_shapes`, figures in BENCHMARKS.md): the `gemm` crate's (f32 and f64, AVX-512 `x86-v4`
+//! kernels selected at run time) for the small and medium products of the book's nets, where it
+//! was up to 15 % faster, and `matrixmultiply` (what `ndarray::dot` uses) on one thread for
+//! products of [`LARGE`] multiply-adds or more, where the `gemm` crate's blocking fell behind on
+//! this project's machine (1024³: 53 against 94 GFLOP/s; the 4320×100 Affine's backward
+//! products: 6–12 % slower), and for products with a short inner dimension ([`SHORT_K`]).
+//! Products run on one thread unless
 //! [`set_threads`] allows more *and* the product is large enough to pay for a second thread:
 //! the book's nets are small, and a second thread was measured to slow them down when the
 //! other core is busy.
@@ -12,14 +17,15 @@ use std::any::TypeId;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gemm_common::Parallelism;
-use ndarray::{Array2, ArrayBase, ArrayView2, Data, DataMut, Ix2};
+use ndarray::{Array2, ArrayBase, ArrayView2, ArrayViewMut2, Axis, Data, DataMut, Ix2};
 
 use crate::float::Float;
 
 static THREADS: AtomicUsize = AtomicUsize::new(1);
 
-/// Multiply-adds (`m·n·k`) below which a product always runs on one thread.
-pub const PARALLEL_THRESHOLD: usize = 1 << 21;
+/// Multiply-adds (`m·n·k`) below which a product always runs on one thread: the MLP's
+/// products (≤ 3.9 M) stay below it, as a second thread was measured to slow the MLP step.
+pub const PARALLEL_THRESHOLD: usize = 1 << 23;
 
 /// Allows matrix products to use up to `n` threads (1 = single-threaded, the default).
 pub fn set_threads(n: usize) {
@@ -30,6 +36,14 @@ pub fn set_threads(n: usize) {
 pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
+
+/// Multiply-adds (`m·n·k`) from which a single-threaded product goes to `matrixmultiply`.
+pub const LARGE: usize = 1 << 25;
+
+/// Inner dimensions up to which a single-threaded product goes to `matrixmultiply`: on the
+/// measured shapes with `k` ≤ 30 (the convolution's `W · colᵀ` with `k` = 25, the MLP's
+/// `dout · W2ᵀ` with `k` = 10) it was 15–75 % faster than the `gemm` crate.
+pub const SHORT_K: usize = 32;
 
 /// `c ← α · a · b + β · c`.
 ///
@@ -59,11 +73,106 @@ pub fn gemm<F: Float, S: DataMut<Elem = F>>(
         return;
     }
     let threads = threads();
-    let parallelism = if threads > 1 && m * n * k >= PARALLEL_THRESHOLD {
-        Parallelism::Rayon(threads)
+    if threads > 1 && m * n * k >= PARALLEL_THRESHOLD {
+        split_gemm(alpha, a, b, beta, c.view_mut(), threads);
     } else {
-        Parallelism::None
+        gemm_one(alpha, a, b, beta, c.view_mut());
+    }
+}
+
+/// A product on `threads` threads: `c` is cut into `threads` blocks of rows (or of columns,
+/// whichever side is longer), each computed by [`gemm_one`] on its own rayon task. Every
+/// element of `c` is still one thread's dot product over all of `k`, so the threads never
+/// touch the same memory; results differ from one thread's only where a block's size picks
+/// the other kernel (reassociation). This beat the `gemm` crate's own rayon parallelism on
+/// 1024³ (see BENCHMARKS.md).
+fn split_gemm<F: Float>(
+    alpha: F,
+    a: ArrayView2<F>,
+    b: ArrayView2<F>,
+    beta: F,
+    c: ArrayViewMut2<F>,
+    threads: usize,
+) {
+    let (m, n) = c.dim();
+    if threads <= 1 || m.max(n) < 2 {
+        gemm_one(alpha, a, b, beta, c);
+        return;
+    }
+    let left = threads / 2;
+    if m >= n {
+        let mid = m * left / threads;
+        let (c1, c2) = c.split_at(Axis(0), mid);
+        let (a1, a2) = a.split_at(Axis(0), mid);
+        rayon::join(
+            || split_gemm(alpha, a1, b, beta, c1, left),
+            || split_gemm(alpha, a2, b, beta, c2, threads - left),
+        );
+    } else {
+        let mid = n * left / threads;
+        let (c1, c2) = c.split_at(Axis(1), mid);
+        let (b1, b2) = b.split_at(Axis(1), mid);
+        rayon::join(
+            || split_gemm(alpha, a, b1, beta, c1, left),
+            || split_gemm(alpha, a, b2, beta, c2, threads - left),
+        );
+    }
+}
+
+/// A single-threaded product with the kernel chosen by size (see the module documentation).
+fn gemm_one<F: Float>(alpha: F, a: ArrayView2<F>, b: ArrayView2<F>, beta: F, c: ArrayViewMut2<F>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let kernel = if m * n * k >= LARGE || k <= SHORT_K {
+        Kernel::MatrixMultiply
+    } else {
+        Kernel::GemmCrate
     };
+    gemm_with(kernel, alpha, a, b, beta, c);
+}
+
+/// The GEMM kernels [`gemm`] chooses between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// The `gemm` crate (f32 and f64; other types fall back to `matrixmultiply`).
+    GemmCrate,
+    /// `matrixmultiply`, through `ndarray::linalg::general_mat_mul`.
+    MatrixMultiply,
+}
+
+/// `c ← α · a · b + β · c` on this thread with the given kernel, for measuring the kernels
+/// against each other (`examples/gemm_shapes.rs`); layers call [`gemm`].
+///
+/// # Panics
+/// If the shapes do not fit.
+pub fn gemm_with<F: Float>(
+    kernel: Kernel,
+    alpha: F,
+    a: ArrayView2<F>,
+    b: ArrayView2<F>,
+    beta: F,
+    mut c: ArrayViewMut2<F>,
+) {
+    if kernel == Kernel::MatrixMultiply {
+        // With β = 0, matrixmultiply does not read c (as the gemm crate with read_dst false).
+        ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, &mut c);
+        return;
+    }
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    assert!(
+        b.nrows() == k && c.dim() == (m, n),
+        "gemm: {:?} · {:?} into {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    if m == 0 || n == 0 || k == 0 {
+        // the gemm crate's kernels expect non-empty operands
+        ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, &mut c);
+        return;
+    }
+    let parallelism = Parallelism::None;
     let (cs, as_, bs) = (c.strides().to_vec(), a.strides(), b.strides());
     let read_dst = beta != F::zero();
     // The kernel computes dst ← alpha·dst + beta·lhs·rhs: its alpha is our β and vice versa.
@@ -115,9 +224,25 @@ pub fn gemm<F: Float, S: DataMut<Elem = F>>(
                 parallelism,
             )
         } else {
-            ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, c)
+            ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, &mut c)
         }
     }
+}
+
+/// `Σ xs` with 32 independent partial sums. A plain left-to-right sum is one chain of
+/// dependent additions (≈ 4 cycles each) that the compiler may not reorder; partial sums let
+/// it use vector adds. Profiles showed the convolution's bias gradient, 1.7 M elements a
+/// step, taking longer than its own weight-gradient GEMMs with the plain sum.
+pub fn sum<F: Float>(xs: &[F]) -> F {
+    let mut acc = [F::zero(); 32];
+    let mut chunks = xs.chunks_exact(acc.len());
+    for chunk in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += v;
+        }
+    }
+    let tail: F = chunks.remainder().iter().copied().sum();
+    acc.iter().copied().sum::<F>() + tail
 }
 
 /// `a · b` into a new array.
@@ -150,6 +275,7 @@ mod tests {
             (17, 33, 9),
             (100, 784, 50),
             (64, 3, 130),
+            (330, 330, 330), // ≥ LARGE: the matrixmultiply path
         ] {
             let a = Array2::from_shape_simple_fn((m, k), || rng.normal());
             let b = Array2::from_shape_simple_fn((k, n), || rng.normal());
@@ -158,17 +284,32 @@ mod tests {
             let at = a.t().as_standard_layout().into_owned();
             let bt = b.t().as_standard_layout().into_owned();
             for (av, bv) in [(a.view(), b.view()), (at.t(), bt.t()), (a.view(), bt.t())] {
+                let expect = &want * 2.0 + 0.5;
                 let mut c = Array2::from_elem((m, n), 1.0);
                 gemm(2.0, av, bv, 0.5, &mut c);
-                let expect = &want * 2.0 + 0.5;
                 let err = (&c - &expect).iter().fold(0.0_f64, |e, d| e.max(d.abs()));
                 assert!(err < 1e-12 * k as f64, "{m}x{k}x{n}: {err}");
+                for kernel in [Kernel::GemmCrate, Kernel::MatrixMultiply] {
+                    let mut c = Array2::from_elem((m, n), 1.0);
+                    gemm_with(kernel, 2.0, av, bv, 0.5, c.view_mut());
+                    let err = (&c - &expect).iter().fold(0.0_f64, |e, d| e.max(d.abs()));
+                    assert!(err < 1e-12 * k as f64, "{kernel:?} {m}x{k}x{n}: {err}");
+                }
             }
             let c32 = matmul(&a.mapv(|v| v as f32), &b.mapv(|v| v as f32));
             let err = (&c32.mapv(|v| v as f64) - &want)
                 .iter()
                 .fold(0.0_f64, |e, d| e.max(d.abs()));
             assert!(err < 1e-4 * k as f64, "f32 {m}x{k}x{n}: {err}");
+        }
+    }
+
+    #[test]
+    fn sum_agrees_with_the_plain_sum() {
+        for len in [0, 1, 31, 32, 33, 100, 1000] {
+            let xs: Vec<f64> = (0..len).map(|i| (i as f64 * 0.37).sin()).collect();
+            let plain: f64 = xs.iter().sum();
+            assert!((sum(&xs) - plain).abs() < 1e-12, "{len}");
         }
     }
 
@@ -182,15 +323,19 @@ mod tests {
     }
 
     #[test]
-    fn two_threads_agree_with_one() {
+    fn more_threads_agree_with_one() {
         let mut rng = Rng::new(1);
-        let a = Array2::from_shape_simple_fn((256, 256), || rng.normal() as f32);
-        let b = Array2::from_shape_simple_fn((256, 256), || rng.normal() as f32);
-        let one = matmul(&a, &b);
-        set_threads(2);
-        let two = matmul(&a, &b);
-        set_threads(1);
-        let err = (&one - &two).iter().fold(0.0_f32, |e, d| e.max(d.abs()));
-        assert!(err < 1e-3, "{err}");
+        // square (row split), wide (column split), and a long k with an odd row count
+        for (m, k, n) in [(256, 256, 256), (40, 300, 900), (333, 2000, 20)] {
+            let a = Array2::from_shape_simple_fn((m, k), || rng.normal() as f32);
+            let b = Array2::from_shape_simple_fn((k, n), || rng.normal() as f32);
+            let one = matmul(&a, &b);
+            for threads in [2, 3] {
+                let mut c = Array2::from_elem((m, n), f32::NAN);
+                split_gemm(1.0, a.view(), b.view(), 0.0, c.view_mut(), threads);
+                let err = (&one - &c).iter().fold(0.0_f32, |e, d| e.max(d.abs()));
+                assert!(err < 1e-3, "{m}×{k}×{n} on {threads}: {err}");
+            }
+        }
     }
 }

@@ -3,9 +3,11 @@
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use crate::bench::{gemm_square, peak_rss_bytes, random_mnist_like, step_flops, train_steps};
+use crate::bench::{
+    gemm_square, peak_rss_bytes, random_mnist_like, simple_conv_step_flops, step_flops, train_steps,
+};
 use crate::error::Result;
-use crate::nets::{Arch, Network};
+use crate::nets::{Arch, ConvParam, Network};
 use crate::optim::Sgd;
 use crate::rng::Rng;
 
@@ -13,6 +15,9 @@ use crate::rng::Rng;
 enum Workload {
     /// TwoLayerNet 784-50-10, batch 100, SGD: training steps per second.
     Mlp,
+    /// SimpleConvNet (conv 30×5×5, pool 2×2, Affine 4320×100, Affine 100×10) on 1×28×28,
+    /// batch 100, SGD (lr 0.01; Adam is not in `optim` yet): training steps per second.
+    Conv,
     /// f32 matrix product 1024×1024×1024: GFLOP/s.
     Gemm,
 }
@@ -51,6 +56,26 @@ pub fn run(args: BenchArgs) -> Result<()> {
             )?;
             ("mlp", m, flops)
         }
+        Workload::Conv => {
+            let data = random_mnist_like(60_000, 1);
+            let arch = Arch::SimpleConv {
+                conv: ConvParam::default(),
+                hidden: 100,
+                weight_init_std: 0.01,
+            };
+            let mut net: Network<f32> = arch.build(data.image_shape, 10, &mut Rng::new(0))?;
+            let flops = simple_conv_step_flops(&mut net, 100, 24 * 24);
+            let m = train_steps(
+                &mut net,
+                &mut Sgd::new(0.01),
+                &data,
+                arch.layout(),
+                100,
+                args.seconds,
+                flops,
+            )?;
+            ("conv", m, flops)
+        }
         Workload::Gemm => (
             "gemm",
             gemm_square::<f32>(1024, args.seconds),
@@ -63,11 +88,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "{}",
             json!({"runner": "backprop", "workload": name, "per_sec": m.per_sec,
                    "gflops": m.gflops, "flops_per_rep": flops, "reps": m.reps,
-                   "peak_rss_mb": rss})
+                   "seconds": m.seconds, "cpu_seconds": m.cpu_seconds,
+                   "cpu_per_sec": m.cpu_per_sec(), "peak_rss_mb": rss})
         );
     } else {
+        let cpu = m.cpu_seconds.map_or(String::new(), |c| {
+            format!(
+                "; on-CPU {:.1}/s, {:.1} GFLOP/s ({c:.2} CPU s)",
+                m.reps as f64 / c,
+                flops * m.reps as f64 / c / 1e9
+            )
+        });
         println!(
-            "{name}: {:.1}/s, {:.1} GFLOP/s ({} reps in {:.2} s), peak RSS {}",
+            "{name}: {:.1}/s, {:.1} GFLOP/s ({} reps in {:.2} s){cpu}, peak RSS {}",
             m.per_sec,
             m.gflops,
             m.reps,

@@ -70,6 +70,9 @@ pub fn run() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
+    if std::env::var_os("BACKPROP_NO_MALLOPT").is_none() {
+        crate::alloc::keep_freed_memory();
+    }
     crate::linalg::set_threads(cli.threads);
     if cli.threads > 1 {
         // gemm's parallel kernels run on rayon's global pool; size it to what was asked.

@@ -4,7 +4,7 @@ use ndarray::{Array1, Array4, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::{Layer, Param, ParamKind};
 use crate::float::Float;
-use crate::functions::{ConvGeometry, col2im_sample, im2col_sample};
+use crate::functions::{ConvGeometry, col2im_t_sample, im2col_t_sample};
 use crate::linalg::gemm;
 
 /// A 2-D convolution over `(N, C, H, W)` images with `FN` filters of `C × FH × FW`, a
@@ -23,6 +23,11 @@ use crate::linalg::gemm;
 /// * `db[f] = Σₙ Σₚ doutₙ[f, p]` — the bias was broadcast over images and positions;
 /// * `dcolₙ = doutₙᵀ · W`, then `dxₙ = col2im(dcolₙ)`: `col2im` is the adjoint of `im2col`,
 ///   so each pixel receives the sum over every filter position that read it.
+///
+/// The column matrices are kept transposed, `colₙᵀ` (`C·FH·FW × OH·OW`, see
+/// [`im2col_t_sample`]): at stride 1 the copies that build them are whole runs of input rows,
+/// and `W · colₙᵀ` reads both operands row-major. The products are the same:
+/// `outₙ = W · colₙᵀ`, `dW = Σₙ doutₙ · (colₙᵀ)ᵀ`, `dcolₙᵀ = Wᵀ · doutₙ`.
 ///
 /// Departures from the book, for speed and memory: the column matrices are computed per image
 /// into one buffer kept between steps, and only in training mode (a test-mode forward uses
@@ -47,7 +52,7 @@ pub struct Convolution<F> {
     pub pad: usize,
     /// Geometry and batch size of the last training forward pass.
     last: Option<(ConvGeometry, usize)>,
-    /// The column matrices of the last training batch, `N · OH·OW × C·FH·FW`.
+    /// The transposed column matrices of the last training batch, `N × (C·FH·FW × OH·OW)`.
     col: Vec<F>,
     /// One image's column matrix: test-mode `col`, backward `dcol`.
     scratch: Vec<F>,
@@ -171,8 +176,8 @@ impl<F: Float> Layer<F> for Convolution<F> {
             } else {
                 &mut col[..]
             };
-            im2col_sample(x_n, &g, col_n);
-            let col_n = ArrayView2::from_shape((p, k), &*col_n).expect("col shape");
+            im2col_t_sample(x_n, &g, col_n);
+            let col_t = ArrayView2::from_shape((k, p), &*col_n).expect("colᵀ shape");
             // The bias goes in first and the product is added to it (β = 1): one pass over
             // the output fewer than adding it afterwards.
             for (row, &bias) in out_n.chunks_exact_mut(p).zip(&self.b) {
@@ -181,7 +186,7 @@ impl<F: Float> Layer<F> for Convolution<F> {
             gemm(
                 F::one(),
                 w_mat,
-                col_n.t(),
+                col_t,
                 F::one(),
                 &mut ArrayViewMut2::from_shape((fn_, p), out_n).expect("out shape"),
             );
@@ -220,11 +225,11 @@ impl<F: Float> Layer<F> for Convolution<F> {
         self.db.fill(F::zero());
         for (dout_n, col_n) in ds.chunks_exact(fn_ * p).zip(self.col.chunks_exact(p * k)) {
             for (db, row) in self.db.iter_mut().zip(dout_n.chunks_exact(p)) {
-                *db += row.iter().copied().sum::<F>();
+                *db += crate::linalg::sum(row);
             }
             let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
-            let col_n = ArrayView2::from_shape((p, k), col_n).expect("col shape");
-            gemm(F::one(), dout_n, col_n, F::one(), &mut dw_mat);
+            let col_t = ArrayView2::from_shape((k, p), col_n).expect("colᵀ shape");
+            gemm(F::one(), dout_n, col_t.t(), F::one(), &mut dw_mat);
         }
         if !self.input_grad {
             self.spare_out = recycle(dout);
@@ -242,10 +247,10 @@ impl<F: Float> Layer<F> for Convolution<F> {
             .zip(dxs.chunks_exact_mut(g.input_len()))
         {
             let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
-            let mut dcol =
-                ArrayViewMut2::from_shape((p, k), &mut self.scratch[..]).expect("dcol shape");
-            gemm(F::one(), dout_n.t(), w_mat, F::zero(), &mut dcol);
-            col2im_sample(&self.scratch, &g, dx_n);
+            let mut dcol_t =
+                ArrayViewMut2::from_shape((k, p), &mut self.scratch[..]).expect("dcolᵀ shape");
+            gemm(F::one(), w_mat.t(), dout_n, F::zero(), &mut dcol_t);
+            col2im_t_sample(&self.scratch, &g, dx_n);
         }
         self.spare_out = recycle(dout);
         dx

@@ -62,10 +62,65 @@ impl<F: Float> Pooling<F> {
     }
 }
 
+/// Pools every `H × W` plane of `xs` into `outs` (and `args` with `TRAIN`) with
+/// [`pool_plane`], compiled for AVX2 where the CPU has it.
+///
+/// The crate is built for baseline x86-64 (SSE2), where the compiler's vectorised selects of
+/// the 2×2 path work on 4 lanes; the `gemm` kernels choose their instruction set at run time,
+/// and so does this loop, which profiles showed compute-bound (ReLU forward does the same).
+fn pool_planes<F: Float, const TRAIN: bool>(
+    xs: &[F],
+    g: &ConvGeometry,
+    outs: &mut [F],
+    args: &mut [u32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { pool_planes_avx2::<F, TRAIN>(xs, g, outs, args) };
+        return;
+    }
+    pool_planes_any::<F, TRAIN>(xs, g, outs, args);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pool_planes_avx2<F: Float, const TRAIN: bool>(
+    xs: &[F],
+    g: &ConvGeometry,
+    outs: &mut [F],
+    args: &mut [u32],
+) {
+    pool_planes_any::<F, TRAIN>(xs, g, outs, args);
+}
+
+#[inline(always)]
+fn pool_planes_any<F: Float, const TRAIN: bool>(
+    xs: &[F],
+    g: &ConvGeometry,
+    outs: &mut [F],
+    args: &mut [u32],
+) {
+    let plane_out = g.oh * g.ow;
+    let planes = xs
+        .chunks_exact(g.h * g.w)
+        .zip(outs.chunks_exact_mut(plane_out));
+    if TRAIN {
+        for ((plane, out_plane), arg_plane) in planes.zip(args.chunks_exact_mut(plane_out)) {
+            pool_plane::<F, true>(plane, g, out_plane, arg_plane);
+        }
+    } else {
+        for (plane, out_plane) in planes {
+            pool_plane::<F, false>(plane, g, out_plane, &mut []);
+        }
+    }
+}
+
 /// Pools one `H × W` plane into `out` (`OH × OW`); with `TRAIN`, also records in `arg` the
 /// plane index of each maximum. The first maximum in row-major window order wins, as the
 /// comparisons are strict. The selects are written so that the compiler can make them
 /// branch-free: on real data, which element of a window is largest is unpredictable.
+#[inline(always)]
 fn pool_plane<F: Float, const TRAIN: bool>(
     plane: &[F],
     g: &ConvGeometry,
@@ -141,18 +196,10 @@ impl<F: Float> Layer<F> for Pooling<F> {
         if train {
             self.arg_max.resize(outs.len(), 0);
         }
-        let plane_out = g.oh * g.ow;
-        let planes = xs.chunks_exact(h * w).zip(outs.chunks_exact_mut(plane_out));
         if train {
-            for ((plane, out_plane), arg_plane) in
-                planes.zip(self.arg_max.chunks_exact_mut(plane_out))
-            {
-                pool_plane::<F, true>(plane, &g, out_plane, arg_plane);
-            }
+            pool_planes::<F, true>(xs, &g, outs, &mut self.arg_max);
         } else {
-            for (plane, out_plane) in planes {
-                pool_plane::<F, false>(plane, &g, out_plane, &mut []);
-            }
+            pool_planes::<F, false>(xs, &g, outs, &mut []);
         }
         if train {
             self.x_shape = Some([n, c, h, w]);

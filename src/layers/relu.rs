@@ -31,6 +31,67 @@ impl Relu {
     }
 }
 
+/// Defines `$name` over slices, compiled for AVX2 where the CPU has it (checked at run time):
+/// the crate is built for baseline x86-64, where these loops use 4-lane SSE selects.
+macro_rules! avx2_dispatch {
+    ($(#[$doc:meta])* fn $name:ident<F>($($arg:ident: $ty:ty),*) $body:block) => {
+        $(#[$doc])*
+        fn $name<F: Float>($($arg: $ty),*) {
+            #[inline(always)]
+            fn any<F: Float>($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2<F: Float>($($arg: $ty),*) {
+                any($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { avx2($($arg),*) };
+                return;
+            }
+            any($($arg),*)
+        }
+    };
+}
+
+avx2_dispatch! {
+    /// `mask = x <= 0`, `x = 0` where masked.
+    fn relu_forward<F>(xs: &mut [F], ms: &mut [bool]) {
+        for (v, m) in xs.iter_mut().zip(ms) {
+            let off = *v <= F::zero();
+            *m = off;
+            *v = if off { F::zero() } else { *v };
+        }
+    }
+}
+
+/// `dout = 0` where masked, compiled for AVX-512 (masked moves) where the CPU has it: with
+/// AVX2 this loop was measured 3× *slower* than baseline SSE (0.24 → 0.73 ms on the conv
+/// activations), with AVX-512 twice as fast (0.11 ms).
+fn relu_backward<F: Float>(ds: &mut [F], ms: &[bool]) {
+    #[inline(always)]
+    fn any<F: Float>(ds: &mut [F], ms: &[bool]) {
+        for (d, &m) in ds.iter_mut().zip(ms) {
+            *d = if m { F::zero() } else { *d };
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn avx512<F: Float>(ds: &mut [F], ms: &[bool]) {
+        any(ds, ms)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+    {
+        // SAFETY: the CPU supports AVX-512F and BW, checked just above.
+        unsafe { avx512(ds, ms) };
+        return;
+    }
+    any(ds, ms)
+}
+
 impl<F: Float> Layer<F> for Relu {
     fn name(&self) -> &'static str {
         "Relu"
@@ -47,11 +108,7 @@ impl<F: Float> Layer<F> for Relu {
             x.as_slice_memory_order_mut(),
             self.mask.as_slice_memory_order_mut(),
         ) {
-            for (v, m) in xs.iter_mut().zip(ms) {
-                let off = *v <= F::zero();
-                *m = off;
-                *v = if off { F::zero() } else { *v };
-            }
+            relu_forward(xs, ms);
             return x;
         }
         Zip::from(&mut self.mask)
@@ -75,9 +132,7 @@ impl<F: Float> Layer<F> for Relu {
             dout.as_slice_memory_order_mut(),
             self.mask.as_slice_memory_order(),
         ) {
-            for (d, &m) in ds.iter_mut().zip(ms) {
-                *d = if m { F::zero() } else { *d };
-            }
+            relu_backward(ds, ms);
             return dout;
         }
         Zip::from(&mut dout).and(&self.mask).for_each(|d, &m| {

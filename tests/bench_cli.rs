@@ -1,0 +1,58 @@
+//! `backprop bench`: the JSON that `bench/compare.sh` reads. No speed is asserted here (speed
+//! targets live in the benchmarks); these check what is measured and how it is reported.
+
+use std::process::Command;
+
+fn bench(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .arg("bench")
+        .args(args)
+        .args(["--seconds", "0", "--json"])
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+fn assert_measured(v: &serde_json::Value, workload: &str, flops_per_rep: f64) {
+    assert_eq!(v["workload"], workload);
+    assert_eq!(v["runner"], "backprop");
+    assert!(v["reps"].as_u64().unwrap() >= 3, "{v}");
+    assert!(v["per_sec"].as_f64().unwrap() > 0.0, "{v}");
+    let flops = v["flops_per_rep"].as_f64().unwrap();
+    assert!(
+        (flops - flops_per_rep).abs() < 1.0,
+        "{flops} vs {flops_per_rep}"
+    );
+    let gflops = v["gflops"].as_f64().unwrap();
+    let want = v["per_sec"].as_f64().unwrap() * flops / 1e9;
+    assert!((gflops - want).abs() <= 1e-9 * want, "{gflops} vs {want}");
+    if cfg!(target_os = "linux") {
+        let cpu = v["cpu_seconds"].as_f64().expect("on-CPU seconds on Linux");
+        assert!(cpu >= 0.0, "{v}");
+    }
+}
+
+#[test]
+fn conv_counts_the_books_simple_conv_net() {
+    // conv 30×(1×5×5) at 24×24 positions, forward and dW (no dx for a first layer):
+    // 2 · 2·100·576·750; Affine 4320×100 and 100×10: forward, dW and dx, 3 · 2·100·in·out.
+    let want = 2.0 * 2.0 * 100.0 * 576.0 * 750.0 + 3.0 * 2.0 * 100.0 * (432_000.0 + 1_000.0);
+    assert_measured(&bench(&["conv"]), "conv", want);
+}
+
+#[test]
+fn mlp_counts_two_layer_net_and_runs_on_two_threads() {
+    // Affine 784×50 (first layer: forward and dW) and 50×10 (forward, dW, dx).
+    let want = 2.0 * 2.0 * 100.0 * 39_200.0 + 3.0 * 2.0 * 100.0 * 500.0;
+    assert_measured(&bench(&["mlp", "--threads", "2"]), "mlp", want);
+}
+
+#[test]
+fn gemm_counts_a_1024_cube() {
+    assert_measured(&bench(&["gemm"]), "gemm", 2.0 * 1024f64.powi(3));
+}
