@@ -159,8 +159,13 @@ fn report<F: Float>(args: &PredictArgs, model: &Model<F>, src: &Source, p: &Pred
         head += &format!(" ({})", notes.join(", "));
     }
     println!("{head}: {}", name(top[0].0));
+    let width = top
+        .iter()
+        .map(|&(c, _)| name(c).chars().count())
+        .max()
+        .unwrap_or(1);
     for (c, pr) in top {
-        println!("  {:>8}  {:.4}", name(c), pr);
+        println!("  {:<width$}  {:.4}", name(c), pr);
     }
 }
 
