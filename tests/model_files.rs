@@ -158,7 +158,19 @@ fn bad_pickles_are_clear_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("pass --arch"), "{}", stderr(&o));
 
-    for arch in ["multi-layer:100,100:sigmoid", "simple-conv", "deep-conv"] {
+    // A two-layer pickle under the other architectures: what does not fit, by name.
+    for (arch, why) in [
+        ("multi-layer:100,100:sigmoid", "missing tensor W3"),
+        (
+            "multi-layer:20",
+            "tensor W1 has shape [64, 16], the architecture needs [64, 20]",
+        ),
+        (
+            "simple-conv",
+            "needs a 4-D W1 (FN, C, FH, FW), found [64, 16]",
+        ),
+        ("deep-conv", "needs a 4-D W1 (16, C, 3, 3), found [64, 16]"),
+    ] {
         let o = backprop(&[
             "import",
             &fixture("two_layer.pkl"),
@@ -167,8 +179,8 @@ fn bad_pickles_are_clear_errors() {
             "--out",
             out,
         ]);
-        assert_eq!(o.status.code(), Some(2), "{arch}");
-        assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(1), "{arch}");
+        assert!(stderr(&o).contains(why), "{arch}: {}", stderr(&o));
     }
     let o = backprop(&[
         "import",

@@ -11,7 +11,7 @@ use super::args::{DataArgs, DatasetName, positive_usize};
 use crate::error::{Error, Result};
 use crate::eval::{Evaluation, evaluate};
 use crate::float::Float;
-use crate::io::import::{ArchSpec, import_pickle};
+use crate::io::import::{ArchSpec, import_pickle, parse_input_shape};
 use crate::io::safetensors::{self, ModelInfo};
 use crate::nets::Network;
 
@@ -25,6 +25,9 @@ pub struct EvalArgs {
     /// simple-conv or deep-conv.
     #[arg(long)]
     arch: Option<ArchSpec>,
+    /// The input shape of a pickle's net, `C,H,W` [default: inferred from its weights].
+    #[arg(long, value_name = "C,H,W", value_parser = parse_input_shape, requires = "arch")]
+    input_shape: Option<[usize; 3]>,
     /// Dataset to evaluate on [default: the one the model records, else digits].
     #[arg(long, value_enum)]
     dataset: Option<DatasetName>,
@@ -67,7 +70,12 @@ fn is_pickle(path: &Path) -> bool {
 }
 
 /// Reads a model file of either kind in precision `F`.
-pub(super) fn load_model<F: Float>(path: &Path, arch: Option<&ArchSpec>) -> Result<Model<F>> {
+/// A pickle's input shape is `input_shape` if given, else inferred from its weights.
+pub(super) fn load_model<F: Float>(
+    path: &Path,
+    arch: Option<&ArchSpec>,
+    input_shape: Option<[usize; 3]>,
+) -> Result<Model<F>> {
     if is_pickle(path) {
         let Some(spec) = arch else {
             return Err(Error::Invalid(format!(
@@ -76,7 +84,7 @@ pub(super) fn load_model<F: Float>(path: &Path, arch: Option<&ArchSpec>) -> Resu
                 path.display()
             )));
         };
-        let (net, info, warnings) = import_pickle(path, spec)?;
+        let (net, info, warnings) = import_pickle(path, spec, input_shape)?;
         Ok(Model {
             net,
             info,
@@ -96,7 +104,7 @@ pub(super) fn load_model<F: Float>(path: &Path, arch: Option<&ArchSpec>) -> Resu
 
 /// The precision a model file was saved in: `F32` files are evaluated in `f32`, everything
 /// else (F64 files, the book's float64 pickles) in `f64`.
-fn file_is_f32(path: &Path) -> bool {
+pub(super) fn file_is_f32(path: &Path) -> bool {
     if is_pickle(path) {
         return false;
     }
@@ -123,7 +131,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 }
 
 fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
-    let mut model = load_model::<F>(&args.model, args.arch.as_ref())?;
+    let mut model = load_model::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
     for w in &model.warnings {
         eprintln!("warning: {w}");
     }

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::eval::load_model;
 use crate::error::Result;
-use crate::io::import::ArchSpec;
+use crate::io::import::{ArchSpec, parse_input_shape};
 use crate::io::safetensors;
 
 #[derive(Debug, Args)]
@@ -18,6 +18,10 @@ pub struct ImportArgs {
     /// deep-conv.
     #[arg(long)]
     arch: ArchSpec,
+    /// The input shape `C,H,W` [default: inferred from the weights: 784 inputs → 1,28,28;
+    /// a conv net's from its first Affine, trying 28×28 and 8×8 first].
+    #[arg(long, value_name = "C,H,W", value_parser = parse_input_shape)]
+    input_shape: Option<[usize; 3]>,
     /// The model file to write.
     #[arg(long)]
     out: PathBuf,
@@ -28,7 +32,7 @@ pub struct ImportArgs {
 
 pub fn run(args: ImportArgs) -> Result<()> {
     // The book's pickles hold float64 arrays; keep that precision.
-    let mut model = load_model::<f64>(&args.file, Some(&args.arch))?;
+    let mut model = load_model::<f64>(&args.file, Some(&args.arch), args.input_shape)?;
     for w in &model.warnings {
         eprintln!("warning: {w}");
     }

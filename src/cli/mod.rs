@@ -10,6 +10,7 @@ mod experiment;
 mod gradcheck;
 mod graph;
 mod import;
+mod predict;
 mod train;
 
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Convert a parameter pickle written by the book's Python code into a model file.
     Import(import::ImportArgs),
+    /// Classify image files (or one image of an IDX file) with a saved model: top classes.
+    Predict(predict::PredictArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -89,6 +92,7 @@ pub fn run() -> ExitCode {
         Command::Experiment(a) => experiment::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Import(a) => import::run(a),
+        Command::Predict(a) => predict::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -40,13 +40,28 @@ pub fn read_gray(path: &Path) -> Result<(Vec<u8>, u32, u32)> {
     Ok((gray.into_raw(), w, h))
 }
 
+/// The part of the frame's side that a digit's longer side fills in MNIST: 20 of 28 pixels.
+pub const MNIST_BOX: f32 = 20.0 / 28.0;
+
 /// Reads `path` and prepares it for a network that takes `height × width` images.
 pub fn load_for_model(path: &Path, height: usize, width: usize) -> Result<Prepared> {
+    load_for_model_fit(path, height, width, MNIST_BOX)
+}
+
+/// [`load_for_model`] with the digit's longer side filling `box_fraction` of the frame
+/// instead of MNIST's 20/28 (the embedded 8×8 digits fill their whole frame: 1).
+pub fn load_for_model_fit(
+    path: &Path,
+    height: usize,
+    width: usize,
+    box_fraction: f32,
+) -> Result<Prepared> {
     let (gray, w, h) = read_gray(path)?;
     if w == 0 || h == 0 {
         return Err(Error::format(path, "the image is empty"));
     }
-    let (pixels, inverted) = prepare(&gray, w as usize, h as usize, height, width);
+    let (pixels, inverted) =
+        prepare_fit(&gray, w as usize, h as usize, height, width, box_fraction);
     Ok(Prepared {
         pixels,
         inverted,
@@ -57,6 +72,18 @@ pub fn load_for_model(path: &Path, height: usize, width: usize) -> Result<Prepar
 /// The MNIST-style preparation of a grey image (`w × h`, 0 = black) into `out_h × out_w`
 /// values in `[0, 1]`. Returns the pixels and whether the image was inverted.
 pub fn prepare(gray: &[u8], w: usize, h: usize, out_h: usize, out_w: usize) -> (Vec<f32>, bool) {
+    prepare_fit(gray, w, h, out_h, out_w, MNIST_BOX)
+}
+
+/// [`prepare`] with the ink's longer side fitted into `box_fraction` of the frame.
+pub fn prepare_fit(
+    gray: &[u8],
+    w: usize,
+    h: usize,
+    out_h: usize,
+    out_w: usize,
+    box_fraction: f32,
+) -> (Vec<f32>, bool) {
     assert_eq!(
         gray.len(),
         w * h,
@@ -102,8 +129,8 @@ pub fn prepare(gray: &[u8], w: usize, h: usize, out_h: usize, out_w: usize) -> (
         })
         .collect();
 
-    // Fit the longer side into 20/28 of the frame (the MNIST box), keeping the aspect ratio.
-    let box_side = ((out_h.min(out_w) as f32) * 20.0 / 28.0).round().max(1.0);
+    // Fit the longer side into the box (MNIST: 20/28 of the frame), keeping the aspect ratio.
+    let box_side = ((out_h.min(out_w) as f32) * box_fraction).round().max(1.0);
     let scale = box_side / bw.max(bh) as f32;
     let (sw, sh) = (
         ((bw as f32 * scale).round() as usize).max(1),

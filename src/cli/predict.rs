@@ -1,0 +1,174 @@
+//! `backprop predict`: the top classes of image files (PNG, JPEG, PGM), or of one image of an
+//! IDX file, under a saved model (or a book pickle with `--arch`).
+
+use std::path::{Path, PathBuf};
+
+use clap::{ArgGroup, Args};
+use serde_json::json;
+
+use super::args::positive_usize;
+use super::eval::{Model, file_is_f32, load_model};
+use crate::error::Result;
+use crate::float::Float;
+use crate::io::import::{ArchSpec, parse_input_shape};
+use crate::predict::{self, Prediction};
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("input").required(true).args(["images", "idx"])))]
+pub struct PredictArgs {
+    /// The model: a .safetensors file, or a book parameter pickle (then --arch is needed).
+    #[arg(long)]
+    model: PathBuf,
+    /// The architecture of a pickle: two-layer, multi-layer:H1,H2,…[:sigmoid|relu],
+    /// simple-conv or deep-conv.
+    #[arg(long)]
+    arch: Option<ArchSpec>,
+    /// The input shape of a pickle's net, `C,H,W` [default: inferred from its weights].
+    #[arg(long, value_name = "C,H,W", value_parser = parse_input_shape, requires = "arch")]
+    input_shape: Option<[usize; 3]>,
+    /// Image files to classify: each is made to look like an MNIST digit first (grey,
+    /// inverted if its background is light, fitted and centred in the model's frame).
+    #[arg(value_name = "IMAGE")]
+    images: Vec<PathBuf>,
+    /// An IDX images file: classify its image --index as it is (bytes / 255).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "index",
+        conflicts_with = "images"
+    )]
+    idx: Option<PathBuf>,
+    /// Which image of the --idx file (from 0).
+    #[arg(long, requires = "idx")]
+    index: Option<usize>,
+    /// The IDX labels file that goes with --idx, to print the true label too.
+    #[arg(long, value_name = "FILE", requires = "idx")]
+    labels: Option<PathBuf>,
+    /// How many classes to list.
+    #[arg(long, default_value = "3", value_parser = positive_usize)]
+    top: usize,
+    /// Print one JSON object per image instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: PredictArgs) -> Result<()> {
+    if file_is_f32(&args.model) {
+        run_as::<f32>(args)
+    } else {
+        run_as::<f64>(args)
+    }
+}
+
+/// What is known about one classified input besides the prediction.
+struct Source {
+    /// The image file, or the IDX file.
+    file: PathBuf,
+    index: Option<usize>,
+    label: Option<usize>,
+    inverted: Option<bool>,
+    original_size: Option<(u32, u32)>,
+}
+
+fn run_as<F: Float>(args: PredictArgs) -> Result<()> {
+    if args.index.is_some() && args.idx.is_none() {
+        return Err(crate::error::Error::Invalid(
+            "--index selects an image of an --idx file: pass --idx FILE".into(),
+        ));
+    }
+    let mut model = load_model::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
+    for w in &model.warnings {
+        eprintln!("warning: {w}");
+    }
+    let (h, w) = predict::grey_input(&model.info, &args.model)?;
+    if let (Some(file), Some(index)) = (&args.idx, args.index) {
+        let pixels = predict::idx_image(file, index, h, w)?;
+        let label = match &args.labels {
+            Some(l) => Some(predict::idx_label(
+                l,
+                file,
+                index,
+                model.info.class_names.len(),
+            )?),
+            None => None,
+        };
+        let p = predict::classify(&mut model.net, &model.info, &pixels);
+        let src = Source {
+            file: file.clone(),
+            index: Some(index),
+            label,
+            inverted: None,
+            original_size: None,
+        };
+        report(&args, &model, &src, &p);
+    }
+    for file in &args.images {
+        let prepared = predict::prepare_image(file, &model.info, &args.model)?;
+        let p = predict::classify(&mut model.net, &model.info, &prepared.pixels);
+        let src = Source {
+            file: file.clone(),
+            index: None,
+            label: None,
+            inverted: Some(prepared.inverted),
+            original_size: Some(prepared.original_size),
+        };
+        report(&args, &model, &src, &p);
+    }
+    Ok(())
+}
+
+fn report<F: Float>(args: &PredictArgs, model: &Model<F>, src: &Source, p: &Prediction) {
+    let names = &model.info.class_names;
+    let name = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
+    let top = p.top(args.top);
+    if args.json {
+        let mut o = json!({
+            "file": src.file.display().to_string(),
+            "prediction": name(top[0].0),
+            "class": top[0].0,
+            "top": top.iter().map(|&(c, pr)| json!({"class": c, "name": name(c), "probability": pr}))
+                .collect::<Vec<_>>(),
+            "logits": p.logits,
+        });
+        if let Some(i) = src.index {
+            o["index"] = json!(i);
+            o["label"] = json!(src.label);
+        }
+        if let (Some(inv), Some((w, h))) = (src.inverted, src.original_size) {
+            o["inverted"] = json!(inv);
+            o["original_size"] = json!([w, h]);
+        }
+        println!("{o}");
+        return;
+    }
+    let mut head = display(&src.file);
+    if let Some(i) = src.index {
+        head += &format!(" [{i}]");
+    }
+    let mut notes = Vec::new();
+    if let Some((w, h)) = src.original_size {
+        notes.push(format!("{w}×{h}"));
+    }
+    if src.inverted == Some(true) {
+        notes.push("light background: inverted".to_string());
+    }
+    if let Some(l) = src.label {
+        notes.push(format!("label {}", name(l)));
+    }
+    if !notes.is_empty() {
+        head += &format!(" ({})", notes.join(", "));
+    }
+    println!("{head}: {}", name(top[0].0));
+    let width = top
+        .iter()
+        .map(|&(c, _)| name(c).chars().count())
+        .max()
+        .unwrap_or(1);
+    for (c, pr) in top {
+        println!("  {:<width$}  {:.4}", name(c), pr);
+    }
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
