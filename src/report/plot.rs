@@ -123,59 +123,53 @@ pub fn to_svg(figure: &Figure) -> Result<String> {
 /// Writes `figure` to `path`: PNG for `.png`, SVG for `.svg`. The file is written to a
 /// temporary name in the same directory and renamed into place.
 pub fn save(figure: &Figure, path: &Path) -> Result<()> {
-    register_font()?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
+    let bytes = match ext.as_deref() {
+        Some("png") => to_png(figure).map_err(|e| Error::format(path, e.to_string()))?,
+        Some("svg") => to_svg(figure)
+            .map_err(|e| Error::format(path, e.to_string()))?
+            .into_bytes(),
+        _ => {
+            return Err(Error::Invalid(format!(
+                "{}: the plot file must end in .png or .svg",
+                path.display()
+            )));
+        }
+    };
+    crate::io::write_atomic(path, &bytes)
+}
+
+/// `figure` as PNG bytes: drawn into an RGB buffer, then encoded (plotters' own encoder
+/// would pull in a second version of the `image` crate).
+pub fn to_png(figure: &Figure) -> Result<Vec<u8>> {
+    register_font()?;
     let columns = figure.columns.max(1);
     let rows = figure.panels.len().div_ceil(columns).max(1);
-    let size = (
+    let (w, h) = (
         figure.panel_size.0 * columns as u32,
         figure.panel_size.1 * rows as u32,
     );
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
-    let plot_err = |e: String| Error::format(path, format!("drawing the plot failed: {e}"));
-    match ext.as_deref() {
-        Some("png") => {
-            // The bitmap backend picks the image format from the extension, so the
-            // temporary file keeps `.png`.
-            let tmp = dir.join(format!(".{name}.{}.tmp.png", std::process::id()));
-            let result = (|| {
-                let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-                draw(&root, figure, rows, columns)?;
-                root.present().map_err(|e| e.to_string())
-            })();
-            if let Err(e) = result {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(plot_err(e));
-            }
-            std::fs::rename(&tmp, path).map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                Error::io(path, e)
-            })
-        }
-        Some("svg") => {
-            let svg = to_svg(figure).map_err(|e| Error::format(path, e.to_string()))?;
-            let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-            std::fs::write(&tmp, svg).map_err(|e| Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, path).map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                Error::io(path, e)
-            })
-        }
-        _ => Err(Error::Invalid(format!(
-            "{}: the plot file must end in .png or .svg",
-            path.display()
-        ))),
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        draw(&root, figure, rows, columns)
+            .map_err(|e| Error::Invalid(format!("drawing the plot failed: {e}")))?;
+        root.present()
+            .map_err(|e| Error::Invalid(format!("drawing the plot failed: {e}")))?;
     }
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        &rgb,
+        w,
+        h,
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| Error::Invalid(format!("encoding the plot failed: {e}")))?;
+    Ok(png)
 }
 
 /// Matplotlib's default colour cycle, so figures look like the book's.
