@@ -23,7 +23,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 numpy() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$1" OMP_NUM_THREADS="$1" "$py" numpy_nets.py "${@:2}"; }
-label() { sed "s/\"runner\": \"\\([^\"]*\\)\"/\"runner\": \"\\1$1\"/"; }
+label() { sed "s/\"runner\": *\"\\([^\"]*\\)\"/\"runner\": \"\\1$1\"/"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
 echo "numpy kernel: $(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" -c 'import threadpoolctl, numpy; print([i.get("architecture") for i in threadpoolctl.threadpool_info()], numpy.__version__)')" >&2
