@@ -47,3 +47,55 @@ fn deep_conv_runs_on_8x8_digits() {
     let conv_params: usize = convs.iter().map(|(c, f)| f * c * 9 + f).sum();
     assert_eq!(last["params"], conv_params + 64 * 50 + 50 + 50 * 10 + 10);
 }
+
+#[test]
+fn show_filters_writes_the_trained_and_the_fresh_grids() {
+    let dir = std::env::temp_dir().join(format!("backprop-filters-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("conv.safetensors");
+    let o = train(&[
+        "--model",
+        "simple-conv",
+        "--epochs",
+        "1",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (after, before) = (dir.join("after.png"), dir.join("before.png"));
+    let o = Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args(["show", "filters", "--model", model.to_str().unwrap()])
+        .args([
+            "--out",
+            after.to_str().unwrap(),
+            "--fresh",
+            before.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for png in [&after, &before] {
+        let img = image::open(png).unwrap().to_luma8();
+        // 30 filters of 5×5 at 8× with 4-pixel spacing, 8 per row: 4 rows.
+        assert_eq!(img.dimensions(), (8 * 40 + 9 * 4, 4 * 40 + 5 * 4));
+    }
+    assert_ne!(
+        std::fs::read(&after).unwrap(),
+        std::fs::read(&before).unwrap()
+    );
+
+    // A net without a convolution gets a clear error.
+    let flat = dir.join("flat.safetensors");
+    assert!(
+        train(&["--epochs", "1", "--save", flat.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args(["show", "filters", "--model", flat.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no convolution layer"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

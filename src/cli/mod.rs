@@ -11,6 +11,7 @@ mod gradcheck;
 mod graph;
 mod import;
 mod predict;
+mod show;
 mod train;
 
 use std::process::ExitCode;
@@ -52,6 +53,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Classify image files (or one image of an IDX file) with a saved model: top classes.
     Predict(predict::PredictArgs),
+    /// Pictures of a model: `show filters` writes the first conv layer's filters as a PNG.
+    Show(show::ShowArgs),
 }
 
 /// Exit code for a runtime failure.
@@ -85,6 +88,7 @@ pub fn run() -> ExitCode {
     }
     let result = match cli.command {
         Command::Train(a) => train::run(*a),
+        Command::Show(a) => show::run(a),
         Command::Gradcheck(a) => gradcheck::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Data(a) => data::run(a),
