@@ -142,6 +142,16 @@ pub fn save(figure: &Figure, path: &Path) -> Result<()> {
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
+    // Said plainly here: the drawing backend would report it as a nested backend error.
+    if !dir.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the directory {} does not exist", dir.display()),
+            ),
+        ));
+    }
     let plot_err = |e: String| Error::format(path, format!("drawing the plot failed: {e}"));
     match ext.as_deref() {
         Some("png") => {
