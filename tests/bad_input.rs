@@ -225,6 +225,12 @@ fn bad_model_files_are_refused_naming_the_file() {
         bad_file(&["eval", "--model", &f], name);
         bad_file(&["predict", "--model", &f, &p("image.png")], name);
     }
+    // The wrong kind of file is named as what it seems to be.
+    for (name, kind) in [("image.png", "PNG"), ("labels", "IDX")] {
+        let o = backprop(&["eval", "--model", &p(name)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(kind), "{name}: {err}");
+    }
     let huge = p("huge-bytes.pkl");
     for arch in ["two-layer", "simple-conv"] {
         bad_file(
