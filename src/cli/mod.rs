@@ -66,8 +66,24 @@ pub const EXIT_DIVERGED: u8 = 3;
 /// Exit code for a run stopped by SIGINT or SIGTERM (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// Lets SIGPIPE end the process quietly, as it does other Unix tools.
+///
+/// Rust's runtime ignores SIGPIPE, so writing to a closed pipe (`backprop eval … | head`)
+/// becomes an error that `println!` turns into a panic. With the default disposition the
+/// kernel ends the process at the first write after the reader has gone, which is what a
+/// pipeline expects.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing on the main thread, before any other thread exists; setting
+    // a signal's disposition to SIG_DFL installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Parses the process arguments, runs the command and returns its exit code.
 pub fn run() -> ExitCode {
+    restore_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -152,6 +152,14 @@ fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    // A typo in an output path should not cost a whole training run: check the directories
+    // now; the files themselves are still written atomically at the end.
+    for path in [&args.save, &args.plot.plot, &args.report]
+        .into_iter()
+        .flatten()
+    {
+        output_dir_exists(path)?;
+    }
     if let Some(dir) = &args.resume {
         let path = checkpoint::latest(dir)?;
         return if checkpoint_is_f32(&path)? {
@@ -163,6 +171,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
     match args.precision {
         Precision::F32 => execute(fresh::<f32>(&args)?, &args),
         Precision::F64 => execute(fresh::<f64>(&args)?, &args),
+    }
+}
+
+/// Fails with an I/O error naming `path` when the directory it would be written into is missing.
+fn output_dir_exists(path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the directory {} does not exist", dir.display()),
+            ),
+        ))
     }
 }
 

@@ -142,12 +142,29 @@ pub fn load<F: Float>(path: &Path) -> Result<LoadedModel<F>> {
     from_bytes(&bytes, path)
 }
 
+/// What a file that is not a model seems to be, from its first bytes, so that the error can
+/// say "a PNG image" rather than only "header too large".
+fn other_kind(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0x89, b'P', b'N', b'G', ..] => Some("a PNG image"),
+        [0xFF, 0xD8, 0xFF, ..] => Some("a JPEG image"),
+        [0x1F, 0x8B, ..] => Some("a gzip file"),
+        [0x80, 2..=5, ..] | [b'(', ..] | [b'}', ..] => {
+            Some("a pickle: pass --arch to read the book's parameter pickles")
+        }
+        [0, 0, 8, 1..=3, ..] => Some("an IDX data file"),
+        _ => None,
+    }
+}
+
 /// Parses the bytes of a model file; `path` names it in errors.
 pub fn from_bytes<F: Float>(bytes: &[u8], path: &Path) -> Result<LoadedModel<F>> {
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::format(path, format!("not a safetensors file: {e}")))?;
-    let (_, meta) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| Error::format(path, format!("not a safetensors file: {e}")))?;
+    let not_safetensors = |e: safetensors::SafeTensorError| {
+        let kind = other_kind(bytes).map_or(String::new(), |k| format!(" (it looks like {k})"));
+        Error::format(path, format!("not a safetensors file: {e}{kind}"))
+    };
+    let st = SafeTensors::deserialize(bytes).map_err(not_safetensors)?;
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(not_safetensors)?;
     let empty = HashMap::new();
     let meta = meta.metadata().as_ref().unwrap_or(&empty);
     let info = read_info(meta, path)?;

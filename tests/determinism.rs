@@ -1,0 +1,101 @@
+//! The same seed gives the same weights: bit for bit at a fixed `--threads`, and up to
+//! floating-point reassociation across thread counts.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use backprop::io::safetensors;
+
+/// Trains with `args`, `--seed seed` and `--threads threads`, returning every tensor of the saved model.
+fn trained(tag: &str, threads: usize, seed: u64, args: &[&str]) -> Vec<(String, Vec<f32>)> {
+    let dir = std::env::temp_dir().join(format!("backprop-det-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join(format!("{tag}-{threads}.safetensors"));
+    let _ = std::fs::remove_file(&path);
+    let o = Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args([
+            "train",
+            "--threads",
+            &threads.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ])
+        .args(args)
+        .args(["--save", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut m = safetensors::load::<f32>(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let mut out: Vec<(String, Vec<f32>)> = m
+        .net
+        .params()
+        .iter()
+        .map(|p| (p.name.to_string(), p.value.iter().copied().collect()))
+        .collect();
+    out.extend(
+        m.net
+            .buffers()
+            .into_iter()
+            .map(|(n, v)| (n, v.iter().copied().collect())),
+    );
+    out
+}
+
+fn bits(w: &[(String, Vec<f32>)]) -> Vec<(String, Vec<u32>)> {
+    w.iter()
+        .map(|(n, v)| (n.clone(), v.iter().map(|x| x.to_bits()).collect()))
+        .collect()
+}
+
+fn check(tag: &str, args: &[&str]) {
+    let one = trained(tag, 1, 7, args);
+    assert_eq!(
+        bits(&one),
+        bits(&trained(tag, 1, 7, args)),
+        "{tag}: --threads 1 twice"
+    );
+    let two = trained(tag, 2, 7, args);
+    assert_eq!(
+        bits(&two),
+        bits(&trained(tag, 2, 7, args)),
+        "{tag}: --threads 2 twice"
+    );
+    // Across thread counts only the summation order inside large products may differ.
+    assert_eq!(one.len(), two.len());
+    for ((n1, a), (n2, b)) in one.iter().zip(&two) {
+        assert_eq!(n1, n2);
+        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-4 * scale,
+                "{tag}: {n1} differs across threads: {x} vs {y}"
+            );
+        }
+    }
+    // A different seed really changes the weights (the comparison above can fail).
+    let other = trained(&format!("{tag}-seed8"), 1, 8, args);
+    assert_ne!(bits(&one), bits(&other), "{tag}: the seed had no effect");
+}
+
+#[test]
+fn two_layer_runs_repeat_bit_for_bit() {
+    check("two-layer", &["--model", "two-layer", "--epochs", "2"]);
+}
+
+#[test]
+fn simple_conv_runs_repeat_bit_for_bit() {
+    check(
+        "simple-conv",
+        &[
+            "--model",
+            "simple-conv",
+            "--iters",
+            "30",
+            "--batch-size",
+            "50",
+            "--optimizer",
+            "adam",
+        ],
+    );
+}
