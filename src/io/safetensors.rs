@@ -512,6 +512,11 @@ mod tests {
             .map(|o| o.status.success())
             .unwrap_or(false);
         if !ok {
+            // CI sets BACKPROP_REQUIRE_PYTHON=1 so that a missing library fails, not skips.
+            assert!(
+                std::env::var("BACKPROP_REQUIRE_PYTHON").as_deref() != Ok("1"),
+                "BACKPROP_REQUIRE_PYTHON=1 but `python3 -c \"import safetensors.numpy, numpy\"` fails"
+            );
             eprintln!("note: skipped: python3 with safetensors and numpy is not available");
             return;
         }

@@ -27,7 +27,8 @@ pub struct Report {
     pub title: String,
     /// The run's configuration, as (name, value) rows.
     pub config: Vec<(String, String)>,
-    /// Charts already rendered as SVG (loss curve, accuracy), each with a heading.
+    /// Charts already rendered as SVG (loss curve, accuracy), each with a heading (its tooltip;
+    /// the SVG shows its own title).
     pub charts: Vec<(String, String)>,
     /// One row per evaluation.
     pub history: Vec<EpochRecord>,
@@ -98,12 +99,16 @@ pub fn tile_png_uri(tile: &Tile) -> String {
     format!("data:image/png;base64,{}", base64(&png))
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right;border:1px solid #e4e4e4}\
-th{background:#f4f4f4}.grid{display:flex;flex-wrap:wrap;gap:8px}\
-figure{margin:0;text-align:center;font-size:.8em}figure img{image-rendering:pixelated;width:56px;height:56px;border:1px solid #ccc}\
-.chart svg{max-width:100%;height:auto}";
+th{background:#f4f4f4}\
+table.config th{text-align:left;white-space:nowrap;vertical-align:top}\
+table.config td{text-align:left;font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}\
+.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{flex:1 1 480px}.chart svg{width:100%;height:auto}\
+.grid{display:flex;flex-wrap:wrap;gap:10px}\
+figure{margin:0;width:72px;text-align:center;font-size:.75em}\
+figure img{image-rendering:pixelated;width:64px;height:64px;border:1px solid #ccc}";
 
 fn section_table(html: &mut String, r: &Report) {
     html.push_str("<h2>Accuracy per evaluation</h2><table><tr><th>epoch</th><th>step</th><th>loss</th><th>train acc</th><th>test acc</th><th>seconds</th></tr>");
@@ -182,7 +187,7 @@ pub fn render(r: &Report) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1>",
         t = escape(&r.title)
     );
-    html.push_str("<h2>Configuration</h2><table>");
+    html.push_str("<h2>Configuration</h2><table class=\"config\">");
     for (k, v) in &r.config {
         let _ = write!(
             html,
@@ -192,12 +197,17 @@ pub fn render(r: &Report) -> String {
         );
     }
     html.push_str("</table>");
-    for (heading, svg) in &r.charts {
-        let _ = write!(
-            html,
-            "<h2>{}</h2><div class=\"chart\">{svg}</div>",
-            escape(heading)
-        );
+    if !r.charts.is_empty() {
+        // Side by side when the window is wide enough; each SVG carries its own title.
+        html.push_str("<h2>Learning curves</h2><div class=\"charts\">");
+        for (heading, svg) in &r.charts {
+            let _ = write!(
+                html,
+                "<div class=\"chart\" title=\"{}\">{svg}</div>",
+                escape(heading)
+            );
+        }
+        html.push_str("</div>");
     }
     section_table(&mut html, r);
     section_confusion(&mut html, r);
