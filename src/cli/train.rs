@@ -162,7 +162,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     if let Some(dir) = &args.resume {
         let path = checkpoint::latest(dir)?;
-        return if checkpoint_is_f32(&path)? {
+        return if super::eval::file_is_f32(&path) {
             execute(resumed::<f32>(&path)?, &args)
         } else {
             execute(resumed::<f64>(&path)?, &args)
@@ -350,16 +350,6 @@ fn fresh<F: Float>(args: &TrainArgs) -> Result<Run<F>> {
         description,
         progress: None,
     })
-}
-
-fn checkpoint_is_f32(path: &Path) -> Result<bool> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (_, meta) = ::safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::format(path, format!("not a safetensors file: {e}")))?;
-    Ok(meta
-        .tensors()
-        .values()
-        .any(|t| t.dtype == ::safetensors::Dtype::F32))
 }
 
 /// A run read back from a checkpoint: the same data, network, optimizer state, batch order

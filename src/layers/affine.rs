@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn, Zip};
 
 use super::convolution::{recycle, reuse};
-use super::{Layer, Param, ParamKind};
+use super::{Layer, Param};
 use crate::float::Float;
 use crate::linalg::gemm;
 
@@ -127,18 +127,7 @@ impl<F: Float> Layer<F> for Affine<F> {
     }
 
     fn params(&mut self) -> Vec<Param<'_, F>> {
-        vec![
-            Param {
-                kind: ParamKind::Weight,
-                value: self.w.view_mut().into_dyn(),
-                grad: self.dw.view_mut().into_dyn(),
-            },
-            Param {
-                kind: ParamKind::Bias,
-                value: self.b.view_mut().into_dyn(),
-                grad: self.db.view_mut().into_dyn(),
-            },
-        ]
+        Param::weight_and_bias(&mut self.w, &mut self.dw, &mut self.b, &mut self.db)
     }
 
     fn set_input_grad(&mut self, needed: bool) {

@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array4, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
-use super::{Layer, Param, ParamKind};
+use super::{Layer, Param};
 use crate::float::Float;
 use crate::functions::{ConvGeometry, col2im_t_sample, im2col_t_sample};
 use crate::linalg::gemm;
@@ -257,18 +257,7 @@ impl<F: Float> Layer<F> for Convolution<F> {
     }
 
     fn params(&mut self) -> Vec<Param<'_, F>> {
-        vec![
-            Param {
-                kind: ParamKind::Weight,
-                value: self.w.view_mut().into_dyn(),
-                grad: self.dw.view_mut().into_dyn(),
-            },
-            Param {
-                kind: ParamKind::Bias,
-                value: self.b.view_mut().into_dyn(),
-                grad: self.db.view_mut().into_dyn(),
-            },
-        ]
+        Param::weight_and_bias(&mut self.w, &mut self.dw, &mut self.b, &mut self.db)
     }
 
     fn set_input_grad(&mut self, needed: bool) {

@@ -69,6 +69,30 @@ pub struct Param<'a, F> {
     pub grad: ArrayViewMutD<'a, F>,
 }
 
+impl<'a, F> Param<'a, F> {
+    /// The `W`, `b` pair of a layer with weights and a bias (Affine, Convolution), in the
+    /// book's order.
+    pub fn weight_and_bias<D1: ndarray::Dimension, D2: ndarray::Dimension>(
+        w: &'a mut ndarray::Array<F, D1>,
+        dw: &'a mut ndarray::Array<F, D1>,
+        b: &'a mut ndarray::Array<F, D2>,
+        db: &'a mut ndarray::Array<F, D2>,
+    ) -> Vec<Self> {
+        vec![
+            Param {
+                kind: ParamKind::Weight,
+                value: w.view_mut().into_dyn(),
+                grad: dw.view_mut().into_dyn(),
+            },
+            Param {
+                kind: ParamKind::Bias,
+                value: b.view_mut().into_dyn(),
+                grad: db.view_mut().into_dyn(),
+            },
+        ]
+    }
+}
+
 /// A layer of a network: forward and backward over arrays whose first axis is the batch.
 pub trait Layer<F: Float>: Send {
     /// The book's class name (`Affine`, `Relu`, …).
