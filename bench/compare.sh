@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# backprop against the book's NumPy code and PyTorch, in one run, interleaved.
+# backprop against the book's NumPy code, PyTorch and JAX, in one run, interleaved.
 #
 #   bench/compare.sh [ROUNDS]      (default 3 rounds; medians are reported)
 #
-# Creates bench/.venv (pip: numpy, threadpoolctl, torch — PyPI's torch is the CUDA build and
-# pulls ≈ 5 GB of nvidia packages even for CPU use) on first run. NumPy runs with
+# Creates bench/.venv (pip: numpy, threadpoolctl, torch, jax — PyPI's torch is the CUDA build
+# and pulls ≈ 5 GB of nvidia packages even for CPU use; PyPI's jax brings the CPU jaxlib) on
+# first run, and adds jax to a venv made before it was a runner. NumPy runs with
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset: set, they force OpenBLAS onto its AVX2 kernels.
+# JAX has no thread-count call: jax_nets.py sets PJRT_NPROC (and for 1 thread
+# XLA_FLAGS=--xla_cpu_multi_thread_eigen=false) before importing jax; see limit_threads there.
 # MNIST is read from backprop's cache when present (backprop data fetch/import mnist), else all
 # runners use the same-sized random data.
 set -euo pipefail
@@ -14,8 +17,9 @@ rounds=${1:-3}
 venv=.venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q numpy threadpoolctl torch
+  "$venv/bin/pip" install -q numpy threadpoolctl torch jax
 fi
+"$venv/bin/python" -c 'import jax' 2>/dev/null || "$venv/bin/pip" install -q jax
 py="$venv/bin/python"
 (cd .. && cargo build --release -q)
 bp=../target/release/backprop
@@ -28,6 +32,7 @@ label() { sed "s/\"runner\": *\"\\([^\"]*\\)\"/\"runner\": \"\\1$1\"/"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
 echo "numpy kernel: $(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" -c 'import threadpoolctl, numpy; print([i.get("architecture") for i in threadpoolctl.threadpool_info()], numpy.__version__)')" >&2
 echo "torch: $("$py" -c 'import torch; print(torch.__version__)')" >&2
+echo "jax: $(JAX_PLATFORMS=cpu "$py" -c 'import jax; print(jax.__version__)')" >&2
 
 for r in $(seq "$rounds"); do
   echo "round $r/$rounds" >&2
@@ -36,6 +41,8 @@ for r in $(seq "$rounds"); do
   "$bp" bench mlp --threads 1 --json | label "-1t" >>"$out"
   "$py" torch_nets.py mlp 1 1000 >>"$out"
   "$py" torch_nets.py mlp 2 1000 >>"$out"
+  "$py" jax_nets.py mlp 1 1000 >>"$out"
+  "$py" jax_nets.py mlp 2 1000 >>"$out"
   numpy 1 mlp f32 300 | label "-1t" >>"$out"
   "$bp" bench mlp --threads 2 --json | label "-2t" >>"$out"
 
@@ -43,6 +50,8 @@ for r in $(seq "$rounds"); do
   "$bp" bench conv --threads 1 --json | label "-1t" >>"$out"
   "$py" torch_nets.py conv 1 40 >>"$out"
   "$py" torch_nets.py conv 2 60 >>"$out"
+  "$py" jax_nets.py conv 1 40 >>"$out"
+  "$py" jax_nets.py conv 2 60 >>"$out"
   numpy 1 conv f32 10 | label "-1t" >>"$out"
   "$bp" bench conv --threads 2 --json | label "-2t" >>"$out"
 
@@ -51,6 +60,8 @@ for r in $(seq "$rounds"); do
   "$bp" bench gemm --threads 1 --json | label "-1t" >>"$out"
   "$py" torch_nets.py gemm 1 10 >>"$out"
   "$py" torch_nets.py gemm 2 20 >>"$out"
+  "$py" jax_nets.py gemm 1 10 >>"$out"
+  "$py" jax_nets.py gemm 2 20 >>"$out"
   "$bp" bench gemm --threads 2 --json | label "-2t" >>"$out"
 done
 
