@@ -35,6 +35,15 @@ fn main() -> backprop::Result<()> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(100);
+    // Threads as `--threads` would allow them (default 1).
+    let threads: usize = std::env::var("THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    backprop::linalg::set_threads(threads);
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
     let mut rng = Rng::new(0);
     let x =
         Array4::<f32>::from_shape_simple_fn((BATCH, 1, 28, 28), || rng.uniform() as f32).into_dyn();

@@ -37,6 +37,7 @@ pub mod layers;
 pub mod linalg;
 pub mod nets;
 pub mod optim;
+pub mod parallel;
 pub mod predict;
 pub mod pyfmt;
 pub mod report;

@@ -14,6 +14,7 @@
 //! other core is busy.
 
 use std::any::TypeId;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gemm_common::Parallelism;
@@ -27,14 +28,34 @@ static THREADS: AtomicUsize = AtomicUsize::new(1);
 /// products (≤ 3.9 M) stay below it, as a second thread was measured to slow the MLP step.
 pub const PARALLEL_THRESHOLD: usize = 1 << 23;
 
-/// Allows matrix products to use up to `n` threads (1 = single-threaded, the default).
+thread_local! {
+    /// A [`with_threads`] override for work started on this thread (0 = none).
+    static LOCAL_THREADS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Allows matrix products and per-image layer work (see [`crate::parallel`]) to use up to
+/// `n` threads (1 = single-threaded, the default), process-wide.
 pub fn set_threads(n: usize) {
     THREADS.store(n.max(1), Ordering::Relaxed);
 }
 
-/// The number of threads products may use.
+/// The number of threads work started on this thread may use: the [`with_threads`] override
+/// if one is active, else what [`set_threads`] allowed.
 pub fn threads() -> usize {
-    THREADS.load(Ordering::Relaxed)
+    match LOCAL_THREADS.with(Cell::get) {
+        0 => THREADS.load(Ordering::Relaxed),
+        n => n,
+    }
+}
+
+/// Runs `f` as if [`set_threads`]`(n)` had been called, for work started on this thread only
+/// (tests use it to compare thread counts side by side without touching the process-wide
+/// setting).
+pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    let before = LOCAL_THREADS.with(|c| c.replace(n.max(1)));
+    let result = f();
+    LOCAL_THREADS.with(|c| c.set(before));
+    result
 }
 
 /// Multiply-adds (`m·n·k`) from which a single-threaded product goes to `matrixmultiply`.

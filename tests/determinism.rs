@@ -99,3 +99,56 @@ fn simple_conv_runs_repeat_bit_for_bit() {
         ],
     );
 }
+
+/// A directory of random 28×28 IDX data (MNIST's shape): large enough images that a
+/// SimpleConvNet batch of 100 crosses the thresholds at which `--threads 2` splits the
+/// convolution, pooling, ReLU and Adam work across threads.
+fn mnist_shaped_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("backprop-det-idx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for (prefix, n) in [("train", 400usize), ("t10k", 100)] {
+        let images: Vec<u8> = (0..n * 784).map(|_| next() as u8).collect();
+        let labels: Vec<u8> = (0..n).map(|_| (next() % 10) as u8).collect();
+        for (kind, dims, data) in [
+            ("images-idx3", vec![n, 28, 28], images),
+            ("labels-idx1", vec![n], labels),
+        ] {
+            let mut bytes = vec![0, 0, 8, dims.len() as u8];
+            for d in dims {
+                bytes.extend((d as u32).to_be_bytes());
+            }
+            bytes.extend(data);
+            std::fs::write(dir.join(format!("{prefix}-{kind}-ubyte")), bytes).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn simple_conv_on_mnist_sized_images_repeats_bit_for_bit() {
+    let dir = mnist_shaped_dir();
+    check(
+        "simple-conv-28",
+        &[
+            "--data",
+            dir.to_str().unwrap(),
+            "--model",
+            "simple-conv",
+            "--iters",
+            "8",
+            "--batch-size",
+            "100",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.001",
+        ],
+    );
+}

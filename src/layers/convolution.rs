@@ -6,6 +6,7 @@ use super::{Layer, Param};
 use crate::float::Float;
 use crate::functions::{ConvGeometry, col2im_t_sample, im2col_t_sample};
 use crate::linalg::gemm;
+use crate::parallel;
 
 /// A 2-D convolution over `(N, C, H, W)` images with `FN` filters of `C × FH × FW`, a
 /// stride and zero padding; the output is `(N, FN, OH, OW)` with
@@ -60,6 +61,8 @@ pub struct Convolution<F> {
     spare_out: Vec<F>,
     /// Storage to reuse for the next `dx` (recycled from `x`).
     spare_dx: Vec<F>,
+    /// Per-run partial sums of `dW` and `db` (see [`crate::parallel`]).
+    partials: Vec<F>,
     input_grad: bool,
 }
 
@@ -111,6 +114,7 @@ impl<F: Float> Convolution<F> {
             scratch: Vec::new(),
             spare_out: Vec::new(),
             spare_dx: Vec::new(),
+            partials: Vec::new(),
             input_grad: true,
         }
     }
@@ -129,6 +133,75 @@ impl<F: Float> Convolution<F> {
         let fn_ = self.w.dim().0;
         let w = self.w.as_slice().expect("W is kept in standard layout");
         ArrayView2::from_shape((fn_, w.len() / fn_.max(1)), w).expect("W as a matrix")
+    }
+}
+
+/// Forward for a run of images: `outₙ = W · colₙᵀ + b` for each image `xₙ` of `xs`. `col`
+/// holds the run's column matrices (kept for backward) or one image's (reused).
+fn forward_images<F: Float>(
+    w_mat: ArrayView2<F>,
+    b: &[F],
+    g: &ConvGeometry,
+    xs: &[F],
+    outs: &mut [F],
+    col: &mut [F],
+) {
+    let (fn_, p, k) = (w_mat.nrows(), g.positions(), g.patch_len());
+    let images = xs
+        .chunks_exact(g.input_len())
+        .zip(outs.chunks_exact_mut(fn_ * p));
+    for (i, (x_n, out_n)) in images.enumerate() {
+        let col_n = if col.len() == p * k {
+            &mut col[..]
+        } else {
+            &mut col[i * p * k..(i + 1) * p * k]
+        };
+        im2col_t_sample(x_n, g, col_n);
+        let col_t = ArrayView2::from_shape((k, p), &*col_n).expect("colᵀ shape");
+        // The bias goes in first and the product is added to it (β = 1): one pass over the
+        // output fewer than adding it afterwards.
+        for (row, &bias) in out_n.chunks_exact_mut(p).zip(b) {
+            row.fill(bias);
+        }
+        let mut out_n = ArrayViewMut2::from_shape((fn_, p), out_n).expect("out shape");
+        gemm(F::one(), w_mat, col_t, F::one(), &mut out_n);
+    }
+}
+
+/// Backward for a run of images: adds `Σₙ doutₙ · colₙ` and `Σₙ Σₚ doutₙ` to `grads`
+/// (`dW` then `db`, zeroed by the caller) and, when `dx` is not empty, writes
+/// `dxₙ = col2im(Wᵀ · doutₙ)` using `dcol` (one image's columns) as scratch.
+fn backward_images<F: Float>(
+    w_mat: ArrayView2<F>,
+    g: &ConvGeometry,
+    dout: &[F],
+    col: &[F],
+    grads: &mut [F],
+    dx: &mut [F],
+    dcol: &mut [F],
+) {
+    let (fn_, p, k) = (w_mat.nrows(), g.positions(), g.patch_len());
+    let (dw, db) = grads.split_at_mut(fn_ * k);
+    let mut dw = ArrayViewMut2::from_shape((fn_, k), dw).expect("dW as a matrix");
+    for (dout_n, col_n) in dout.chunks_exact(fn_ * p).zip(col.chunks_exact(p * k)) {
+        for (db, row) in db.iter_mut().zip(dout_n.chunks_exact(p)) {
+            *db += crate::linalg::sum(row);
+        }
+        let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
+        let col_t = ArrayView2::from_shape((k, p), col_n).expect("colᵀ shape");
+        gemm(F::one(), dout_n, col_t.t(), F::one(), &mut dw);
+    }
+    if dx.is_empty() {
+        return;
+    }
+    for (dout_n, dx_n) in dout
+        .chunks_exact(fn_ * p)
+        .zip(dx.chunks_exact_mut(g.input_len()))
+    {
+        let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
+        let mut dcol_t = ArrayViewMut2::from_shape((k, p), &mut *dcol).expect("dcolᵀ shape");
+        gemm(F::one(), w_mat.t(), dout_n, F::zero(), &mut dcol_t);
+        col2im_t_sample(dcol, g, dx_n);
     }
 }
 
@@ -159,38 +232,28 @@ impl<F: Float> Layer<F> for Convolution<F> {
         let xs = x.as_slice().expect("standard layout");
         let mut out = reuse(&mut self.spare_out, &[n, fn_, g.oh, g.ow]);
         let outs = out.as_slice_mut().expect("fresh storage");
+        let runs = parallel::runs(n, n * fn_ * p * k);
+        // Training keeps every image's columns for backward; a test pass needs one image's
+        // worth per run.
         let mut col = std::mem::take(if train {
             &mut self.col
         } else {
             &mut self.scratch
         });
-        col.resize(if train { n * p * k } else { p * k }, F::zero());
-        let w_mat = self.w_mat();
-        for (i, (x_n, out_n)) in xs
-            .chunks_exact(g.input_len())
-            .zip(outs.chunks_exact_mut(fn_ * p))
-            .enumerate()
-        {
-            let col_n = if train {
-                &mut col[i * p * k..(i + 1) * p * k]
-            } else {
-                &mut col[..]
-            };
-            im2col_t_sample(x_n, &g, col_n);
-            let col_t = ArrayView2::from_shape((k, p), &*col_n).expect("colᵀ shape");
-            // The bias goes in first and the product is added to it (β = 1): one pass over
-            // the output fewer than adding it afterwards.
-            for (row, &bias) in out_n.chunks_exact_mut(p).zip(&self.b) {
-                row.fill(bias);
-            }
-            gemm(
-                F::one(),
-                w_mat,
-                col_t,
-                F::one(),
-                &mut ArrayViewMut2::from_shape((fn_, p), out_n).expect("out shape"),
-            );
-        }
+        col.resize(if train { n } else { runs.len() } * p * k, F::zero());
+        let cols = if train {
+            parallel::split_mut(&mut col, p * k, &runs)
+        } else {
+            col.chunks_exact_mut(p * k).collect()
+        };
+        let jobs = parallel::split(xs, g.input_len(), &runs)
+            .into_iter()
+            .zip(parallel::split_mut(outs, fn_ * p, &runs))
+            .zip(cols);
+        let (w_mat, b) = (self.w_mat(), self.b.as_slice().expect("b is contiguous"));
+        parallel::run(jobs.collect(), |((x, out), col)| {
+            forward_images(w_mat, b, &g, x, out, col)
+        });
         if train {
             self.col = col;
             self.last = Some((g, n));
@@ -216,44 +279,60 @@ impl<F: Float> Layer<F> for Convolution<F> {
         );
         let dout = standard(dout);
         let ds = dout.as_slice().expect("standard layout");
-        let mut dw_mat = ArrayViewMut2::from_shape(
-            (fn_, k),
-            self.dw.as_slice_mut().expect("dW is standard layout"),
-        )
-        .expect("dW as a matrix");
-        dw_mat.fill(F::zero());
-        self.db.fill(F::zero());
-        for (dout_n, col_n) in ds.chunks_exact(fn_ * p).zip(self.col.chunks_exact(p * k)) {
-            for (db, row) in self.db.iter_mut().zip(dout_n.chunks_exact(p)) {
-                *db += crate::linalg::sum(row);
+        let products = if self.input_grad { 2 } else { 1 };
+        let runs = parallel::runs(n, products * n * fn_ * p * k);
+        let mut dx = self
+            .input_grad
+            .then(|| reuse(&mut self.spare_dx, &[n, g.c, g.h, g.w]));
+        let dx_runs = match &mut dx {
+            Some(dx) => {
+                let dxs = dx.as_slice_mut().expect("fresh storage");
+                parallel::split_mut(dxs, g.input_len(), &runs)
             }
-            let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
-            let col_t = ArrayView2::from_shape((k, p), col_n).expect("colᵀ shape");
-            gemm(F::one(), dout_n, col_t.t(), F::one(), &mut dw_mat);
-        }
-        if !self.input_grad {
-            self.spare_out = recycle(dout);
-            return ArrayD::zeros(IxDyn(&[0]));
-        }
-        let mut dx = reuse(&mut self.spare_dx, &[n, g.c, g.h, g.w]);
-        let dxs = dx.as_slice_mut().expect("fresh storage");
-        self.scratch.resize(p * k, F::zero());
-        let w_mat = {
-            let w = self.w.as_slice().expect("W is kept in standard layout");
-            ArrayView2::from_shape((fn_, k), w).expect("W as a matrix")
+            None => runs.iter().map(|_| &mut [][..]).collect(),
         };
-        for (dout_n, dx_n) in ds
-            .chunks_exact(fn_ * p)
-            .zip(dxs.chunks_exact_mut(g.input_len()))
-        {
-            let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
-            let mut dcol_t =
-                ArrayViewMut2::from_shape((k, p), &mut self.scratch[..]).expect("dcolᵀ shape");
-            gemm(F::one(), w_mat.t(), dout_n, F::zero(), &mut dcol_t);
-            col2im_t_sample(&self.scratch, &g, dx_n);
+        // Each run sums its images' dW and db into its own part; the parts are added in run
+        // order below, so one thread count always gives the same bits.
+        let grads_len = fn_ * k + fn_;
+        self.partials.clear();
+        self.partials.resize(runs.len() * grads_len, F::zero());
+        self.scratch.resize(
+            if self.input_grad {
+                runs.len() * p * k
+            } else {
+                0
+            },
+            F::zero(),
+        );
+        let scratch: Vec<&mut [F]> = if self.input_grad {
+            self.scratch.chunks_exact_mut(p * k).collect()
+        } else {
+            runs.iter().map(|_| &mut [][..]).collect()
+        };
+        let jobs = parallel::split(ds, fn_ * p, &runs)
+            .into_iter()
+            .zip(parallel::split(&self.col, p * k, &runs))
+            .zip(self.partials.chunks_exact_mut(grads_len))
+            .zip(dx_runs)
+            .zip(scratch);
+        let w = self.w.as_slice().expect("W is kept in standard layout");
+        let w_mat = ArrayView2::from_shape((fn_, k), w).expect("W as a matrix");
+        parallel::run(jobs.collect(), |((((dout, col), grads), dx), dcol)| {
+            backward_images(w_mat, &g, dout, col, grads, dx, dcol)
+        });
+        let (dw, db) = (
+            self.dw.as_slice_mut().expect("dW is standard layout"),
+            self.db.as_slice_mut().expect("db is contiguous"),
+        );
+        dw.fill(F::zero());
+        db.fill(F::zero());
+        for part in self.partials.chunks_exact(grads_len) {
+            let (part_dw, part_db) = part.split_at(fn_ * k);
+            dw.iter_mut().zip(part_dw).for_each(|(a, &b)| *a += b);
+            db.iter_mut().zip(part_db).for_each(|(a, &b)| *a += b);
         }
         self.spare_out = recycle(dout);
-        dx
+        dx.unwrap_or_else(|| ArrayD::zeros(IxDyn(&[0])))
     }
 
     fn params(&mut self) -> Vec<Param<'_, F>> {
@@ -275,6 +354,33 @@ mod tests {
 
     fn close(a: &ArrayD<f64>, b: &ArrayD<f64>, tol: f64) -> bool {
         a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+    }
+
+    #[test]
+    fn two_threads_agree_with_one() {
+        // 8·30·576·75 ≈ 10 M multiply-adds: enough for the images to be split in two runs.
+        let mut rng = Rng::new(11);
+        let x = Array::from_shape_simple_fn((8, 3, 28, 28), || rng.normal()).into_dyn();
+        let dout = Array::from_shape_simple_fn((8, 30, 24, 24), || rng.normal()).into_dyn();
+        let split = crate::linalg::with_threads(2, || crate::parallel::runs(8, 8 * 30 * 576 * 75));
+        assert_eq!(split, vec![0..4, 4..8]);
+        let run = |threads| {
+            crate::linalg::with_threads(threads, || {
+                let mut conv = random_conv(30, 3, 5, 1, 0);
+                let out = conv.forward(x.clone(), true);
+                let dx = conv.backward(dout.clone());
+                let test_out = conv.forward(x.clone(), false);
+                let (dw, db) = (conv.dw.into_dyn(), conv.db.into_dyn());
+                (out, dx, test_out, dw, db)
+            })
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(two, run(2), "two threads, twice: the same bits");
+        // Each output and each dx is one image's own computation; only the sums over images
+        // (dW, db) are added in a different order.
+        assert_eq!((&one.0, &one.1, &one.2), (&two.0, &two.1, &two.2));
+        assert!(close(&one.3, &two.3, 1e-9) && close(&one.4, &two.4, 1e-9));
+        assert!(one.3.iter().any(|&v| v != 0.0));
     }
 
     fn random_conv(fn_: usize, c: usize, f: usize, stride: usize, pad: usize) -> Convolution<f64> {

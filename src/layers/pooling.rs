@@ -6,6 +6,7 @@ use super::Layer;
 use super::convolution::{recycle, reuse, standard};
 use crate::float::Float;
 use crate::functions::ConvGeometry;
+use crate::parallel;
 
 /// Max pooling over `(N, C, H, W)`: each channel's `pool_h × pool_w` windows, `stride`
 /// apart, are replaced by their maximum; the output is `(N, C, OH, OW)` with
@@ -193,13 +194,25 @@ impl<F: Float> Layer<F> for Pooling<F> {
         let xs = x.as_slice().expect("standard layout");
         let mut out = reuse(&mut self.spare_out, &[n, c, g.oh, g.ow]);
         let outs = out.as_slice_mut().expect("fresh storage");
+        // Images are independent: with more threads allowed, each run of images is pooled on
+        // its own task (see `crate::parallel`).
+        let runs = parallel::runs_elementwise(n, xs.len());
+        let (x_runs, out_runs) = (
+            parallel::split(xs, c * h * w, &runs),
+            parallel::split_mut(outs, c * g.oh * g.ow, &runs),
+        );
         if train {
-            self.arg_max.resize(outs.len(), 0);
-        }
-        if train {
-            pool_planes::<F, true>(xs, &g, outs, &mut self.arg_max);
+            self.arg_max.resize(n * c * g.oh * g.ow, 0);
+            let arg_runs = parallel::split_mut(&mut self.arg_max, c * g.oh * g.ow, &runs);
+            let jobs = x_runs.into_iter().zip(out_runs).zip(arg_runs).collect();
+            parallel::run(jobs, |((xs, outs), args)| {
+                pool_planes::<F, true>(xs, &g, outs, args)
+            });
         } else {
-            pool_planes::<F, false>(xs, &g, outs, &mut []);
+            let jobs = x_runs.into_iter().zip(out_runs).collect();
+            parallel::run(jobs, |(xs, outs)| {
+                pool_planes::<F, false>(xs, &g, outs, &mut [])
+            });
         }
         if train {
             self.x_shape = Some([n, c, h, w]);
@@ -222,17 +235,25 @@ impl<F: Float> Layer<F> for Pooling<F> {
         let ds = dout.as_slice().expect("standard layout");
         let mut dx = reuse(&mut self.spare_dx, &[n, c, h, w]);
         let dxs = dx.as_slice_mut().expect("fresh storage");
-        dxs.fill(F::zero());
         let plane_out = ds.len() / (n * c).max(1);
-        for ((dx_plane, d_plane), arg_plane) in dxs
-            .chunks_exact_mut(h * w)
-            .zip(ds.chunks_exact(plane_out))
-            .zip(self.arg_max.chunks_exact(plane_out))
-        {
-            for (&d, &at) in d_plane.iter().zip(arg_plane) {
-                dx_plane[at as usize] += d;
+        let runs = parallel::runs_elementwise(n, dxs.len());
+        let jobs = parallel::split_mut(dxs, c * h * w, &runs)
+            .into_iter()
+            .zip(parallel::split(ds, c * plane_out, &runs))
+            .zip(parallel::split(&self.arg_max, c * plane_out, &runs))
+            .collect();
+        parallel::run(jobs, |((dxs, ds), args)| {
+            dxs.fill(F::zero());
+            for ((dx_plane, d_plane), arg_plane) in dxs
+                .chunks_exact_mut(h * w)
+                .zip(ds.chunks_exact(plane_out))
+                .zip(args.chunks_exact(plane_out))
+            {
+                for (&d, &at) in d_plane.iter().zip(arg_plane) {
+                    dx_plane[at as usize] += d;
+                }
             }
-        }
+        });
         self.spare_out = recycle(dout);
         dx
     }
@@ -309,6 +330,26 @@ mod tests {
         let _ = pool.forward(Array::zeros((500, 3, 4, 4)).into_dyn(), false);
         let held = pool.arg_max.capacity() + pool.spare_out.capacity() + pool.spare_dx.capacity();
         assert!(held <= 2 * 3 * 4 + 2 * 3 * 16 + 2 * 3 * 4, "{held}");
+    }
+
+    #[test]
+    fn two_threads_agree_with_one() {
+        // 16·30·24·24 ≈ 276 K values: enough for the images to be split in two runs.
+        let mut rng = Rng::new(12);
+        let x = Array::from_shape_simple_fn((16, 30, 24, 24), || rng.normal()).into_dyn();
+        let dout = Array::from_shape_simple_fn((16, 30, 12, 12), || rng.normal()).into_dyn();
+        let split =
+            crate::linalg::with_threads(2, || crate::parallel::runs_elementwise(16, x.len()));
+        assert_eq!(split.len(), 2);
+        let run = |threads| {
+            crate::linalg::with_threads(threads, || {
+                let mut pool = Pooling::new(2, 2, 2);
+                let out = pool.forward(x.clone(), true);
+                let dx = pool.backward(dout.clone());
+                (out, dx, pool.forward(x.clone(), false))
+            })
+        };
+        assert_eq!(run(1), run(2));
     }
 
     #[test]

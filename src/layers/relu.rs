@@ -4,6 +4,7 @@ use ndarray::{ArrayD, Zip};
 
 use super::Layer;
 use crate::float::Float;
+use crate::parallel;
 
 /// `y = x` where `x > 0`, else `0`.
 ///
@@ -108,7 +109,13 @@ impl<F: Float> Layer<F> for Relu {
             x.as_slice_memory_order_mut(),
             self.mask.as_slice_memory_order_mut(),
         ) {
-            relu_forward(xs, ms);
+            // Long passes are cut into one run per allowed thread (see `crate::parallel`).
+            let runs = parallel::runs_elementwise(xs.len(), xs.len());
+            let jobs = parallel::split_mut(xs, 1, &runs)
+                .into_iter()
+                .zip(parallel::split_mut(ms, 1, &runs))
+                .collect();
+            parallel::run(jobs, |(xs, ms)| relu_forward(xs, ms));
             return x;
         }
         Zip::from(&mut self.mask)
@@ -132,7 +139,12 @@ impl<F: Float> Layer<F> for Relu {
             dout.as_slice_memory_order_mut(),
             self.mask.as_slice_memory_order(),
         ) {
-            relu_backward(ds, ms);
+            let runs = parallel::runs_elementwise(ds.len(), ds.len());
+            let jobs = parallel::split_mut(ds, 1, &runs)
+                .into_iter()
+                .zip(parallel::split(ms, 1, &runs))
+                .collect();
+            parallel::run(jobs, |(ds, ms)| relu_backward(ds, ms));
             return dout;
         }
         Zip::from(&mut dout).and(&self.mask).for_each(|d, &m| {
@@ -149,6 +161,30 @@ mod tests {
     use super::*;
     use crate::gradient::check_layer;
     use ndarray::array;
+
+    #[test]
+    fn two_threads_agree_with_one() {
+        // 300,000 values: above the element-wise threshold, so cut in two runs.
+        let x = ndarray::Array1::from_shape_fn(300_000, |i| ((i * 7919) % 1001) as f64 - 500.0)
+            .into_dyn();
+        let dout = ndarray::Array1::from_shape_fn(300_000, |i| i as f64).into_dyn();
+        let run = |threads| {
+            crate::linalg::with_threads(threads, || {
+                let mut relu = Relu::new();
+                let out = relu.forward(x.clone(), true);
+                (out, relu.backward(dout.clone()))
+            })
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one, two);
+        assert_eq!(two.0, x.mapv(|v| v.max(0.0)));
+        assert_eq!(
+            two.1,
+            ndarray::Zip::from(&x)
+                .and(&dout)
+                .map_collect(|&v, &d| if v > 0.0 { d } else { 0.0 })
+        );
+    }
 
     #[test]
     fn book_mask_example() {

@@ -2,7 +2,7 @@
 
 use ndarray::Zip;
 
-use super::{Optimizer, OptimizerState, Slots};
+use super::{Optimizer, OptimizerState, Slots, for_each_value};
 use crate::error::Result;
 use crate::float::Float;
 use crate::nets::NamedParam;
@@ -35,13 +35,15 @@ impl<F: Float> Optimizer<F> for AdaGrad<F> {
         self.h.ensure(params);
         let (lr, eps) = (F::lit(self.lr), F::lit(1e-7));
         for (p, h) in params.iter_mut().zip(&mut self.h.arrays) {
-            Zip::from(&mut p.value)
-                .and(h)
-                .and(&p.grad)
-                .for_each(|w, h, &g| {
+            let len = p.value.len();
+            for_each_value!(
+                Zip::from(&mut p.value).and(h).and(&p.grad),
+                len,
+                |w, h, &g| {
                     *h += g * g;
                     *w -= lr * g / (h.sqrt() + eps);
-                });
+                }
+            );
         }
     }
 

@@ -2,7 +2,7 @@
 
 use ndarray::Zip;
 
-use super::{Optimizer, OptimizerState, Slots, scalar};
+use super::{Optimizer, OptimizerState, Slots, for_each_value, scalar};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::nets::NamedParam;
@@ -60,15 +60,16 @@ impl<F: Float> Optimizer<F> for Adam<F> {
             .zip(&mut self.m.arrays)
             .zip(&mut self.v.arrays)
         {
-            Zip::from(&mut p.value)
-                .and(m)
-                .and(v)
-                .and(&p.grad)
-                .for_each(|w, m, v, &g| {
+            let len = p.value.len();
+            for_each_value!(
+                Zip::from(&mut p.value).and(m).and(v).and(&p.grad),
+                len,
+                |w, m, v, &g| {
                     *m += b1 * (g - *m);
                     *v += b2 * (g * g - *v);
                     *w -= lr_t * *m / (v.sqrt() + eps);
-                });
+                }
+            );
         }
     }
 

@@ -21,6 +21,21 @@ pub use sgd::Sgd;
 
 use ndarray::ArrayD;
 
+/// Runs an element-wise update `$f` over the `ndarray::Zip` `$zip` of a parameter with
+/// `$len` values: on the threads that `--threads` allows when the parameter is long (see
+/// [`crate::parallel::ELEMENTWISE_THRESHOLD`]), else on this one. Each value's update is the
+/// same either way, so the result does not depend on the thread count.
+macro_rules! for_each_value {
+    ($zip:expr, $len:expr, $f:expr) => {
+        if crate::parallel::runs_elementwise($len, $len).len() > 1 {
+            $zip.par_for_each($f)
+        } else {
+            $zip.for_each($f)
+        }
+    };
+}
+pub(crate) use for_each_value;
+
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::nets::NamedParam;
@@ -348,6 +363,44 @@ pub(crate) mod tests {
     }
 
     /// Runs `steps` updates of `opt` on f from `start` and returns (x, y).
+    #[test]
+    fn long_parameters_update_alike_on_two_threads() {
+        // 300,000 values, above the element-wise threshold: on two threads the update is cut
+        // in parts, and every value must still follow the scalar trajectory exactly.
+        let n = 300_000;
+        assert!(
+            crate::linalg::with_threads(2, || crate::parallel::runs_elementwise(n, n).len()) == 2
+        );
+        let start = |i: usize| -7.0 + (i % 1000) as f64 * 0.014;
+        for kind in OptimizerKind::ALL {
+            let hyper = Hyper::default();
+            let run = |threads| {
+                crate::linalg::with_threads(threads, || {
+                    let mut opt = build::<f64>(kind, &hyper);
+                    let mut x = ndarray::Array1::from_shape_fn(n, start).into_dyn();
+                    for _ in 0..3 {
+                        let mut g = &x / 10.0;
+                        let mut params = [NamedParam {
+                            name: "x",
+                            kind: ParamKind::Weight,
+                            value: x.view_mut(),
+                            grad: g.view_mut(),
+                        }];
+                        opt.update(&mut params);
+                    }
+                    x
+                })
+            };
+            let (one, two) = (run(1), run(2));
+            assert_eq!(one, two, "{kind:?}");
+            for i in [0, 1, 999, n - 1] {
+                let mut opt = build::<f64>(kind, &hyper);
+                let want = trajectory_from(&mut *opt, (start(i), start(i)), 3).0;
+                assert_eq!(two[i], want, "{kind:?} value {i}");
+            }
+        }
+    }
+
     fn trajectory_from(
         opt: &mut dyn Optimizer<f64>,
         start: (f64, f64),

@@ -2,7 +2,7 @@
 
 use ndarray::Zip;
 
-use super::{Optimizer, OptimizerState, Slots};
+use super::{Optimizer, OptimizerState, Slots, for_each_value};
 use crate::error::Result;
 use crate::float::Float;
 use crate::nets::NamedParam;
@@ -38,13 +38,15 @@ impl<F: Float> Optimizer<F> for Momentum<F> {
         self.v.ensure(params);
         let (lr, mu) = (F::lit(self.lr), F::lit(self.momentum));
         for (p, v) in params.iter_mut().zip(&mut self.v.arrays) {
-            Zip::from(&mut p.value)
-                .and(v)
-                .and(&p.grad)
-                .for_each(|w, v, &g| {
+            let len = p.value.len();
+            for_each_value!(
+                Zip::from(&mut p.value).and(v).and(&p.grad),
+                len,
+                |w, v, &g| {
                     *v = mu * *v - lr * g;
                     *w += *v;
-                });
+                }
+            );
         }
     }
 

@@ -1,6 +1,8 @@
 //! Stochastic gradient descent (§6.1.2).
 
-use super::{Optimizer, OptimizerState};
+use ndarray::Zip;
+
+use super::{Optimizer, OptimizerState, for_each_value};
 use crate::error::Result;
 use crate::float::Float;
 use crate::nets::NamedParam;
@@ -33,7 +35,9 @@ impl<F: Float> Optimizer<F> for Sgd {
     fn update(&mut self, params: &mut [NamedParam<'_, F>]) {
         let lr = F::lit(self.lr);
         for p in params.iter_mut() {
-            p.value.scaled_add(-lr, &p.grad);
+            let len = p.value.len();
+            for_each_value!(Zip::from(&mut p.value).and(&p.grad), len, |w, &g| *w -=
+                lr * g);
         }
     }
 

@@ -1,0 +1,104 @@
+//! Splitting a layer's per-image work across the threads that [`set_threads`] allows.
+//!
+//! A batch of `N` images is cut into at most `threads` contiguous runs of images, one per
+//! rayon task, and only when the whole job is large enough to pay for a second thread
+//! ([`PARALLEL_THRESHOLD`] multiply-adds, or [`ELEMENTWISE_THRESHOLD`] values for passes over
+//! memory; the MLP's layers never qualify). The cut
+//! depends only on `N` and the thread count, and results that are sums over images (a
+//! convolution's `dW`) are combined in run order, so a given thread count always gives the
+//! same bits; different thread counts differ only by the reassociation of those sums.
+//!
+//! [`set_threads`]: crate::linalg::set_threads
+//! [`PARALLEL_THRESHOLD`]: crate::linalg::PARALLEL_THRESHOLD
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::linalg::{PARALLEL_THRESHOLD, threads};
+
+/// The runs of images `0..n` to give one task each, for a job of about `work` operations:
+/// one run unless more threads are allowed and `work` ≥ [`PARALLEL_THRESHOLD`].
+pub fn runs(n: usize, work: usize) -> Vec<Range<usize>> {
+    let t = if work >= PARALLEL_THRESHOLD {
+        threads()
+    } else {
+        1
+    };
+    even_runs(n, t)
+}
+
+/// Elements below which a pass over memory (pooling, ReLU, an optimizer update) stays on one
+/// thread: about 0.1 ms of work, against a few microseconds to wake a second thread.
+pub const ELEMENTWISE_THRESHOLD: usize = 1 << 18;
+
+/// The runs of images `0..n` for a pass over `elements` values, like [`runs`] but with the
+/// [`ELEMENTWISE_THRESHOLD`].
+pub fn runs_elementwise(n: usize, elements: usize) -> Vec<Range<usize>> {
+    let t = if elements >= ELEMENTWISE_THRESHOLD {
+        threads()
+    } else {
+        1
+    };
+    even_runs(n, t)
+}
+
+/// `0..n` cut into `t` runs (fewer when `n` < `t`) whose lengths differ by at most one.
+fn even_runs(n: usize, t: usize) -> Vec<Range<usize>> {
+    let t = t.min(n).max(1);
+    (0..t).map(|i| n * i / t..n * (i + 1) / t).collect()
+}
+
+/// Cuts `s`, which holds `per_item` values for each image, into one slice per run.
+pub fn split_mut<'a, T>(
+    mut s: &'a mut [T],
+    per_item: usize,
+    runs: &[Range<usize>],
+) -> Vec<&'a mut [T]> {
+    let mut parts = Vec::with_capacity(runs.len());
+    for r in runs {
+        let (head, tail) = s.split_at_mut(r.len() * per_item);
+        parts.push(head);
+        s = tail;
+    }
+    parts
+}
+
+/// Cuts `s`, which holds `per_item` values for each image, into one slice per run.
+pub fn split<'a, T>(s: &'a [T], per_item: usize, runs: &[Range<usize>]) -> Vec<&'a [T]> {
+    runs.iter()
+        .map(|r| &s[r.start * per_item..r.end * per_item])
+        .collect()
+}
+
+/// Runs `f` on every job, each on its own rayon task when there are several, and returns the
+/// results in job order.
+pub fn run<T: Send, R: Send>(jobs: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+    if jobs.len() <= 1 {
+        jobs.into_iter().map(f).collect()
+    } else {
+        jobs.into_par_iter().map(f).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_cover_the_batch_in_order() {
+        assert_eq!(runs(100, PARALLEL_THRESHOLD - 1), vec![0..100]);
+        assert_eq!(even_runs(100, 1), vec![0..100]);
+        assert_eq!(even_runs(101, 2), vec![0..50, 50..101]);
+        assert_eq!(even_runs(2, 3), vec![0..1, 1..2]);
+        assert_eq!(even_runs(0, 2), vec![0..0]);
+        let parts = split(&[1, 2, 3, 4, 5, 6], 2, &[0..1, 1..3]);
+        assert_eq!(parts, vec![&[1, 2][..], &[3, 4, 5, 6][..]]);
+        let mut v = [0; 6];
+        for (i, p) in split_mut(&mut v, 3, &[0..1, 1..2]).into_iter().enumerate() {
+            p.fill(i + 1);
+        }
+        assert_eq!(v, [1, 1, 1, 2, 2, 2]);
+        assert_eq!(run(vec![3, 1, 2], |x| x * 10), vec![30, 10, 20]);
+    }
+}
