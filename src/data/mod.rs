@@ -114,10 +114,10 @@ impl Dataset {
         for &i in indices {
             prefetch(self.image(i));
         }
-        let mut data = vec![F::zero(); indices.len() * d];
+        let mut data = Vec::with_capacity(indices.len() * d);
         labels.clear();
-        for (&i, row) in indices.iter().zip(data.chunks_exact_mut(d.max(1))) {
-            F::from_pixels(self.image(i), scale, row);
+        for &i in indices {
+            F::extend_from_pixels(self.image(i), scale, &mut data);
             labels.push(self.labels[i] as usize);
         }
         let mut shape = vec![indices.len()];
