@@ -2,7 +2,8 @@
 //! random 1×28×28 input (MNIST's shape), and where the time of a step goes, layer by layer.
 //!
 //! `cargo run --release --example simple_conv_speed [STEPS] [deep]` (default 100 steps;
-//! `deep` also times a few steps of DeepConvNet on the same input). Times are the
+//! `deep` also times a few steps of DeepConvNet on the same input; `THREADS=2` in the
+//! environment allows two threads, as `--threads 2` does). Times are the
 //! thread's on-CPU time from `/proc/thread-self/schedstat` where Linux provides it (so that
 //! other processes on a busy machine do not count), wall time elsewhere; both are printed for
 //! the whole-step figure.
