@@ -63,26 +63,74 @@ for r in $(seq "$rounds"); do
   "$py" jax_nets.py gemm 1 10 >>"$out"
   "$py" jax_nets.py gemm 2 20 >>"$out"
   "$bp" bench gemm --threads 2 --json | label "-2t" >>"$out"
+
+  # the machine's f32 multiply-add ceiling, on one core and on both
+  "$bp" bench peak --threads 1 --seconds 1 --json | label "-1t" >>"$out"
+  "$bp" bench peak --threads 2 --seconds 1 --json | label "-2t" >>"$out"
 done
 
 "$py" - "$out" <<'PY'
 import collections, json, statistics, sys
 rows = collections.defaultdict(list)
+flops = {}
 for line in open(sys.argv[1]):
     d = json.loads(line)
-    value = d.get("steps_per_sec", d.get("per_sec")) if d["workload"] != "gemm" else d["gflops"]
-    rows[(d["workload"], d["runner"])].append(value)
+    w, r = d["workload"], d["runner"]
+    value = d["gflops"] if w in ("gemm", "peak") else d.get("steps_per_sec", d.get("per_sec"))
+    rows[(w, r)].append(value)
+    if r.startswith("backprop") and w in ("mlp", "conv"):
+        flops[w] = d["flops_per_rep"]
 med = {k: statistics.median(v) for k, v in rows.items()}
+peak = {t: med.get(("peak", f"backprop-{t}")) for t in ("1t", "2t")}
 unit = {"mlp": "steps/s", "conv": "steps/s", "gemm": "GFLOP/s"}
+rounds = max(len(v) for v in rows.values())
+print(f"\nmedians of {rounds} interleaved rounds")
+if peak["1t"]:
+    print(f"f32 multiply-add peak (backprop bench peak): {peak['1t']:.1f} GFLOP/s on one core, "
+          f"{peak['2t']:.1f} on two")
 for w in ("mlp", "conv", "gemm"):
-    print(f"\n{w} ({unit[w]}, median of {len(next(iter(rows.values())))} rounds)")
+    print(f"\n{w} ({unit[w]})")
     for (ww, runner), v in sorted(med.items()):
-        if ww == w:
-            print(f"  {runner:<16} {v:10.1f}")
+        if ww != w:
+            continue
+        note = ""
+        t = runner.rsplit("-", 1)[-1]
+        if runner.startswith("backprop") and peak.get(t):
+            gf = v if w == "gemm" else v * flops[w] / 1e9
+            note = f"   ({gf:.1f} GFLOP/s = {100 * gf / peak[t]:.0f} % of the {t} peak)"
+        print(f"  {runner:<16} {v:10.1f}{note}")
     bp = {r: v for (ww, r), v in med.items() if ww == w and r.startswith("backprop")}
     peers = {r: v for (ww, r), v in med.items() if ww == w and not r.startswith("backprop")}
     if bp and peers:
         best_bp = max(bp.values())
         for r, v in sorted(peers.items()):
             print(f"  backprop best / {r:<14} {best_bp / v:6.2f}x")
+
+def get(w, r):
+    return med.get((w, r), float("nan"))
+
+def peers_of(w):
+    return {r: v for (ww, r), v in med.items() if ww == w and not r.startswith("backprop")}
+
+def check(label, value, target):
+    print(f"  {'met    ' if value >= target else 'NOT met'}  {label}: {value:.2f} (target {target:g})")
+
+print("\ntargets (issue 6)")
+mlp_bp = max(get("mlp", "backprop-1t"), get("mlp", "backprop-2t"))
+check("TwoLayerNet steps/s", mlp_bp, 7000)
+check("TwoLayerNet ÷ book NumPy (f64, 1 thread)", mlp_bp / get("mlp", "numpy-f64-1t"), 10)
+if peers_of("mlp"):
+    best = max(peers_of("mlp").items(), key=lambda kv: kv[1])
+    check(f"TwoLayerNet ÷ best peer ({best[0]})", mlp_bp / best[1], 4)
+conv_bp = max(get("conv", "backprop-1t"), get("conv", "backprop-2t"))
+check("SimpleConvNet steps/s", conv_bp, 150)
+check("SimpleConvNet ÷ PyTorch on 2 threads", conv_bp / get("conv", "torch-2t"), 2)
+check("GEMM 1024³ GFLOP/s, 1 thread", get("gemm", "backprop-1t"), 150)
+check("GEMM 1024³ GFLOP/s, 2 threads", get("gemm", "backprop-2t"), 280)
+if peak["1t"] and "mlp" in flops:
+    need = 7000 * flops["mlp"] / 1e9
+    print(f"\nwhat the targets ask of this machine's peak: TwoLayerNet 7,000 steps/s = {need:.0f} GFLOP/s "
+          f"= {100 * need / peak['1t']:.0f} % of one core's multiply-add peak (its products alone, "
+          f"before any other work); GEMM 150 and 280 GFLOP/s = {100 * 150 / peak['1t']:.0f} % and "
+          f"{100 * 280 / peak['2t']:.0f} % of the 1- and 2-core peaks")
 PY

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use ndarray::Array2;
+use rayon::prelude::*;
 
 use crate::data::{Dataset, Layout};
 use crate::error::Result;
@@ -160,6 +161,96 @@ pub fn gemm_square<F: Float>(n: usize, min_seconds: f64) -> Measurement {
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     Measurement::new(reps, seconds, cpu, 2.0 * (n * n * n) as f64)
+}
+
+/// Rounds of multiply-adds per call of [`fma_block`].
+const FMA_ROUNDS: usize = 1 << 16;
+
+/// One block of independent f32 multiply-adds at the widest width the CPU has; returns the
+/// flops done. Written with intrinsics: there is nothing to compute, only instructions to
+/// issue, and the accumulators must stay in registers.
+fn fma_block() -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        /// 16 chains of 16 lanes: 16 of the 32 AVX-512 registers.
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512() -> f64 {
+            let (a, b) = std::hint::black_box((_mm512_set1_ps(0.999_999_9), _mm512_set1_ps(1e-7)));
+            let mut acc = [_mm512_set1_ps(1.0); 16];
+            for _ in 0..std::hint::black_box(FMA_ROUNDS) {
+                for v in acc.iter_mut() {
+                    *v = _mm512_fmadd_ps(*v, a, b);
+                }
+            }
+            let sum = acc
+                .iter()
+                .fold(_mm512_setzero_ps(), |s, &v| _mm512_add_ps(s, v));
+            std::hint::black_box(_mm512_reduce_add_ps(sum));
+            (FMA_ROUNDS * 16 * 16 * 2) as f64
+        }
+        /// 12 chains of 8 lanes: with the two operands, 14 of AVX2's 16 registers.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2() -> f64 {
+            let (a, b) = std::hint::black_box((_mm256_set1_ps(0.999_999_9), _mm256_set1_ps(1e-7)));
+            let mut acc = [_mm256_set1_ps(1.0); 12];
+            for _ in 0..std::hint::black_box(FMA_ROUNDS) {
+                for v in acc.iter_mut() {
+                    *v = _mm256_fmadd_ps(*v, a, b);
+                }
+            }
+            let sum = acc
+                .iter()
+                .fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
+            let mut lanes = [0f32; 8];
+            // SAFETY: `lanes` holds the 8 values stored.
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+            std::hint::black_box(lanes);
+            (FMA_ROUNDS * 12 * 8 * 2) as f64
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { avx512() };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+            return unsafe { avx2() };
+        }
+    }
+    // Elsewhere: multiply-add chains the compiler may vectorise for the baseline target.
+    let (a, b) = (
+        std::hint::black_box(0.999_999_9f32),
+        std::hint::black_box(1e-7f32),
+    );
+    let mut acc = [1.0f32; 32];
+    for _ in 0..std::hint::black_box(FMA_ROUNDS) {
+        for v in acc.iter_mut() {
+            *v = *v * a + b;
+        }
+    }
+    std::hint::black_box(acc.iter().sum::<f32>());
+    (FMA_ROUNDS * 32 * 2) as f64
+}
+
+/// The f32 multiply-add peak of this machine on `threads` threads at once (GFLOP/s): the
+/// ceiling for every GFLOP/s figure of the other workloads. Each thread runs independent
+/// fused multiply-adds at the CPU's widest vector width, with no memory traffic.
+pub fn fma_peak(threads: usize, min_seconds: f64) -> Measurement {
+    fma_block();
+    let (start, cpu0) = (Instant::now(), cpu_seconds());
+    let mut reps = 0;
+    let mut flops_per_rep = 0.0;
+    while reps < 3 || start.elapsed().as_secs_f64() < min_seconds {
+        flops_per_rep = (0..threads.max(1))
+            .into_par_iter()
+            .map(|_| fma_block())
+            .sum();
+        reps += 1;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+    Measurement::new(reps, seconds, cpu, flops_per_rep)
 }
 
 /// A dataset of `len` random 28×28 images with random labels, for timing when MNIST is not

@@ -56,3 +56,21 @@ fn mlp_counts_two_layer_net_and_runs_on_two_threads() {
 fn gemm_counts_a_1024_cube() {
     assert_measured(&bench(&["gemm"]), "gemm", 2.0 * 1024f64.powi(3));
 }
+
+#[test]
+fn peak_counts_its_multiply_adds_on_each_thread() {
+    // One block per thread: 2^16 rounds of 16 chains × 16 lanes (AVX-512), 12 × 8 (AVX2) or
+    // 32 scalar chains, two flops each.
+    let one = bench(&["peak"]);
+    let two = bench(&["peak", "--threads", "2"]);
+    let per_thread = one["flops_per_rep"].as_f64().unwrap();
+    let rounds = 65_536.0 * 2.0;
+    assert!(
+        [16.0 * 16.0, 12.0 * 8.0, 32.0]
+            .iter()
+            .any(|lanes| per_thread == rounds * lanes),
+        "{one}"
+    );
+    assert_measured(&one, "peak", per_thread);
+    assert_measured(&two, "peak", 2.0 * per_thread);
+}

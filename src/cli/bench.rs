@@ -4,7 +4,8 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use crate::bench::{
-    gemm_square, peak_rss_bytes, random_mnist_like, simple_conv_step_flops, step_flops, train_steps,
+    fma_peak, gemm_square, peak_rss_bytes, random_mnist_like, simple_conv_step_flops, step_flops,
+    train_steps,
 };
 use crate::error::Result;
 use crate::nets::{Arch, ConvParam, Network};
@@ -20,6 +21,9 @@ enum Workload {
     Conv,
     /// f32 matrix product 1024×1024×1024: GFLOP/s.
     Gemm,
+    /// f32 fused multiply-add throughput with no memory traffic, on `--threads` cores at
+    /// once: the machine's ceiling for every GFLOP/s figure above.
+    Peak,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +85,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
             gemm_square::<f32>(1024, args.seconds),
             2.0 * 1024f64.powi(3),
         ),
+        Workload::Peak => {
+            let m = fma_peak(crate::linalg::threads(), args.seconds);
+            let flops = m.gflops * 1e9 * m.seconds / m.reps as f64;
+            ("peak", m, flops)
+        }
     };
     let rss = peak_rss_bytes().map(|b| b as f64 / 1e6);
     if args.json {
