@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use backprop::data::digits::load_digits;
+use backprop::io::image::{encode_png, read_gray};
 
 fn backprop(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_backprop"))
@@ -62,18 +63,26 @@ fn model() -> &'static str {
 fn write_png(i: usize, scale: u32, (left, top): (u32, u32), (w, h): (u32, u32)) -> PathBuf {
     let digits = load_digits().unwrap();
     let img = digits.image(i);
-    let page = image::GrayImage::from_fn(w, h, |x, y| {
-        let (dx, dy) = (x.wrapping_sub(left) / scale, y.wrapping_sub(top) / scale);
-        let v = if x >= left && y >= top && dx < 8 && dy < 8 {
-            img[(dy * 8 + dx) as usize] as u32
-        } else {
-            0
-        };
-        image::Luma([(255 - v * 255 / 16) as u8])
-    });
+    let page: Vec<u8> = (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            let (dx, dy) = (x.wrapping_sub(left) / scale, y.wrapping_sub(top) / scale);
+            let v = if x >= left && y >= top && dx < 8 && dy < 8 {
+                img[(dy * 8 + dx) as usize] as u32
+            } else {
+                0
+            };
+            (255 - v * 255 / 16) as u8
+        })
+        .collect();
     let p = dir().join(format!("digit{i}_{scale}.png"));
-    page.save(&p).unwrap();
+    write_gray_png(&p, &page, w, h);
     p
+}
+
+fn write_gray_png(path: &Path, pixels: &[u8], w: u32, h: u32) {
+    let png = encode_png(pixels, w, h, png::ColorType::Grayscale).unwrap();
+    std::fs::write(path, png).unwrap();
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {
@@ -130,13 +139,10 @@ fn text_output_names_the_classes_and_the_inversion() {
     let m = model();
     let dark_on_light = write_png(0, 5, (3, 9), (60, 50));
     // The same digit light on black: no inversion, same answer.
-    let img = image::open(&dark_on_light).unwrap().to_luma8();
+    let (gray, w, h) = read_gray(&dark_on_light).unwrap();
     let light_on_dark = dir().join("digit0_inverse.png");
-    image::GrayImage::from_fn(img.width(), img.height(), |x, y| {
-        image::Luma([255 - img.get_pixel(x, y)[0]])
-    })
-    .save(&light_on_dark)
-    .unwrap();
+    let inverse: Vec<u8> = gray.iter().map(|v| 255 - v).collect();
+    write_gray_png(&light_on_dark, &inverse, w, h);
     let o = backprop(&[
         "predict",
         "--model",

@@ -86,14 +86,11 @@ pub fn tile_png_uri(tile: &Tile) -> String {
         .iter()
         .map(|&v| (((v - lo) / span) * 255.0).round().clamp(0.0, 255.0) as u8)
         .collect();
-    let mut png = Vec::new();
-    let encoder = image::codecs::png::PngEncoder::new(&mut png);
-    image::ImageEncoder::write_image(
-        encoder,
+    let png = crate::io::image::encode_png(
         &grey,
         tile.width as u32,
         tile.height as u32,
-        image::ExtendedColorType::L8,
+        png::ColorType::Grayscale,
     )
     .expect("encoding a PNG into memory does not fail");
     format!("data:image/png;base64,{}", base64(&png))
@@ -263,10 +260,10 @@ mod tests {
             .chunks_exact(8)
             .map(|b| b.iter().fold(0u8, |a, &x| a << 1 | x as u8))
             .collect();
-        let img = image::load_from_memory(&bytes).unwrap().to_luma8();
-        assert_eq!(img.dimensions(), (2, 2));
+        let (gray, w, h) = crate::io::image::decode_gray(&bytes).unwrap();
+        assert_eq!((w, h), (2, 2));
         // min −1 → 0, max 1 → 255, 0 → 128 (rounded), 0.5 → 191
-        assert_eq!(img.into_raw(), vec![128, 191, 255, 0]);
+        assert_eq!(gray, vec![128, 191, 255, 0]);
     }
 
     #[test]

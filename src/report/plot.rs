@@ -156,7 +156,7 @@ pub fn save(figure: &Figure, path: &Path) -> Result<()> {
 }
 
 /// `figure` as PNG bytes: drawn into an RGB buffer, then encoded (plotters' own encoder
-/// would pull in a second version of the `image` crate).
+/// would pull in the `image` crate).
 pub fn to_png(figure: &Figure) -> Result<Vec<u8>> {
     register_font()?;
     let columns = figure.columns.max(1);
@@ -173,15 +173,8 @@ pub fn to_png(figure: &Figure) -> Result<Vec<u8>> {
         root.present()
             .map_err(|e| Error::Invalid(format!("drawing the plot failed: {e}")))?;
     }
-    let mut png = Vec::new();
-    image::ImageEncoder::write_image(
-        image::codecs::png::PngEncoder::new(&mut png),
-        &rgb,
-        w,
-        h,
-        image::ExtendedColorType::Rgb8,
-    )
-    .map_err(|e| Error::Invalid(format!("encoding the plot failed: {e}")))?;
+    let png = crate::io::image::encode_png(&rgb, w, h, png::ColorType::Rgb)
+        .map_err(|e| Error::Invalid(format!("encoding the plot failed: {e}")))?;
     Ok(png)
 }
 
