@@ -92,21 +92,19 @@ fn main() {
             (a, b, Array2::<f32>::zeros((sh.m, sh.n)))
         })
         .collect();
-    let mut best = vec![[f64::INFINITY; 2]; shapes.len()];
+    let mut best = vec![[f64::INFINITY; 3]; shapes.len()];
     for _ in 0..rounds {
         for (i, (sh, (a, b, c))) in shapes.iter().zip(&data).enumerate() {
             let flops = 2.0 * (sh.m * sh.k * sh.n) as f64;
             let reps = ((2e8 / flops) as usize).max(2);
             let mut c = c.clone();
-            for (j, kernel) in ["gemm", "matrixmultiply"].iter().enumerate() {
+            for (j, kernel) in [Kernel::GemmCrate, Kernel::MatrixMultiply, Kernel::Direct]
+                .into_iter()
+                .enumerate()
+            {
                 let (av, bv) = (view(a, sh.ta), view(b, sh.tb));
                 let t0 = cpu_now();
                 for _ in 0..reps {
-                    let kernel = if *kernel == "gemm" {
-                        Kernel::GemmCrate
-                    } else {
-                        Kernel::MatrixMultiply
-                    };
                     gemm_with(kernel, 1.0, av, bv, 0.0, c.view_mut());
                 }
                 best[i][j] = best[i][j].min((cpu_now() - t0) / reps as f64);
@@ -114,17 +112,18 @@ fn main() {
         }
     }
     println!(
-        "{:<26} {:>8} {:>9} {:>15}",
-        "product (m×k×n)", "µs", "gemm", "matrixmultiply"
+        "{:<26} {:>8} {:>9} {:>15} {:>9}",
+        "product (m×k×n)", "µs", "gemm", "matrixmultiply", "direct"
     );
-    for (sh, [g, m]) in shapes.iter().zip(&best) {
+    for (sh, [g, m, d]) in shapes.iter().zip(&best) {
         let flops = 2.0 * (sh.m * sh.k * sh.n) as f64;
         println!(
-            "{:<26} {:>8.1} {:>6.1} GF {:>12.1} GF   {}×{}×{}",
+            "{:<26} {:>8.1} {:>6.1} GF {:>12.1} GF {:>6.1} GF   {}×{}×{}",
             sh.name,
             g * 1e6,
             flops / g / 1e9,
             flops / m / 1e9,
+            flops / d / 1e9,
             sh.m,
             sh.k,
             sh.n

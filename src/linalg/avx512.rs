@@ -1,0 +1,441 @@
+//! Two f32 products written for AVX-512, for shapes where the general kernels lose time to
+//! packing: both read their operands where they lie, rows contiguous, and keep every partial
+//! sum in registers.
+//!
+//! * [`direct`]: `C ← α·A·B + β·C` with B's rows contiguous and small enough to stay in cache
+//!   (the convolution's `W · colₙᵀ`, `k` = 25; the MLP's `x · W1`). Tiles of 6 rows × 64
+//!   columns of C: for each `p`, four vectors of `B[p, ·]` and six broadcasts of `A[·, p]`
+//!   feed 24 fused multiply-adds; the last vector of a row is masked when `n` is not a
+//!   multiple of 16.
+//! * [`DotSums`]: `C += Σ A·Bᵀ` over many pairs with both rows contiguous along the inner
+//!   dimension (the convolution's `dW = Σₙ doutₙ · colₙ` with `colₙᵀ` stored). Tiles of 5×5
+//!   dot products, 16 lanes each; the lanes are kept per pair across all images and reduced
+//!   once at the end, so the horizontal sums cost nothing per image.
+//!
+//! Callers check [`available`] first; everything here is `unsafe` only for the CPU feature.
+
+use std::arch::x86_64::*;
+
+/// Whether this CPU runs the kernels here (AVX-512F).
+pub fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+/// The mask of the first `n` (≤ 16) lanes.
+#[inline(always)]
+fn lanes(n: usize) -> __mmask16 {
+    if n >= 16 { 0xffff } else { (1u16 << n) - 1 }
+}
+
+/// `C ← α·A·B + β·C` for `a` (`m×k`, element `(i, p)` at `i·lda + p·a_col`: A may be a
+/// transposed view, as only single values of it are read), and row-major `b` (`k×n`, row
+/// stride `ldb`) and `c` (`m×n`, `ldc`); with β = 0, `c` is not read.
+///
+/// # Safety
+/// The CPU supports AVX-512F, and the three slices hold the elements their shapes and
+/// strides reach (checked by the caller, see `linalg::gemm_one`).
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn direct(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    lda: usize,
+    a_col: usize,
+    b: *const f32,
+    ldb: usize,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let mut i = 0;
+    while i < m {
+        let mr = (m - i).min(6);
+        let mut j = 0;
+        while j < n {
+            let cols = (n - j).min(64);
+            let t = Tile {
+                k,
+                alpha,
+                beta,
+                a: unsafe { a.add(i * lda) },
+                lda,
+                a_col,
+                b: unsafe { b.add(j) },
+                ldb,
+                c: unsafe { c.add(i * ldc + j) },
+                ldc,
+                last: lanes(cols - (cols - 1) / 16 * 16),
+            };
+            let nv = cols.div_ceil(16);
+            // SAFETY: the tile lies inside the caller's matrices (rows i..i+mr, columns
+            // j..j+cols) and the CPU has AVX-512F.
+            unsafe {
+                match (mr, nv) {
+                    (6, 4) => t.run::<6, 4>(),
+                    (6, 3) => t.run::<6, 3>(),
+                    (6, 2) => t.run::<6, 2>(),
+                    (6, _) => t.run::<6, 1>(),
+                    (5, 4) => t.run::<5, 4>(),
+                    (5, 3) => t.run::<5, 3>(),
+                    (5, 2) => t.run::<5, 2>(),
+                    (5, _) => t.run::<5, 1>(),
+                    (4, 4) => t.run::<4, 4>(),
+                    (4, 3) => t.run::<4, 3>(),
+                    (4, 2) => t.run::<4, 2>(),
+                    (4, _) => t.run::<4, 1>(),
+                    (3, 4) => t.run::<3, 4>(),
+                    (3, 3) => t.run::<3, 3>(),
+                    (3, 2) => t.run::<3, 2>(),
+                    (3, _) => t.run::<3, 1>(),
+                    (2, 4) => t.run::<2, 4>(),
+                    (2, 3) => t.run::<2, 3>(),
+                    (2, 2) => t.run::<2, 2>(),
+                    (2, _) => t.run::<2, 1>(),
+                    (_, 4) => t.run::<1, 4>(),
+                    (_, 3) => t.run::<1, 3>(),
+                    (_, 2) => t.run::<1, 2>(),
+                    (_, _) => t.run::<1, 1>(),
+                }
+            }
+            j += 64;
+        }
+        i += 6;
+    }
+}
+
+/// One `MR × 16·NV` tile of [`direct`]: pointers to its corner in A, B and C.
+struct Tile {
+    k: usize,
+    alpha: f32,
+    beta: f32,
+    a: *const f32,
+    lda: usize,
+    a_col: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    /// The lanes of the tile's last vector that lie inside C.
+    last: __mmask16,
+}
+
+impl Tile {
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn run<const MR: usize, const NV: usize>(&self) {
+        let mask = |v: usize| if v + 1 == NV { self.last } else { 0xffff };
+        let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+        for p in 0..self.k {
+            // SAFETY (all loads): row p of B and column p of A's MR rows lie inside the
+            // matrices; masked lanes are not read.
+            let b_row = unsafe { self.b.add(p * self.ldb) };
+            let bv: [__m512; NV] = std::array::from_fn(|v| unsafe {
+                _mm512_maskz_loadu_ps(mask(v), b_row.add(16 * v))
+            });
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_ps(unsafe { *self.a.add(r * self.lda + p * self.a_col) });
+                for (acc_rv, &b) in acc_r.iter_mut().zip(&bv) {
+                    *acc_rv = _mm512_fmadd_ps(av, b, *acc_rv);
+                }
+            }
+        }
+        let (alpha, beta) = (_mm512_set1_ps(self.alpha), _mm512_set1_ps(self.beta));
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (v, &sum) in acc_r.iter().enumerate() {
+                // SAFETY: as above, for C; masked lanes are neither read nor written.
+                let at = unsafe { self.c.add(r * self.ldc + 16 * v) };
+                let mut out = _mm512_mul_ps(alpha, sum);
+                if self.beta != 0.0 {
+                    let old = unsafe { _mm512_maskz_loadu_ps(mask(v), at) };
+                    out = _mm512_fmadd_ps(beta, old, out);
+                }
+                unsafe { _mm512_mask_storeu_ps(at, mask(v), out) };
+            }
+        }
+    }
+}
+
+/// Running sums `S[i, j] = Σ Σₚ a[i, p] · b[j, p]` over any number of [`DotSums::add`]ed
+/// pairs (`a`: `m × k`, `b`: `n × k`, rows contiguous), kept as 16 partial sums per entry
+/// until [`DotSums::add_into`].
+#[derive(Debug, Default)]
+pub struct DotSums {
+    m: usize,
+    n: usize,
+    /// `m · n` entries of 16 lanes.
+    lanes: Vec<f32>,
+}
+
+impl DotSums {
+    /// Zero sums for an `m × n` result, reusing the storage of `self`.
+    pub fn reset(&mut self, m: usize, n: usize) {
+        self.m = m;
+        self.n = n;
+        self.lanes.clear();
+        self.lanes.resize(m * n * 16, 0.0);
+    }
+
+    /// Adds `a · bᵀ` (`a`: `m × k`, `b`: `n × k`, both row-major and contiguous).
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512F ([`available`]).
+    ///
+    /// # Panics
+    /// If the lengths do not fit `m × k` and `n × k`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn add(&mut self, a: &[f32], b: &[f32], k: usize) {
+        let (m, n) = (self.m, self.n);
+        assert!(a.len() == m * k && b.len() == n * k, "DotSums::add: shapes");
+        let mut i = 0;
+        while i < m {
+            let mr = (m - i).min(5);
+            let mut j = 0;
+            while j < n {
+                let nr = (n - j).min(5);
+                // SAFETY: rows i..i+mr of a, j..j+nr of b and their lanes are in bounds
+                // (asserted above); the CPU has AVX-512F.
+                unsafe {
+                    match (mr, nr) {
+                        (5, 5) => self.tile::<5, 5>(a, b, k, i, j),
+                        (5, 4) => self.tile::<5, 4>(a, b, k, i, j),
+                        (5, 3) => self.tile::<5, 3>(a, b, k, i, j),
+                        (5, 2) => self.tile::<5, 2>(a, b, k, i, j),
+                        (5, _) => self.tile::<5, 1>(a, b, k, i, j),
+                        (4, 5) => self.tile::<4, 5>(a, b, k, i, j),
+                        (4, 4) => self.tile::<4, 4>(a, b, k, i, j),
+                        (4, 3) => self.tile::<4, 3>(a, b, k, i, j),
+                        (4, 2) => self.tile::<4, 2>(a, b, k, i, j),
+                        (4, _) => self.tile::<4, 1>(a, b, k, i, j),
+                        (3, 5) => self.tile::<3, 5>(a, b, k, i, j),
+                        (3, 4) => self.tile::<3, 4>(a, b, k, i, j),
+                        (3, 3) => self.tile::<3, 3>(a, b, k, i, j),
+                        (3, 2) => self.tile::<3, 2>(a, b, k, i, j),
+                        (3, _) => self.tile::<3, 1>(a, b, k, i, j),
+                        (2, 5) => self.tile::<2, 5>(a, b, k, i, j),
+                        (2, 4) => self.tile::<2, 4>(a, b, k, i, j),
+                        (2, 3) => self.tile::<2, 3>(a, b, k, i, j),
+                        (2, 2) => self.tile::<2, 2>(a, b, k, i, j),
+                        (2, _) => self.tile::<2, 1>(a, b, k, i, j),
+                        (_, 5) => self.tile::<1, 5>(a, b, k, i, j),
+                        (_, 4) => self.tile::<1, 4>(a, b, k, i, j),
+                        (_, 3) => self.tile::<1, 3>(a, b, k, i, j),
+                        (_, 2) => self.tile::<1, 2>(a, b, k, i, j),
+                        (_, _) => self.tile::<1, 1>(a, b, k, i, j),
+                    }
+                }
+                j += 5;
+            }
+            i += 5;
+        }
+    }
+
+    /// The `MR × NR` block of sums at `(i, j)`: `MR + NR` vector loads feed `MR · NR` fused
+    /// multiply-adds per 16 values of `p`; the block's lanes are loaded once and stored once.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn tile<const MR: usize, const NR: usize>(
+        &mut self,
+        a: &[f32],
+        b: &[f32],
+        k: usize,
+        i: usize,
+        j: usize,
+    ) {
+        let n = self.n;
+        let lanes_at = |r: usize, s: usize| ((i + r) * n + j + s) * 16;
+        let mut acc = [[_mm512_setzero_ps(); NR]; MR];
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            for (s, acc_rs) in acc_r.iter_mut().enumerate() {
+                let l = &self.lanes[lanes_at(r, s)..][..16];
+                // SAFETY: `l` holds 16 values.
+                *acc_rs = unsafe { _mm512_loadu_ps(l.as_ptr()) };
+            }
+        }
+        let (a, b) = (a.as_ptr(), b.as_ptr());
+        let mut p = 0;
+        while p < k {
+            let mask = lanes(k - p);
+            // SAFETY: rows i+r of a and j+s of b hold k values; lanes past k are masked.
+            let av: [__m512; MR] = std::array::from_fn(|r| unsafe {
+                _mm512_maskz_loadu_ps(mask, a.add((i + r) * k + p))
+            });
+            // One vector of b at a time (MR + 1 registers besides the MR·NR sums).
+            #[allow(clippy::needless_range_loop)]
+            for s in 0..NR {
+                let bv = unsafe { _mm512_maskz_loadu_ps(mask, b.add((j + s) * k + p)) };
+                for (acc_r, &a_r) in acc.iter_mut().zip(&av) {
+                    acc_r[s] = _mm512_fmadd_ps(a_r, bv, acc_r[s]);
+                }
+            }
+            p += 16;
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            for (s, &v) in acc_r.iter().enumerate() {
+                let l = &mut self.lanes[lanes_at(r, s)..][..16];
+                // SAFETY: `l` holds 16 values.
+                unsafe { _mm512_storeu_ps(l.as_mut_ptr(), v) };
+            }
+        }
+    }
+
+    /// `c[i·n + j] += S[i, j]` for the `m × n` row-major `c`.
+    ///
+    /// # Panics
+    /// If `c` does not hold `m · n` values.
+    pub fn add_into(&self, c: &mut [f32]) {
+        assert_eq!(c.len(), self.m * self.n, "DotSums::add_into: shape");
+        for (c, l) in c.iter_mut().zip(self.lanes.chunks_exact(16)) {
+            // Pairwise, as a vector reduction would.
+            let mut s = [0f32; 8];
+            for (t, (x, y)) in s.iter_mut().zip(l[..8].iter().zip(&l[8..])) {
+                *t = x + y;
+            }
+            *c += ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    fn naive(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k)
+                    .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
+                    .sum();
+            }
+        }
+        c
+    }
+
+    fn random(len: usize, rng: &mut Rng) -> Vec<f32> {
+        (0..len).map(|_| rng.normal() as f32).collect()
+    }
+
+    #[test]
+    fn direct_matches_the_definition_on_every_tile_shape() {
+        if !available() {
+            return;
+        }
+        let mut rng = Rng::new(21);
+        // Every remainder of rows (mod 6) and columns (mod 64 and mod 16), and the shapes
+        // the nets use.
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (7, 3, 17),
+            (13, 25, 130),
+            (30, 25, 576),
+            (100, 784, 50),
+            (5, 9, 63),
+            (12, 2, 64),
+            (2, 40, 33),
+        ] {
+            let (a, b) = (random(m * k, &mut rng), random(k * n, &mut rng));
+            let old = random(m * n, &mut rng);
+            let want = naive(m, n, k, &a, &b);
+            for (alpha, beta) in [(1.0f32, 0.0f32), (1.0, 1.0), (0.5, -2.0)] {
+                let mut c = if beta == 0.0 {
+                    vec![f32::NAN; m * n] // β = 0 must not read C
+                } else {
+                    old.clone()
+                };
+                // SAFETY: AVX-512F checked above; the slices hold m×k, k×n and m×n values.
+                unsafe {
+                    direct(
+                        m,
+                        n,
+                        k,
+                        alpha,
+                        a.as_ptr(),
+                        k,
+                        1,
+                        b.as_ptr(),
+                        n,
+                        beta,
+                        c.as_mut_ptr(),
+                        n,
+                    )
+                };
+                // A transposed: the same values stored k×m.
+                let at: Vec<f32> = (0..k * m).map(|q| a[(q % m) * k + q / m]).collect();
+                let mut c2 = c.clone();
+                if beta != 0.0 {
+                    c2.copy_from_slice(&old);
+                }
+                // SAFETY: as above.
+                unsafe {
+                    direct(
+                        m,
+                        n,
+                        k,
+                        alpha,
+                        at.as_ptr(),
+                        1,
+                        m,
+                        b.as_ptr(),
+                        n,
+                        beta,
+                        c2.as_mut_ptr(),
+                        n,
+                    )
+                };
+                assert_eq!(c, c2, "A transposed");
+                for (idx, (&got, &w)) in c.iter().zip(&want).enumerate() {
+                    let w = alpha as f64 * w
+                        + beta as f64 * old[idx] as f64 * (beta != 0.0) as u8 as f64;
+                    assert!(
+                        (got as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()) * (k as f64).sqrt(),
+                        "{m}×{k}×{n} α={alpha} β={beta} at {idx}: {got} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dot_sums_add_up_pairs_on_every_tile_shape() {
+        if !available() {
+            return;
+        }
+        let mut rng = Rng::new(22);
+        for &(m, n, k) in &[
+            (30, 25, 576),
+            (7, 9, 17),
+            (1, 1, 1),
+            (6, 11, 40),
+            (5, 5, 16),
+        ] {
+            let mut sums = DotSums::default();
+            sums.reset(m, n);
+            let mut want = vec![0.0f64; m * n];
+            for _ in 0..3 {
+                let (a, b) = (random(m * k, &mut rng), random(n * k, &mut rng));
+                // SAFETY: AVX-512F checked above.
+                unsafe { sums.add(&a, &b, k) };
+                for i in 0..m {
+                    for j in 0..n {
+                        want[i * n + j] += (0..k)
+                            .map(|p| a[i * k + p] as f64 * b[j * k + p] as f64)
+                            .sum::<f64>();
+                    }
+                }
+            }
+            let mut c = vec![1.0f32; m * n];
+            sums.add_into(&mut c);
+            for (idx, (&got, &w)) in c.iter().zip(&want).enumerate() {
+                let w = w + 1.0;
+                assert!(
+                    (got as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()) * (k as f64).sqrt(),
+                    "{m}×{n}×{k} at {idx}: {got} vs {w}"
+                );
+            }
+        }
+    }
+}
