@@ -65,7 +65,7 @@ impl Default for TrainConfig {
             eval_every: None,
             sampling: Sampling::Shuffle,
             layout: Layout::Flat,
-            eval_batch: 1000,
+            eval_batch: EVAL_BATCH,
             eval_samples: None,
         }
     }
@@ -127,6 +127,13 @@ pub enum Event<'a> {
     /// An evaluation finished.
     Eval(&'a EpochRecord),
 }
+
+/// Samples per forward pass when measuring accuracy. Larger batches do not make the products
+/// faster, but they make every activation larger: with 1000, SimpleConvNet's convolution
+/// output alone is 69 MB, freshly mapped (and zeroed) by the system for each batch, and the
+/// final evaluation over MNIST's 70,000 images took 5.3 s instead of 1.7 s (peak memory 201
+/// against 89 MB); the MLP measured the same either way.
+pub const EVAL_BATCH: usize = 100;
 
 /// Steps per epoch: `ceil(N / batch_size)`.
 pub fn iters_per_epoch(train_len: usize, batch_size: usize) -> usize {

@@ -318,7 +318,7 @@ fn fresh<F: Float>(args: &TrainArgs) -> Result<Run<F>> {
             SamplingArg::Replacement => Sampling::Replacement,
         },
         layout: arch.layout(),
-        eval_batch: 1000,
+        eval_batch: crate::train::EVAL_BATCH,
         eval_samples: args.eval_samples,
     };
     let description = json!({
@@ -407,7 +407,7 @@ fn resumed<F: Float>(path: &Path) -> Result<Run<F>> {
             _ => return Err(bad("sampling")),
         },
         layout: arch.layout(),
-        eval_batch: 1000,
+        eval_batch: crate::train::EVAL_BATCH,
         eval_samples: opt_usize(&s["eval_samples"]),
     };
     Ok(Run {

@@ -86,7 +86,7 @@ pub(crate) fn mlp(
 
 /// Accuracy on all of `ds` (test mode).
 pub(crate) fn accuracy(net: &mut Network<f64>, ds: &Dataset) -> f64 {
-    crate::train::evaluate(net, ds, Layout::Flat, 1000)
+    crate::train::evaluate(net, ds, Layout::Flat, crate::train::EVAL_BATCH)
 }
 
 /// One training step of the book's scripts: gradient, then the optimizer's update.

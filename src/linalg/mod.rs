@@ -1,17 +1,24 @@
 //! The matrix products every layer goes through, kept behind one small interface so that the
 //! GEMM kernel is chosen in one place.
 //!
-//! The kernel is chosen per product size, by measurement (`cargo run --release --example
-//! gemm_shapes`, figures in BENCHMARKS.md): the `gemm` crate's (f32 and f64, AVX-512 `x86-v4`
-//! kernels selected at run time) for the small and medium products of the book's nets, where it
-//! was up to 15 % faster, and `matrixmultiply` (what `ndarray::dot` uses) on one thread for
-//! products of [`LARGE`] multiply-adds or more, where the `gemm` crate's blocking fell behind on
-//! this project's machine (1024³: 53 against 94 GFLOP/s; the 4320×100 Affine's backward
-//! products: 6–12 % slower), and for products with a short inner dimension ([`SHORT_K`]).
-//! Products run on one thread unless
-//! [`set_threads`] allows more *and* the product is large enough to pay for a second thread:
-//! the book's nets are small, and a second thread was measured to slow them down when the
-//! other core is busy.
+//! The kernel is chosen per product, by measurement (`cargo run --release --example
+//! gemm_shapes`, figures in BENCHMARKS.md):
+//!
+//! * f32 on a CPU with AVX-512, when the rows of `b` and `c` are contiguous (every product of
+//!   the book's nets but `dout · Wᵀ`): this crate's [`avx512::direct`], which reads the
+//!   operands in place instead of packing them. On the project machine it beat both crates
+//!   below on every such shape: the MLP's `x · W1` 90 against 63–75 GFLOP/s, the
+//!   convolution's per-image `W · colᵀ` 106 against 70, 1024³ 103 against 91. The
+//!   convolution's `dW` goes to [`sum_of_products_abt`] ([`avx512::DotSums`]).
+//! * otherwise the `gemm` crate (f32 and f64, its AVX-512 `x86-v4` kernels selected at run
+//!   time) for small and medium products, and `matrixmultiply` (what `ndarray::dot` uses) for
+//!   products of [`LARGE`] multiply-adds or more, where the `gemm` crate's blocking fell
+//!   behind on this machine (1024³: 53 against 91 GFLOP/s), and for products with a short inner
+//!   dimension ([`SHORT_K`]). The f64 path (gradient checks, experiments) always goes here.
+//!
+//! Products run on one thread unless [`set_threads`] allows more *and* the product is large
+//! enough to pay for a second thread: the book's nets are small, and a second thread was
+//! measured to slow the MLP down.
 
 use std::any::TypeId;
 use std::cell::Cell;
