@@ -23,6 +23,9 @@ pub struct Measurement {
     pub per_sec: f64,
     /// Floating-point operations per second, in billions.
     pub gflops: f64,
+    /// Floating-point operations in one rep, as counted (not derived from the rate, so it
+    /// stays exact).
+    pub flops_per_rep: f64,
     /// Steps (or products) timed.
     pub reps: usize,
     /// Seconds timed.
@@ -38,6 +41,7 @@ impl Measurement {
         Measurement {
             per_sec: reps as f64 / seconds,
             gflops: flops_per_rep * reps as f64 / seconds / 1e9,
+            flops_per_rep,
             reps,
             seconds,
             cpu_seconds,

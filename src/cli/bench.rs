@@ -87,7 +87,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         ),
         Workload::Peak => {
             let m = fma_peak(crate::linalg::threads(), args.seconds);
-            let flops = m.gflops * 1e9 * m.seconds / m.reps as f64;
+            let flops = m.flops_per_rep;
             ("peak", m, flops)
         }
     };
