@@ -250,11 +250,14 @@ impl Narrow {
     unsafe fn along_k<const R: usize>(&self) {
         let k = self.k;
         NARROW_B.with_borrow_mut(|bt| {
-            bt.clear();
-            // SAFETY: column j < R and rows p < k of B lie inside it (the caller's).
-            bt.extend(
-                (0..R).flat_map(|j| (0..k).map(move |p| unsafe { *self.b.add(p * self.ldb + j) })),
-            );
+            bt.resize(R * k, 0.0);
+            for p in 0..k {
+                // SAFETY: row p < k, columns ..R of B lie inside it (the caller's).
+                let row = unsafe { std::slice::from_raw_parts(self.b.add(p * self.ldb), R) };
+                for (j, &x) in row.iter().enumerate() {
+                    bt[j * k + p] = x;
+                }
+            }
             let mut i = 0;
             while i + 4 <= self.m {
                 // SAFETY: rows i..i+4 lie inside A and C.
