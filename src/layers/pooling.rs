@@ -243,12 +243,13 @@ impl<F: Float> Layer<F> for Pooling<F> {
             .zip(parallel::split(&self.arg_max, c * plane_out, &runs))
             .collect();
         parallel::run(jobs, |((dxs, ds), args)| {
-            dxs.fill(F::zero());
             for ((dx_plane, d_plane), arg_plane) in dxs
                 .chunks_exact_mut(h * w)
                 .zip(ds.chunks_exact(plane_out))
                 .zip(args.chunks_exact(plane_out))
             {
+                // Zeroed plane by plane, so that it is still in L1 for the sums.
+                dx_plane.fill(F::zero());
                 for (&d, &at) in d_plane.iter().zip(arg_plane) {
                     dx_plane[at as usize] += d;
                 }
