@@ -6,7 +6,9 @@
 //!   (the convolution's `W · colₙᵀ`, `k` = 25; the MLP's `x · W1`). Tiles of 6 rows × 64
 //!   columns of C: for each `p`, four vectors of `B[p, ·]` and six broadcasts of `A[·, p]`
 //!   feed 24 fused multiply-adds; the last vector of a row is masked when `n` is not a
-//!   multiple of 16.
+//!   multiple of 16. When only a few columns (≤ [`NARROW`]) are left past the last full
+//!   vector, they are computed with the lanes along `k` or along the rows of C instead
+//!   (`narrow_columns`), so the MLP's 50 columns no longer issue 64 lanes.
 //! * [`DotSums`]: `C += Σ A·Bᵀ` over many pairs with both rows contiguous along the inner
 //!   dimension (the convolution's `dW = Σₙ doutₙ · colₙ` with `colₙᵀ` stored). Tiles of 5×5
 //!   dot products, 16 lanes each; the lanes are kept per pair across all images and reduced

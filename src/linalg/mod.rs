@@ -7,7 +7,7 @@
 //! * f32 on a CPU with AVX-512, when the rows of `b` and `c` are contiguous (every product of
 //!   the book's nets but `dout · Wᵀ`): this crate's [`avx512::direct`], which reads the
 //!   operands in place instead of packing them. On the project machine it beat both crates
-//!   below on every such shape: the MLP's `x · W1` 90 against 63–75 GFLOP/s, the
+//!   below on every such shape: the MLP's `x · W1` 114 against 69–74 GFLOP/s, the
 //!   convolution's per-image `W · colᵀ` 106 against 70, 1024³ 103 against 91. The
 //!   convolution's `dW` goes to [`sum_of_products_abt`] ([`avx512::DotSums`]).
 //! * otherwise the `gemm` crate (f32 and f64, its AVX-512 `x86-v4` kernels selected at run
@@ -115,7 +115,7 @@ pub fn gemm<F: Float, S: DataMut<Elem = F>>(
 /// whichever side is longer), each computed by [`gemm_one`] on its own rayon task. Every
 /// element of `c` is still one thread's dot product over all of `k`, so the threads never
 /// touch the same memory; results differ from one thread's only where a block's size picks
-/// the other kernel (reassociation). This beat the `gemm` crate's own rayon parallelism on
+/// another kernel, or another path for its last few columns (reassociation). This beat the `gemm` crate's own rayon parallelism on
 /// 1024³ (see BENCHMARKS.md).
 fn split_gemm<F: Float>(
     alpha: F,
