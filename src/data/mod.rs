@@ -110,13 +110,18 @@ impl Dataset {
         let d = self.sample_size();
         let scale = F::one() / F::from_u8(self.max_value).unwrap();
         // The batch's images lie scattered over the whole set, so reading them is bound by
-        // memory latency: ask for all of their cache lines first, then convert.
-        for &i in indices {
+        // memory latency: ask for an image's cache lines a few images before converting it.
+        // Four ahead beat asking for all 100 first (TwoLayerNet +3 %, interleaved runs).
+        const AHEAD: usize = 4;
+        for &i in indices.iter().take(AHEAD) {
             prefetch(self.image(i));
         }
         let mut data = Vec::with_capacity(indices.len() * d);
         labels.clear();
-        for &i in indices {
+        for (n, &i) in indices.iter().enumerate() {
+            if let Some(&next) = indices.get(n + AHEAD) {
+                prefetch(self.image(next));
+            }
             F::extend_from_pixels(self.image(i), scale, &mut data);
             labels.push(self.labels[i] as usize);
         }
