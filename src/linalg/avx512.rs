@@ -8,7 +8,7 @@
 //!   feed 24 fused multiply-adds; the last vector of a row is masked when `n` is not a
 //!   multiple of 16. When only a few columns (≤ [`NARROW`]) are left past the last full
 //!   vector, they are computed with the lanes along `k` or along the rows of C instead
-//!   (`narrow_columns`), so the MLP's 50 columns no longer issue 64 lanes.
+//!   (`NarrowColumns`), so the MLP's 50 columns no longer issue 64 lanes.
 //! * [`DotSums`]: `C += Σ A·Bᵀ` over many pairs with both rows contiguous along the inner
 //!   dimension (the convolution's `dW = Σₙ doutₙ · colₙ` with `colₙᵀ` stored). Tiles of 5×5
 //!   dot products, 16 lanes each; the lanes are kept per pair across all images and reduced
@@ -54,7 +54,7 @@ pub unsafe fn direct(
 ) {
     // A few columns past the last full vector would cost a whole masked vector per row and
     // step of `p` (the MLP's 50 columns: 64 lanes issued, 78 % useful); they go to
-    // [`narrow_columns`] when A's layout lets it fill its lanes.
+    // [`NarrowColumns`] when A's layout lets it fill its lanes.
     let r = n % 16;
     let a_cached = m * k <= NARROW_A_CACHED;
     if n > 16 && (1..=NARROW).contains(&r) && (lda == 1 || a_col == 1 && a_cached) {
@@ -63,20 +63,20 @@ pub unsafe fn direct(
         // main..n); the caller's guarantees hold for each.
         unsafe {
             direct(m, main, k, alpha, a, lda, a_col, b, ldb, beta, c, ldc);
-            narrow_columns(
+            let rest = NarrowColumns {
                 m,
-                r,
                 k,
                 alpha,
+                beta,
                 a,
                 lda,
                 a_col,
-                b.add(main),
+                b: b.add(main),
                 ldb,
-                beta,
-                c.add(main),
+                c: c.add(main),
                 ldc,
-            );
+            };
+            rest.run(r);
         }
         return;
     }
@@ -136,23 +136,23 @@ pub unsafe fn direct(
     }
 }
 
-/// The most columns [`direct`] leaves to [`narrow_columns`] (`n mod 16`): with 5 or more, the
+/// The most columns [`direct`] leaves to [`NarrowColumns`] (`n mod 16`): with 5 or more, the
 /// masked vector is at least 5/16 useful and the general tiles keep up.
 pub const NARROW: usize = 4;
 
-/// The largest A (values) whose rows [`narrow_columns`] reads a second time: one that does not
+/// The largest A (values) whose rows [`NarrowColumns`] reads a second time: one that does not
 /// stay in L2 between the two passes costs more than the lanes save (the Affine forward of
-/// SimpleConvNet, 100×4320: 104 against 101 GFLOP/s; the MLP's 100×784 gains 92 → 109).
+/// SimpleConvNet, 100×4320: 104 against 101 GFLOP/s; the MLP's 100×784 gains 92 → 114).
 const NARROW_A_CACHED: usize = 1 << 17;
 
 thread_local! {
-    /// Columns of B copied out contiguously for [`narrow_columns`], kept to be reused.
+    /// Columns of B copied out contiguously for [`NarrowColumns`], kept to be reused.
     static NARROW_B: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `C ← α·A·B + β·C` for a B of `r` (1..=[`NARROW`]) columns, with A's rows or A's columns
-/// contiguous, so that the 16 lanes run along the inner dimension or along the rows of C
-/// instead of along its few columns:
+/// `C ← α·A·B + β·C` for a B of `r` (1..=[`NARROW`]) columns (`b` and `c` point at its first
+/// column), with A's rows or A's columns contiguous, so that the 16 lanes run along the inner
+/// dimension or along the rows of C instead of along its few columns:
 ///
 /// * A's columns contiguous (`lda == 1`, a transposed view, the MLP's `dW1 = xᵀ·dout`): 16
 ///   rows of C at a time, `C[i..i+16, j] += A[i..i+16, p] · B[p, j]`, 64 rows × `r` columns
@@ -160,74 +160,47 @@ thread_local! {
 /// * otherwise A's rows contiguous (`a_col == 1`, the MLP's `x · W1`): each `C[i, j]` is one
 ///   dot product of A's row `i` with B's column `j` (copied out contiguously first), as 16
 ///   partial sums reduced at the end; 4 rows × `r` columns at a time.
-///
-/// # Safety
-/// As [`direct`], and `1 ≤ r ≤ NARROW`, `lda == 1 || a_col == 1`.
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn narrow_columns(
+struct NarrowColumns {
     m: usize,
-    r: usize,
     k: usize,
     alpha: f32,
+    beta: f32,
     a: *const f32,
     lda: usize,
     a_col: usize,
     b: *const f32,
     ldb: usize,
-    beta: f32,
     c: *mut f32,
     ldc: usize,
-) {
-    let n = Narrow {
-        m,
-        k,
-        alpha,
-        beta,
-        a,
-        lda,
-        a_col,
-        b,
-        ldb,
-        c,
-        ldc,
-    };
-    macro_rules! by_r {
-        ($f:ident) => {
-            // SAFETY: the caller's guarantees; `r` is the const argument.
-            unsafe {
-                match r {
-                    1 => n.$f::<1>(),
-                    2 => n.$f::<2>(),
-                    3 => n.$f::<3>(),
-                    _ => n.$f::<4>(),
+}
+
+impl NarrowColumns {
+    /// Computes the `r` columns, choosing the lanes' direction by A's layout.
+    ///
+    /// # Safety
+    /// As [`direct`] for these operands, and `1 ≤ r ≤ NARROW`, `lda == 1 || a_col == 1`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run(&self, r: usize) {
+        macro_rules! by_r {
+            ($f:ident) => {
+                // SAFETY: the caller's guarantees; `r` is the const argument.
+                unsafe {
+                    match r {
+                        1 => self.$f::<1>(),
+                        2 => self.$f::<2>(),
+                        3 => self.$f::<3>(),
+                        _ => self.$f::<4>(),
+                    }
                 }
-            }
-        };
+            };
+        }
+        if self.lda == 1 {
+            by_r!(along_rows)
+        } else {
+            by_r!(along_k)
+        }
     }
-    if lda == 1 {
-        by_r!(along_rows)
-    } else {
-        by_r!(along_k)
-    }
-}
 
-/// The operands of one [`narrow_columns`] call; `b` and `c` point at its first column.
-struct Narrow {
-    m: usize,
-    k: usize,
-    alpha: f32,
-    beta: f32,
-    a: *const f32,
-    lda: usize,
-    a_col: usize,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-}
-
-impl Narrow {
     /// `C[i, j] ← α·s + β·C[i, j]`, one rounding for the last step as `_mm512_fmadd_ps`
     /// in [`direct`]; with β = 0, C is not read.
     ///

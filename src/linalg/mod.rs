@@ -115,8 +115,8 @@ pub fn gemm<F: Float, S: DataMut<Elem = F>>(
 /// whichever side is longer), each computed by [`gemm_one`] on its own rayon task. Every
 /// element of `c` is still one thread's dot product over all of `k`, so the threads never
 /// touch the same memory; results differ from one thread's only where a block's size picks
-/// another kernel, or another path for its last few columns (reassociation). This beat the `gemm` crate's own rayon parallelism on
-/// 1024³ (see BENCHMARKS.md).
+/// another kernel, or another path for its last few columns (reassociation). This beat the
+/// `gemm` crate's own rayon parallelism on 1024³ (see BENCHMARKS.md).
 fn split_gemm<F: Float>(
     alpha: F,
     a: ArrayView2<F>,
