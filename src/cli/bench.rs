@@ -40,7 +40,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let (name, m, flops) = match args.workload {
+    let (name, m) = match args.workload {
         Workload::Mlp => {
             let data = random_mnist_like(60_000, 1);
             let arch = Arch::TwoLayer {
@@ -58,7 +58,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 args.seconds,
                 flops,
             )?;
-            ("mlp", m, flops)
+            ("mlp", m)
         }
         Workload::Conv => {
             let data = random_mnist_like(60_000, 1);
@@ -78,19 +78,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 args.seconds,
                 flops,
             )?;
-            ("conv", m, flops)
+            ("conv", m)
         }
-        Workload::Gemm => (
-            "gemm",
-            gemm_square::<f32>(1024, args.seconds),
-            2.0 * 1024f64.powi(3),
-        ),
-        Workload::Peak => {
-            let m = fma_peak(crate::linalg::threads(), args.seconds);
-            let flops = m.flops_per_rep;
-            ("peak", m, flops)
-        }
+        Workload::Gemm => ("gemm", gemm_square::<f32>(1024, args.seconds)),
+        Workload::Peak => ("peak", fma_peak(crate::linalg::threads(), args.seconds)),
     };
+    let flops = m.flops_per_rep;
     let rss = peak_rss_bytes().map(|b| b as f64 / 1e6);
     if args.json {
         println!(
