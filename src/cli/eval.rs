@@ -41,7 +41,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 20)]
     misclassified: usize,
     /// Samples per forward pass.
-    #[arg(long, default_value = "100", value_parser = positive_usize)]
+    #[arg(long, default_value_t = crate::train::EVAL_BATCH, value_parser = positive_usize)]
     batch_size: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]

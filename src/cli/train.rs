@@ -158,7 +158,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .into_iter()
         .flatten()
     {
-        output_dir_exists(path)?;
+        crate::io::check_parent_dir(path)?;
     }
     if let Some(dir) = &args.resume {
         let path = checkpoint::latest(dir)?;
@@ -171,25 +171,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
     match args.precision {
         Precision::F32 => execute(fresh::<f32>(&args)?, &args),
         Precision::F64 => execute(fresh::<f64>(&args)?, &args),
-    }
-}
-
-/// Fails with an I/O error naming `path` when the directory it would be written into is missing.
-fn output_dir_exists(path: &std::path::Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("the directory {} does not exist", dir.display()),
-            ),
-        ))
     }
 }
 

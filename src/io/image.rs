@@ -27,7 +27,7 @@ pub struct Prepared {
 pub fn read_gray(path: &Path) -> Result<(Vec<u8>, u32, u32)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     decode_gray(&bytes).map_err(|e| match e {
-        DecodeError::NotAnImage => Error::format(path, "not a PNG, JPEG or PGM image"),
+        DecodeError::NotAnImage => Error::format(path, e.to_string()),
         DecodeError::Bad(msg) => Error::format(path, format!("cannot decode the image: {msg}")),
     })
 }

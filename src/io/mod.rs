@@ -118,14 +118,36 @@ pub fn set_tensors<F: Float>(
     Ok(warnings)
 }
 
+/// The directory `path` would be written into (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Fails with an I/O error naming `path` when the directory it would be written into is
+/// missing, so that a command can refuse before doing work whose result it could not save.
+pub fn check_parent_dir(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the directory {} does not exist", dir.display()),
+            ),
+        ))
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
 /// disk, then renamed over `path`, so a crash never leaves a half-written model behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     let file_name = path
         .file_name()
         .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;

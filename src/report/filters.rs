@@ -1,7 +1,6 @@
 //! The first convolution layer's filters as a picture (the book's fig. 7-24,
 //! `ch07/visualize_filter.py`).
 
-use std::io::Write;
 use std::path::Path;
 
 use ndarray::ArrayView4;
@@ -87,38 +86,19 @@ impl FilterGrid {
     pub fn png<F: Float>(&self, w: ArrayView4<F>) -> Result<Vec<u8>> {
         let (pixels, width, height) = self.render(w);
         let too_big = || Error::Invalid(format!("filter image {width}×{height} is too large"));
-        let mut bytes = Vec::new();
-        let mut encoder = png::Encoder::new(
-            &mut bytes,
+        crate::io::image::encode_png(
+            &pixels,
             u32::try_from(width).map_err(|_| too_big())?,
             u32::try_from(height).map_err(|_| too_big())?,
-        );
-        encoder.set_color(png::ColorType::Grayscale);
-        encoder.set_depth(png::BitDepth::Eight);
-        let encoded = encoder
-            .write_header()
-            .and_then(|mut writer| writer.write_image_data(&pixels));
-        encoded.map_err(|e| Error::Invalid(format!("encoding the filter image: {e}")))?;
-        Ok(bytes)
+            png::ColorType::Grayscale,
+        )
+        .map_err(|e| Error::Invalid(format!("encoding the filter image: {e}")))
     }
 
     /// Writes the PNG of [`FilterGrid::png`] to `path` atomically (a temporary file beside
     /// it, then a rename).
     pub fn write_png<F: Float>(&self, w: ArrayView4<F>, path: &Path) -> Result<()> {
-        let bytes = self.png(w)?;
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".tmp");
-        let tmp = path.with_file_name(tmp_name);
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()
-        };
-        write().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, e)
-        })
+        crate::io::write_atomic(path, &self.png(w)?)
     }
 }
 

@@ -123,19 +123,7 @@ pub fn to_svg(figure: &Figure) -> Result<String> {
 /// Writes `figure` to `path`: PNG for `.png`, SVG for `.svg`. The file is written to a
 /// temporary name in the same directory and renamed into place.
 pub fn save(figure: &Figure, path: &Path) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("the directory {} does not exist", dir.display()),
-            ),
-        ));
-    }
+    crate::io::check_parent_dir(path)?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
