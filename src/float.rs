@@ -53,7 +53,9 @@ pub trait Float:
         }
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512bw") {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+            {
                 // SAFETY: the CPU supports AVX-512F and BW, checked just above.
                 return unsafe { avx512(src, scale, dst) };
             }

@@ -20,12 +20,7 @@ use crate::linalg::{PARALLEL_THRESHOLD, threads};
 /// The runs of images `0..n` to give one task each, for a job of about `work` operations:
 /// one run unless more threads are allowed and `work` ≥ [`PARALLEL_THRESHOLD`].
 pub fn runs(n: usize, work: usize) -> Vec<Range<usize>> {
-    let t = if work >= PARALLEL_THRESHOLD {
-        threads()
-    } else {
-        1
-    };
-    even_runs(n, t)
+    even_runs(n, threads_for(work, PARALLEL_THRESHOLD))
 }
 
 /// Elements below which a pass over memory (pooling, ReLU, an optimizer update) stays on one
@@ -35,12 +30,37 @@ pub const ELEMENTWISE_THRESHOLD: usize = 1 << 18;
 /// The runs of images `0..n` for a pass over `elements` values, like [`runs`] but with the
 /// [`ELEMENTWISE_THRESHOLD`].
 pub fn runs_elementwise(n: usize, elements: usize) -> Vec<Range<usize>> {
-    let t = if elements >= ELEMENTWISE_THRESHOLD {
-        threads()
-    } else {
-        1
-    };
-    even_runs(n, t)
+    even_runs(n, threads_for(elements, ELEMENTWISE_THRESHOLD))
+}
+
+/// Whether a pass over `elements` values runs on more than one thread (as
+/// [`runs_elementwise`] would cut it, without building the runs).
+pub fn elementwise_parallel(elements: usize) -> bool {
+    elements >= 2 && threads_for(elements, ELEMENTWISE_THRESHOLD) > 1
+}
+
+/// `f(a, b)` over two slices of the same length, value by value: on one run per allowed thread
+/// for long slices ([`ELEMENTWISE_THRESHOLD`]), else directly, with nothing allocated.
+pub fn zip_elementwise<A: Send, B: Send>(
+    a: &mut [A],
+    b: &mut [B],
+    f: impl Fn(&mut [A], &mut [B]) + Sync + Send,
+) {
+    assert_eq!(a.len(), b.len(), "zip_elementwise: lengths");
+    if !elementwise_parallel(a.len()) {
+        return f(a, b);
+    }
+    let runs = runs_elementwise(a.len(), a.len());
+    let jobs = split_mut(a, 1, &runs)
+        .into_iter()
+        .zip(split_mut(b, 1, &runs))
+        .collect();
+    run(jobs, |(a, b)| f(a, b));
+}
+
+/// The threads a job of `amount` may use: all that are allowed from `threshold` on, else one.
+fn threads_for(amount: usize, threshold: usize) -> usize {
+    if amount >= threshold { threads() } else { 1 }
 }
 
 /// `0..n` cut into `t` runs (fewer when `n` < `t`) whose lengths differ by at most one.

@@ -110,12 +110,7 @@ impl<F: Float> Layer<F> for Relu {
             self.mask.as_slice_memory_order_mut(),
         ) {
             // Long passes are cut into one run per allowed thread (see `crate::parallel`).
-            let runs = parallel::runs_elementwise(xs.len(), xs.len());
-            let jobs = parallel::split_mut(xs, 1, &runs)
-                .into_iter()
-                .zip(parallel::split_mut(ms, 1, &runs))
-                .collect();
-            parallel::run(jobs, |(xs, ms)| relu_forward(xs, ms));
+            parallel::zip_elementwise(xs, ms, relu_forward);
             return x;
         }
         Zip::from(&mut self.mask)
@@ -137,14 +132,9 @@ impl<F: Float> Layer<F> for Relu {
         );
         if let (Some(ds), Some(ms)) = (
             dout.as_slice_memory_order_mut(),
-            self.mask.as_slice_memory_order(),
+            self.mask.as_slice_memory_order_mut(),
         ) {
-            let runs = parallel::runs_elementwise(ds.len(), ds.len());
-            let jobs = parallel::split_mut(ds, 1, &runs)
-                .into_iter()
-                .zip(parallel::split(ms, 1, &runs))
-                .collect();
-            parallel::run(jobs, |(ds, ms)| relu_backward(ds, ms));
+            parallel::zip_elementwise(ds, ms, |ds, ms| relu_backward(ds, ms));
             return dout;
         }
         Zip::from(&mut dout).and(&self.mask).for_each(|d, &m| {

@@ -35,15 +35,10 @@ impl<F: Float> Optimizer<F> for AdaGrad<F> {
         self.h.ensure(params);
         let (lr, eps) = (F::lit(self.lr), F::lit(1e-7));
         for (p, h) in params.iter_mut().zip(&mut self.h.arrays) {
-            let len = p.value.len();
-            for_each_value!(
-                Zip::from(&mut p.value).and(h).and(&p.grad),
-                len,
-                |w, h, &g| {
-                    *h += g * g;
-                    *w -= lr * g / (h.sqrt() + eps);
-                }
-            );
+            for_each_value!(Zip::from(&mut p.value).and(h).and(&p.grad), |w, h, &g| {
+                *h += g * g;
+                *w -= lr * g / (h.sqrt() + eps);
+            });
         }
     }
 

@@ -60,10 +60,8 @@ impl<F: Float> Optimizer<F> for Adam<F> {
             .zip(&mut self.m.arrays)
             .zip(&mut self.v.arrays)
         {
-            let len = p.value.len();
             for_each_value!(
                 Zip::from(&mut p.value).and(m).and(v).and(&p.grad),
-                len,
                 |w, m, v, &g| {
                     *m += b1 * (g - *m);
                     *v += b2 * (g * g - *v);

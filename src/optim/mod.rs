@@ -21,18 +21,19 @@ pub use sgd::Sgd;
 
 use ndarray::ArrayD;
 
-/// Runs an element-wise update `$f` over the `ndarray::Zip` `$zip` of a parameter with
-/// `$len` values: on the threads that `--threads` allows when the parameter is long (see
+/// Runs an element-wise update `$f` over the `ndarray::Zip` `$zip` of a parameter: on the
+/// threads that `--threads` allows when the parameter is long (see
 /// [`crate::parallel::ELEMENTWISE_THRESHOLD`]), else on this one. Each value's update is the
 /// same either way, so the result does not depend on the thread count.
 macro_rules! for_each_value {
-    ($zip:expr, $len:expr, $f:expr) => {
-        if crate::parallel::runs_elementwise($len, $len).len() > 1 {
-            $zip.par_for_each($f)
+    ($zip:expr, $f:expr) => {{
+        let zip = $zip;
+        if crate::parallel::elementwise_parallel(zip.size()) {
+            zip.par_for_each($f)
         } else {
-            $zip.for_each($f)
+            zip.for_each($f)
         }
-    };
+    }};
 }
 pub(crate) use for_each_value;
 
@@ -362,7 +363,6 @@ pub(crate) mod tests {
         assert!(err.is_err());
     }
 
-    /// Runs `steps` updates of `opt` on f from `start` and returns (x, y).
     #[test]
     fn long_parameters_update_alike_on_two_threads() {
         // 300,000 values, above the element-wise threshold: on two threads the update is cut
@@ -401,6 +401,7 @@ pub(crate) mod tests {
         }
     }
 
+    /// Runs `steps` updates of `opt` on f from `start` and returns (x, y).
     fn trajectory_from(
         opt: &mut dyn Optimizer<f64>,
         start: (f64, f64),

@@ -40,16 +40,11 @@ impl<F: Float> Optimizer<F> for Nesterov<F> {
         self.v.ensure(params);
         let (lr, mu) = (F::lit(self.lr), F::lit(self.momentum));
         for (p, v) in params.iter_mut().zip(&mut self.v.arrays) {
-            let len = p.value.len();
-            for_each_value!(
-                Zip::from(&mut p.value).and(v).and(&p.grad),
-                len,
-                |w, v, &g| {
-                    *w += mu * mu * *v;
-                    *w -= (F::one() + mu) * lr * g;
-                    *v = mu * *v - lr * g;
-                }
-            );
+            for_each_value!(Zip::from(&mut p.value).and(v).and(&p.grad), |w, v, &g| {
+                *w += mu * mu * *v;
+                *w -= (F::one() + mu) * lr * g;
+                *v = mu * *v - lr * g;
+            });
         }
     }
 

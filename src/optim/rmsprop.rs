@@ -39,16 +39,11 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
         let (lr, rho, eps) = (F::lit(self.lr), F::lit(self.decay_rate), F::lit(1e-7));
         let one_minus_rho = F::lit(1.0 - self.decay_rate);
         for (p, h) in params.iter_mut().zip(&mut self.h.arrays) {
-            let len = p.value.len();
-            for_each_value!(
-                Zip::from(&mut p.value).and(h).and(&p.grad),
-                len,
-                |w, h, &g| {
-                    *h *= rho;
-                    *h += one_minus_rho * g * g;
-                    *w -= lr * g / (h.sqrt() + eps);
-                }
-            );
+            for_each_value!(Zip::from(&mut p.value).and(h).and(&p.grad), |w, h, &g| {
+                *h *= rho;
+                *h += one_minus_rho * g * g;
+                *w -= lr * g / (h.sqrt() + eps);
+            });
         }
     }
 

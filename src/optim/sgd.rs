@@ -35,9 +35,7 @@ impl<F: Float> Optimizer<F> for Sgd {
     fn update(&mut self, params: &mut [NamedParam<'_, F>]) {
         let lr = F::lit(self.lr);
         for p in params.iter_mut() {
-            let len = p.value.len();
-            for_each_value!(Zip::from(&mut p.value).and(&p.grad), len, |w, &g| *w -=
-                lr * g);
+            for_each_value!(Zip::from(&mut p.value).and(&p.grad), |w, &g| *w -= lr * g);
         }
     }
 
