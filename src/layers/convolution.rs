@@ -127,13 +127,13 @@ impl<F: Float> Convolution<F> {
         }
         ConvGeometry::new([c, h, w], fh, fw, self.stride, self.pad)
     }
+}
 
-    /// The filters as the matrix `(FN, C·FH·FW)`.
-    fn w_mat(&self) -> ArrayView2<'_, F> {
-        let fn_ = self.w.dim().0;
-        let w = self.w.as_slice().expect("W is kept in standard layout");
-        ArrayView2::from_shape((fn_, w.len() / fn_.max(1)), w).expect("W as a matrix")
-    }
+/// The filters `w` as the matrix `(FN, C·FH·FW)`.
+fn w_mat<F: Float>(w: &Array4<F>) -> ArrayView2<'_, F> {
+    let fn_ = w.dim().0;
+    let w = w.as_slice().expect("W is kept in standard layout");
+    ArrayView2::from_shape((fn_, w.len() / fn_.max(1)), w).expect("W as a matrix")
 }
 
 /// Forward for a run of images: `outₙ = W · colₙᵀ + b` for each image `xₙ` of `xs`. `col`
@@ -169,7 +169,7 @@ fn forward_images<F: Float>(
 }
 
 /// Backward for a run of images: adds `Σₙ doutₙ · colₙ` and `Σₙ Σₚ doutₙ` to `grads`
-/// (`dW` then `db`, zeroed by the caller) and, when `dx` is not empty, writes
+/// (`dW` then `db`, zeroed by the caller) and, when `dx` is given, writes
 /// `dxₙ = col2im(Wᵀ · doutₙ)` using `dcol` (one image's columns) as scratch.
 fn backward_images<F: Float>(
     w_mat: ArrayView2<F>,
@@ -177,8 +177,7 @@ fn backward_images<F: Float>(
     dout: &[F],
     col: &[F],
     grads: &mut [F],
-    dx: &mut [F],
-    dcol: &mut [F],
+    dx: Option<(&mut [F], &mut [F])>,
 ) {
     let (fn_, p, k) = (w_mat.nrows(), g.positions(), g.patch_len());
     let (dw, db) = grads.split_at_mut(fn_ * k);
@@ -190,9 +189,9 @@ fn backward_images<F: Float>(
     // dW = Σₙ doutₙ · colₙ, with colₙᵀ (k × p) stored: both operands run along p.
     let pairs = dout.chunks_exact(fn_ * p).zip(col.chunks_exact(p * k));
     crate::linalg::sum_of_products_abt(fn_, k, p, pairs, dw);
-    if dx.is_empty() {
+    let Some((dx, dcol)) = dx else {
         return;
-    }
+    };
     for (dout_n, dx_n) in dout
         .chunks_exact(fn_ * p)
         .zip(dx.chunks_exact_mut(g.input_len()))
@@ -249,7 +248,7 @@ impl<F: Float> Layer<F> for Convolution<F> {
             .into_iter()
             .zip(parallel::split_mut(outs, fn_ * p, &runs))
             .zip(cols);
-        let (w_mat, b) = (self.w_mat(), self.b.as_slice().expect("b is contiguous"));
+        let (w_mat, b) = (w_mat(&self.w), self.b.as_slice().expect("b is contiguous"));
         parallel::run(jobs.collect(), |((x, out), col)| {
             forward_images(w_mat, b, &g, x, out, col)
         });
@@ -283,41 +282,32 @@ impl<F: Float> Layer<F> for Convolution<F> {
         let mut dx = self
             .input_grad
             .then(|| reuse(&mut self.spare_dx, &[n, g.c, g.h, g.w]));
-        let dx_runs = match &mut dx {
+        // Each run's part of dx, with one image's dcol as scratch, when dx is wanted.
+        let dx_runs: Vec<Option<(&mut [F], &mut [F])>> = match &mut dx {
             Some(dx) => {
+                self.scratch.resize(runs.len() * p * k, F::zero());
                 let dxs = dx.as_slice_mut().expect("fresh storage");
                 parallel::split_mut(dxs, g.input_len(), &runs)
+                    .into_iter()
+                    .zip(self.scratch.chunks_exact_mut(p * k))
+                    .map(Some)
+                    .collect()
             }
-            None => runs.iter().map(|_| &mut [][..]).collect(),
+            None => runs.iter().map(|_| None).collect(),
         };
         // Each run sums its images' dW and db into its own part; the parts are added in run
         // order below, so one thread count always gives the same bits.
         let grads_len = fn_ * k + fn_;
         self.partials.clear();
         self.partials.resize(runs.len() * grads_len, F::zero());
-        self.scratch.resize(
-            if self.input_grad {
-                runs.len() * p * k
-            } else {
-                0
-            },
-            F::zero(),
-        );
-        let scratch: Vec<&mut [F]> = if self.input_grad {
-            self.scratch.chunks_exact_mut(p * k).collect()
-        } else {
-            runs.iter().map(|_| &mut [][..]).collect()
-        };
         let jobs = parallel::split(ds, fn_ * p, &runs)
             .into_iter()
             .zip(parallel::split(&self.col, p * k, &runs))
             .zip(self.partials.chunks_exact_mut(grads_len))
-            .zip(dx_runs)
-            .zip(scratch);
-        let w = self.w.as_slice().expect("W is kept in standard layout");
-        let w_mat = ArrayView2::from_shape((fn_, k), w).expect("W as a matrix");
-        parallel::run(jobs.collect(), |((((dout, col), grads), dx), dcol)| {
-            backward_images(w_mat, &g, dout, col, grads, dx, dcol)
+            .zip(dx_runs);
+        let w_mat = w_mat(&self.w);
+        parallel::run(jobs.collect(), |(((dout, col), grads), dx)| {
+            backward_images(w_mat, &g, dout, col, grads, dx)
         });
         let (dw, db) = (
             self.dw.as_slice_mut().expect("dW is standard layout"),
