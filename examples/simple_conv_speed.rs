@@ -41,10 +41,7 @@ fn main() -> backprop::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    backprop::linalg::set_threads(threads);
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global();
+    backprop::parallel::use_threads(threads);
     let mut rng = Rng::new(0);
     let x =
         Array4::<f32>::from_shape_simple_fn((BATCH, 1, 28, 28), || rng.uniform() as f32).into_dyn();

@@ -17,6 +17,19 @@ use rayon::prelude::*;
 
 use crate::linalg::{PARALLEL_THRESHOLD, threads};
 
+/// Allows `n` threads for the rest of the process, as `--threads n` does: products, layers
+/// and optimizers ([`set_threads`](crate::linalg::set_threads)), and rayon's global pool,
+/// which the `gemm` crate's parallel kernels also run on, sized to match.
+pub fn use_threads(n: usize) {
+    crate::linalg::set_threads(n);
+    if n > 1 {
+        // Fails only if the pool was already built, which leaves its size as it was.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+}
+
 /// The runs of images `0..n` to give one task each, for a job of about `work` operations:
 /// one run unless more threads are allowed and `work` ≥ [`PARALLEL_THRESHOLD`].
 pub fn runs(n: usize, work: usize) -> Vec<Range<usize>> {

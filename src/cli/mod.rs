@@ -95,13 +95,7 @@ pub fn run() -> ExitCode {
     if std::env::var_os("BACKPROP_NO_MALLOPT").is_none() {
         crate::alloc::keep_freed_memory();
     }
-    crate::linalg::set_threads(cli.threads);
-    if cli.threads > 1 {
-        // gemm's parallel kernels run on rayon's global pool; size it to what was asked.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(cli.threads)
-            .build_global();
-    }
+    crate::parallel::use_threads(cli.threads);
     let result = match cli.command {
         Command::Train(a) => train::run(*a),
         Command::Show(a) => show::run(a),

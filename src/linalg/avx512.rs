@@ -136,8 +136,8 @@ pub unsafe fn direct(
     }
 }
 
-/// The most columns [`direct`] leaves to [`NarrowColumns`] (`n mod 16`): with 5 or more, the
-/// masked vector is at least 5/16 useful and the general tiles keep up.
+/// The most columns [`direct`] leaves to its narrow-column path (`n mod 16`): with 5 or more,
+/// the masked vector is at least 5/16 useful and the general tiles keep up.
 pub const NARROW: usize = 4;
 
 /// The largest A (values) whose rows [`NarrowColumns`] reads a second time: one that does not
