@@ -74,50 +74,10 @@ fn idx_labels(n: u32) -> Vec<u8> {
     v
 }
 
-/// A valid 8×1 grey PNG, built by hand (stored deflate block, CRCs computed here).
+/// A valid 8×1 grey PNG.
 fn png() -> Vec<u8> {
-    fn crc(bytes: &[u8]) -> u32 {
-        let mut c = !0u32;
-        for &b in bytes {
-            c ^= b as u32;
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-        }
-        !c
-    }
-    fn adler(bytes: &[u8]) -> u32 {
-        let (mut a, mut b) = (1u32, 0u32);
-        for &x in bytes {
-            a = (a + x as u32) % 65521;
-            b = (b + a) % 65521;
-        }
-        (b << 16) | a
-    }
-    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-        out.extend((data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend(data);
-        out.extend(&body);
-        out.extend(crc(&body).to_be_bytes());
-    }
-    let raw = [0u8, 0, 32, 64, 96, 128, 160, 192, 255];
-    let mut z = vec![0x78, 0x01, 1, raw.len() as u8, 0, !(raw.len() as u8), 0xFF];
-    z.extend(raw);
-    z.extend(adler(&raw).to_be_bytes());
-    let mut ihdr = Vec::new();
-    ihdr.extend(8u32.to_be_bytes());
-    ihdr.extend(1u32.to_be_bytes());
-    ihdr.extend([8, 0, 0, 0, 0]);
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &z);
-    chunk(&mut out, b"IEND", &[]);
-    out
+    let grey = [0, 32, 64, 96, 128, 160, 192, 255];
+    backprop::io::image::encode_png(&grey, 8, 1, png::ColorType::Grayscale).unwrap()
 }
 
 fn make_files(d: &Path) {
