@@ -2,10 +2,14 @@
 //! documented one (1 bad file, 2 bad flag), stderr says `error: …` naming the file, nothing
 //! panics, and no run takes much memory or time.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use common::{BIN, backprop_command, fixture, idx, scratch};
 
 /// Address-space limit for each child, in KiB (`ulimit -v`): far below what trusting an absurd
 /// declared size would need.
@@ -19,7 +23,7 @@ fn backprop(args: &[&str]) -> Output {
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -v {MEMORY_KIB}; exec \"$0\" \"$@\""))
-        .arg(env!("CARGO_BIN_EXE_backprop"))
+        .arg(BIN)
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -35,9 +39,7 @@ fn backprop(args: &[&str]) -> Output {
 fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("backprop-bad-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
+        let d = scratch("files");
         make_files(&d);
         d
     })
@@ -59,19 +61,12 @@ fn junk(n: usize) -> Vec<u8> {
 }
 
 fn idx_images(n: u32, rows: u32, cols: u32, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 0, 8, 3];
-    for d in [n, rows, cols] {
-        v.extend(d.to_be_bytes());
-    }
-    v.extend(body);
-    v
+    idx(&[n, rows, cols], body)
 }
 
+/// `n` labels, all 3.
 fn idx_labels(n: u32) -> Vec<u8> {
-    let mut v = vec![0, 0, 8, 1];
-    v.extend(n.to_be_bytes());
-    v.extend(vec![3u8; n as usize]);
-    v
+    idx(&[n], &vec![3u8; n as usize])
 }
 
 /// A valid 8×1 grey PNG.
@@ -106,13 +101,12 @@ fn make_files(d: &Path) {
     pk.extend((1u64 << 62).to_le_bytes());
     pk.extend(b"abc");
     w("huge-bytes.pkl", &pk);
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pickles");
-    std::fs::copy(fixtures.join("evil_p4.pkl"), d.join("evil.pkl")).unwrap();
+    std::fs::copy(fixture("evil_p4.pkl"), d.join("evil.pkl")).unwrap();
     // A pickle under a model's name.
-    std::fs::copy(fixtures.join("two_layer.pkl"), d.join("pickle.safetensors")).unwrap();
+    std::fs::copy(fixture("two_layer.pkl"), d.join("pickle.safetensors")).unwrap();
     // A trained model, and its first 200 bytes.
     let good = d.join("good.safetensors");
-    let o = Command::new(env!("CARGO_BIN_EXE_backprop"))
+    let o = backprop_command()
         .args(["train", "--epochs", "1", "--save", good.to_str().unwrap()])
         .output()
         .unwrap();
@@ -389,10 +383,7 @@ fn writing_into_a_missing_directory_fails_at_once_and_leaves_nothing() {
     }
     let o = backprop(&[
         "import",
-        &format!(
-            "{}/tests/fixtures/pickles/two_layer.pkl",
-            env!("CARGO_MANIFEST_DIR")
-        ),
+        fixture("two_layer.pkl").to_str().unwrap(),
         "--arch",
         "two-layer",
         "--out",
@@ -479,7 +470,7 @@ fn a_failed_write_keeps_the_old_file_and_leaves_no_temporary() {
 /// that.
 fn closed_pipe(args: &[&str], must_hit: bool) {
     use std::io::Read;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backprop"))
+    let mut child = backprop_command()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,10 +1,12 @@
 //! `backprop bench`: the JSON that `bench/compare.sh` reads. No speed is asserted here (speed
 //! targets live in the benchmarks); these check what is measured and how it is reported.
 
-use std::process::Command;
+mod common;
+
+use common::backprop_command;
 
 fn bench(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_backprop"))
+    let out = backprop_command()
         .arg("bench")
         .args(args)
         .args(["--seconds", "0", "--json"])

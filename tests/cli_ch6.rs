@@ -1,31 +1,12 @@
 //! Chapter 6 on the command line: optimizers, multi-layer nets, plots and the experiments.
 
-use std::process::{Command, Output};
+mod common;
 
-fn backprop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_backprop"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("backprop-ch6-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use common::{backprop, scratch, stderr, stdout};
 
 #[test]
 fn multi_layer_with_adam_batch_norm_dropout_and_decay_learns_and_plots() {
-    let svg = temp("train.svg");
+    let svg = scratch("train").join("train.svg");
     let o = backprop(&[
         "train",
         "--model",
@@ -81,7 +62,7 @@ fn bad_chapter_6_arguments_exit_2() {
 
 #[test]
 fn weight_decay_experiment_prints_the_books_lines_json_and_a_png() {
-    let png = temp("wd.png");
+    let png = scratch("wd").join("wd.png");
     let o = backprop(&[
         "experiment",
         "weight-decay",

@@ -1,13 +1,13 @@
 //! `backprop train --model simple-conv|deep-conv` on the embedded 8×8 digits.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
+
+use common::{backprop, backprop_command, scratch};
 
 fn train(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_backprop"))
-        .arg("train")
-        .args(args)
-        .output()
-        .expect("the binary runs")
+    backprop(&[&["train"], args].concat())
 }
 
 fn final_line(o: &Output) -> serde_json::Value {
@@ -50,8 +50,7 @@ fn deep_conv_runs_on_8x8_digits() {
 
 #[test]
 fn show_filters_writes_the_trained_and_the_fresh_grids() {
-    let dir = std::env::temp_dir().join(format!("backprop-filters-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("filters");
     let model = dir.join("conv.safetensors");
     let o = train(&[
         "--model",
@@ -63,7 +62,7 @@ fn show_filters_writes_the_trained_and_the_fresh_grids() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (after, before) = (dir.join("after.png"), dir.join("before.png"));
-    let o = Command::new(env!("CARGO_BIN_EXE_backprop"))
+    let o = backprop_command()
         .args(["show", "filters", "--model", model.to_str().unwrap()])
         .args([
             "--out",
@@ -91,7 +90,7 @@ fn show_filters_writes_the_trained_and_the_fresh_grids() {
             .status
             .success()
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_backprop"))
+    let o = backprop_command()
         .args(["show", "filters", "--model", flat.to_str().unwrap()])
         .output()
         .unwrap();

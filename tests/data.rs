@@ -1,13 +1,17 @@
 //! `--data`, `--dataset` and `backprop data …` driven as a user would, on small synthetic
 //! IDX files (the real sets are exercised in tests/mnist.rs).
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{backprop_command, idx, scratch, stderr};
 
 /// Runs the binary with an isolated environment: no BACKPROP_DATA, and a cache of its own.
 fn backprop(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_backprop"))
+    backprop_command()
         .args(args)
         .env_remove("BACKPROP_DATA")
         .env_remove("BACKPROP_MIRROR")
@@ -15,26 +19,6 @@ fn backprop(args: &[&str], cache: &Path) -> Output {
         .env("BACKPROP_FETCH_BACKOFF_MS", "1")
         .output()
         .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("backprop-data-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn idx(dims: &[u32], body: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 0, 8, dims.len() as u8];
-    for d in dims {
-        v.extend_from_slice(&d.to_be_bytes());
-    }
-    v.extend_from_slice(body);
-    v
 }
 
 fn gz(bytes: &[u8]) -> Vec<u8> {
@@ -234,7 +218,7 @@ fn named_sets_are_looked_up_in_backprop_data_then_the_cache() {
     let cache = root.join("cache");
     place(&cache.join("backprop/mnist"), 0);
     let run = |data: Option<&Path>| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_backprop"));
+        let mut c = backprop_command();
         c.args(["train", "--dataset", "mnist", "--iters", "1"]);
         c.env("XDG_CACHE_HOME", &cache).env_remove("BACKPROP_DATA");
         if let Some(d) = data {

@@ -1,18 +1,16 @@
 //! The same seed gives the same weights: bit for bit at a fixed `--threads`, and up to
 //! floating-point reassociation across thread counts.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-use backprop::io::safetensors;
+use std::path::PathBuf;
+
+use common::{backprop_command, scratch, weights, write_idx};
 
 /// Trains with `args`, `--seed seed` and `--threads threads`, returning every tensor of the saved model.
 fn trained(tag: &str, threads: usize, seed: u64, args: &[&str]) -> Vec<(String, Vec<f32>)> {
-    let dir = std::env::temp_dir().join(format!("backprop-det-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(format!("{tag}-{threads}.safetensors"));
-    let _ = std::fs::remove_file(&path);
-    let o = Command::new(env!("CARGO_BIN_EXE_backprop"))
+    let path = scratch(&format!("{tag}-{threads}")).join("model.safetensors");
+    let o = backprop_command()
         .args([
             "train",
             "--threads",
@@ -25,20 +23,8 @@ fn trained(tag: &str, threads: usize, seed: u64, args: &[&str]) -> Vec<(String, 
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut m = safetensors::load::<f32>(&path).unwrap();
+    let out = weights(&path);
     let _ = std::fs::remove_file(&path);
-    let mut out: Vec<(String, Vec<f32>)> = m
-        .net
-        .params()
-        .iter()
-        .map(|p| (p.name.to_string(), p.value.iter().copied().collect()))
-        .collect();
-    out.extend(
-        m.net
-            .buffers()
-            .into_iter()
-            .map(|(n, v)| (n, v.iter().copied().collect())),
-    );
     out
 }
 
@@ -104,8 +90,7 @@ fn simple_conv_runs_repeat_bit_for_bit() {
 /// SimpleConvNet batch of 100 crosses the thresholds at which `--threads 2` splits the
 /// convolution, pooling, ReLU and Adam work across threads.
 fn mnist_shaped_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("backprop-det-idx-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("idx");
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move || {
         state ^= state << 13;
@@ -120,12 +105,7 @@ fn mnist_shaped_dir() -> PathBuf {
             ("images-idx3", vec![n, 28, 28], images),
             ("labels-idx1", vec![n], labels),
         ] {
-            let mut bytes = vec![0, 0, 8, dims.len() as u8];
-            for d in dims {
-                bytes.extend((d as u32).to_be_bytes());
-            }
-            bytes.extend(data);
-            std::fs::write(dir.join(format!("{prefix}-{kind}-ubyte")), bytes).unwrap();
+            write_idx(&dir.join(format!("{prefix}-{kind}-ubyte")), &dims, &data);
         }
     }
     dir

@@ -1,31 +1,9 @@
 //! `backprop graph`, driven as a user would: the book's apple graphs as text, SVG and DOT,
 //! expressions with `--set`, and the errors.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn backprop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_backprop"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh empty directory for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("backprop-graph-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{backprop, scratch, stderr, stdout};
 
 /// The forward and backward labels drawn on the SVG arrow from `from` to `to` (the edge
 /// groups start with a tooltip `from → to: …`).

@@ -2,29 +2,12 @@
 //! them, lists every mismatch in wrong ones, and the imported nets compute the logits that a
 //! NumPy forward pass (in tests/fixtures/make_pickles.py) computed from the same weights.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
 use backprop::io::import::{ArchSpec, import_pickle};
 use ndarray::ArrayD;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pickles")
-        .join(name)
-}
-
-fn expected() -> serde_json::Value {
-    let text = std::fs::read_to_string(fixture("expected.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn backprop(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_backprop"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use common::{backprop, expected, fixture};
 
 #[test]
 fn imported_nets_compute_the_numpy_logits() {

@@ -5,10 +5,13 @@
 //! /usr/share/datasets/fashion-mnist/). Absent data skips a test with a printed note, unless
 //! `BACKPROP_REQUIRE_DATA=1` (set on CI), which turns absence into a failure.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use backprop::data::datasets::{self, Known};
+use common::backprop_command;
 
 fn find(known: Known) -> Option<PathBuf> {
     match datasets::locate(known, None) {
@@ -71,7 +74,7 @@ fn fashion_mnist_matches_its_published_checksums_and_counts() {
 /// The book's run (ch05/train_neuralnet.py): TwoLayerNet 784-50-10, SGD lr 0.1, batch 100,
 /// 10,000 steps. Returns the final train and test accuracy.
 fn books_run(dataset: &str, dir: &Path) -> (f64, f64) {
-    let out = Command::new(env!("CARGO_BIN_EXE_backprop"))
+    let out = backprop_command()
         .args(["train", "--dataset", dataset, "--data"])
         .arg(dir)
         .args([

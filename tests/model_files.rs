@@ -1,41 +1,14 @@
 //! Model files driven through the CLI as a user would: `train --save`, `eval`, `import`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn backprop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_backprop"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::path::Path;
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pickles")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("backprop-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{backprop, fixture, scratch, stderr, stdout};
 
 #[test]
 fn train_save_then_eval_reports_the_same_test_accuracy() {
-    let dir = tmp("train-eval");
+    let dir = scratch("train-eval");
     let model = dir.join("m.safetensors");
     let m = model.to_str().unwrap();
     let o = backprop(&[
@@ -74,11 +47,11 @@ fn train_save_then_eval_reports_the_same_test_accuracy() {
 
 #[test]
 fn import_then_eval_matches_evaluating_the_pickle_directly() {
-    let dir = tmp("import");
+    let dir = scratch("import");
     let out = dir.join("tl.safetensors");
     let o = backprop(&[
         "import",
-        &fixture("two_layer.pkl"),
+        fixture("two_layer.pkl").to_str().unwrap(),
         "--arch",
         "two-layer",
         "--out",
@@ -94,7 +67,7 @@ fn import_then_eval_matches_evaluating_the_pickle_directly() {
     let b = backprop(&[
         "eval",
         "--model",
-        &fixture("two_layer.pkl"),
+        fixture("two_layer.pkl").to_str().unwrap(),
         "--arch",
         "two-layer",
         "--json",
@@ -114,12 +87,12 @@ fn import_then_eval_matches_evaluating_the_pickle_directly() {
 
 #[test]
 fn bad_pickles_are_clear_errors() {
-    let dir = tmp("bad");
+    let dir = scratch("bad");
     let out = dir.join("x.safetensors");
     let out = out.to_str().unwrap();
     let o = backprop(&[
         "import",
-        &fixture("two_layer_bad.pkl"),
+        fixture("two_layer_bad.pkl").to_str().unwrap(),
         "--arch",
         "two-layer",
         "--out",
@@ -141,7 +114,7 @@ fn bad_pickles_are_clear_errors() {
 
     let o = backprop(&[
         "import",
-        &fixture("evil_p4.pkl"),
+        fixture("evil_p4.pkl").to_str().unwrap(),
         "--arch",
         "two-layer",
         "--out",
@@ -154,7 +127,11 @@ fn bad_pickles_are_clear_errors() {
         stderr(&o)
     );
 
-    let o = backprop(&["eval", "--model", &fixture("two_layer.pkl")]);
+    let o = backprop(&[
+        "eval",
+        "--model",
+        fixture("two_layer.pkl").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("pass --arch"), "{}", stderr(&o));
 
@@ -173,7 +150,7 @@ fn bad_pickles_are_clear_errors() {
     ] {
         let o = backprop(&[
             "import",
-            &fixture("two_layer.pkl"),
+            fixture("two_layer.pkl").to_str().unwrap(),
             "--arch",
             arch,
             "--out",
@@ -184,7 +161,7 @@ fn bad_pickles_are_clear_errors() {
     }
     let o = backprop(&[
         "import",
-        &fixture("two_layer.pkl"),
+        fixture("two_layer.pkl").to_str().unwrap(),
         "--arch",
         "multi-layer:x",
         "--out",
@@ -200,7 +177,7 @@ fn bad_pickles_are_clear_errors() {
 
 #[test]
 fn damaged_model_files_are_clear_errors() {
-    let dir = tmp("damaged");
+    let dir = scratch("damaged");
     let m = dir.join("m.safetensors");
     std::fs::write(&m, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
     let o = backprop(&["eval", "--model", m.to_str().unwrap()]);

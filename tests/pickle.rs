@@ -2,22 +2,16 @@
 //! every protocol (2–5), float32 and float64, C and Fortran order, big-endian data, and
 //! files that must be refused.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use backprop::io::pickle::{load_pickle, parse_pickle};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pickles")
-}
-
-fn expected() -> serde_json::Value {
-    let text = std::fs::read_to_string(fixtures().join("expected.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use common::{expected, fixture};
 
 /// Compares one file with what the script wrote, bit for bit (NaN: any NaN).
 fn check_file(name: &str, want: &serde_json::Value) {
-    let got = load_pickle(&fixtures().join(name)).unwrap_or_else(|e| panic!("{e}"));
+    let got = load_pickle(&fixture(name)).unwrap_or_else(|e| panic!("{e}"));
     let want = want.as_object().unwrap();
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
@@ -73,7 +67,7 @@ fn every_protocol_dtype_and_order_reads_exactly() {
 fn fortran_order_is_transposed_to_logical_order() {
     // The script wrote the same kind of values in both orders; the raw bytes differ but the
     // arrays are equal to what numpy holds, and T[i][j][k] is at row-major position.
-    let f = load_pickle(&fixtures().join("p4_f8_F.pkl")).unwrap();
+    let f = load_pickle(&fixture("p4_f8_F.pkl")).unwrap();
     let exp = expected();
     let bits = &exp["files"]["p4_f8_F.pkl"]["T"]["bits"];
     let want =
@@ -105,7 +99,7 @@ fn malicious_globals_are_refused_by_name_without_running_anything() {
     let marker = Path::new("/tmp/backprop-pwned");
     let _ = std::fs::remove_file(marker);
     for name in ["evil_p2.pkl", "evil_p4.pkl"] {
-        let path = fixtures().join(name);
+        let path = fixture(name);
         let e = load_pickle(&path).unwrap_err().to_string();
         assert!(e.contains(name), "{e}");
         assert!(
@@ -119,9 +113,7 @@ fn malicious_globals_are_refused_by_name_without_running_anything() {
 
 #[test]
 fn one_array_under_two_names_is_refused() {
-    let e = load_pickle(&fixtures().join("shared.pkl"))
-        .unwrap_err()
-        .to_string();
+    let e = load_pickle(&fixture("shared.pkl")).unwrap_err().to_string();
     assert!(
         e.contains("the same array is stored under \"W1\" and \"W2\""),
         "{e}"
@@ -130,7 +122,7 @@ fn one_array_under_two_names_is_refused() {
 
 #[test]
 fn truncated_files_are_errors_at_every_length() {
-    let bytes = std::fs::read(fixtures().join("p2_f8_F.pkl")).unwrap();
+    let bytes = std::fs::read(fixture("p2_f8_F.pkl")).unwrap();
     for n in 0..bytes.len() {
         let e = parse_pickle(&bytes[..n]).unwrap_err();
         assert!(e.offset <= n, "{n}: {e}");
@@ -140,7 +132,7 @@ fn truncated_files_are_errors_at_every_length() {
 
 #[test]
 fn damaged_files_name_the_problem() {
-    let p4 = std::fs::read(fixtures().join("p4_f8_C.pkl")).unwrap();
+    let p4 = std::fs::read(fixture("p4_f8_C.pkl")).unwrap();
     // An opcode no parameter pickle uses.
     let mut b = p4.clone();
     b[11] = b'i'; // INST, where EMPTY_DICT was

@@ -1,36 +1,19 @@
 //! `backprop predict` driven as a user would: a model trained on the embedded digits, PNGs of
 //! digits drawn dark on light at another size and place, IDX files, and bad inputs.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use backprop::data::digits::load_digits;
 use backprop::io::image::{encode_png, read_gray};
-
-fn backprop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_backprop"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{backprop, fixture, scratch, stderr, stdout, write_idx};
 
 fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("backprop-predict-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    })
+    DIR.get_or_init(|| scratch("files"))
 }
 
 /// A TwoLayerNet trained on the digits (about 96 % on the test split), saved once.
@@ -195,16 +178,6 @@ fn text_output_names_the_classes_and_the_inversion() {
         assert!((t["probability"].as_f64().unwrap() - want).abs() < 1e-9);
         assert_eq!(t["name"], c.to_string());
     }
-}
-
-/// Writes an IDX file of `dims` and `data`.
-fn write_idx(path: &Path, dims: &[usize], data: &[u8]) {
-    let mut bytes = vec![0, 0, 8, dims.len() as u8];
-    for &d in dims {
-        bytes.extend((d as u32).to_be_bytes());
-    }
-    bytes.extend(data);
-    std::fs::write(path, bytes).unwrap();
 }
 
 /// The digits as an IDX data directory: training set = the first 200, test set = the next
@@ -394,7 +367,7 @@ fn bad_inputs_are_one_line_errors() {
 #[test]
 fn a_book_pickle_predicts_directly() {
     // The 8×8 deep-conv fixture classifies a digit photo with --arch, like eval.
-    let pkl = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pickles/deep_conv.pkl");
+    let pkl = fixture("deep_conv.pkl");
     let png = write_png(4, 3, (2, 2), (30, 30));
     let o = backprop(&[
         "predict",

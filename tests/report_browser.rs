@@ -5,8 +5,12 @@
 //! Skips with a note when no Chromium is installed, unless `BACKPROP_REQUIRE_CHROMIUM=1`
 //! (set by CI), where a missing browser fails the test.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::{backprop_command, scratch};
 
 /// Chromium's binary, from `$CHROMIUM` or the usual names on `PATH`.
 fn chromium() -> Option<PathBuf> {
@@ -32,16 +36,9 @@ fn chromium_or_skip(test: &str) -> Option<PathBuf> {
     found
 }
 
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("backprop-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn train_with_report(dir: &Path, args: &[&str]) -> PathBuf {
     let report = dir.join("run.html");
-    let o = Command::new(env!("CARGO_BIN_EXE_backprop"))
+    let o = backprop_command()
         .arg("train")
         .args(args)
         .arg("--report")
@@ -100,7 +97,7 @@ fn check_report_in_browser(name: &str, args: &[&str], first_layer_caption: &str)
     let Some(browser) = chromium_or_skip(name) else {
         return;
     };
-    let dir = tmp_dir(name);
+    let dir = scratch(name);
     let page = train_with_report(&dir, args);
     let html = std::fs::read_to_string(&page).unwrap();
 

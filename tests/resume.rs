@@ -1,41 +1,12 @@
 //! Checkpoints, resuming and interruption, driven through the binary as a user would.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backprop::io::safetensors;
-
-fn backprop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_backprop"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("backprop-resume-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
-    let mut m = safetensors::load::<f32>(path).unwrap();
-    let mut out: Vec<(String, Vec<f32>)> = m
-        .net
-        .params()
-        .iter()
-        .map(|p| (p.name.to_string(), p.value.iter().copied().collect()))
-        .collect();
-    out.extend(
-        m.net
-            .buffers()
-            .into_iter()
-            .map(|(n, v)| (n, v.iter().copied().collect())),
-    );
-    out
-}
+use common::{backprop, backprop_command, scratch, weights};
 
 /// A run with state everywhere: Adam's moments, dropout masks, batch norm statistics.
 const RUN: &[&str] = &[
@@ -68,7 +39,7 @@ fn checkpoints(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_resumed_run_reaches_the_same_weights_as_an_uninterrupted_one() {
-    let dir = temp("same");
+    let dir = scratch("same");
     let whole = dir.join("whole.safetensors");
     let o = backprop(&[RUN, &["--epochs", "6", "--save", whole.to_str().unwrap()]].concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -114,14 +85,14 @@ fn a_resumed_run_reaches_the_same_weights_as_an_uninterrupted_one() {
 #[cfg(unix)]
 #[test]
 fn sigint_finishes_the_step_saves_a_checkpoint_and_exits_130() {
-    let dir = temp("sigint");
+    let dir = scratch("sigint");
     let whole = dir.join("whole.safetensors");
     let long = ["--epochs", "300"];
     let o = backprop(&[RUN, &long, &["--save", whole.to_str().unwrap()]].concat());
     assert!(o.status.success());
 
     let cp = dir.join("cp");
-    let child = Command::new(env!("CARGO_BIN_EXE_backprop"))
+    let child = backprop_command()
         .args([RUN, &long, &["--checkpoint-dir", cp.to_str().unwrap()]].concat())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -169,7 +140,7 @@ fn sigint_finishes_the_step_saves_a_checkpoint_and_exits_130() {
 
 #[test]
 fn resume_errors_name_the_directory() {
-    let dir = temp("bad");
+    let dir = scratch("bad");
     let o = backprop(&["train", "--resume", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let e = String::from_utf8_lossy(&o.stderr);

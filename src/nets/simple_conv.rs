@@ -238,35 +238,4 @@ mod tests {
             assert!(e < 1e-6, "{name}: relative error {e:e}");
         }
     }
-
-    #[test]
-    fn learns_the_digits() {
-        use crate::data::{Layout, digits};
-        use crate::optim::Sgd;
-        use crate::train::{Length, TrainConfig, train};
-        let data = digits::load_digits()
-            .unwrap()
-            .split(0.8, &mut Rng::stream(42, "split"));
-        let mut net = SimpleConvNet::<f32>::new(
-            [1, 8, 8],
-            ConvParam::default(),
-            100,
-            10,
-            0.01,
-            &mut Rng::stream(42, "init"),
-        )
-        .unwrap();
-        let cfg = TrainConfig {
-            length: Length::Epochs(25),
-            batch_size: 50,
-            layout: Layout::Image,
-            ..Default::default()
-        };
-        let summary = train(&mut net, &mut Sgd::new(1.0), &data, &cfg, &mut |_| {}).unwrap();
-        assert!(
-            summary.test_acc > 0.95,
-            "test accuracy {}",
-            summary.test_acc
-        );
-    }
 }
