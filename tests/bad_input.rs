@@ -512,3 +512,212 @@ fn a_closed_stdout_ends_every_command_quietly() {
     closed_pipe(&["gradcheck"], false);
     closed_pipe(&["--help"], false);
 }
+
+/// Pickle opcodes for the crafted pickles below (Python's `pickletools` names).
+mod op {
+    pub const PROTO: u8 = 0x80;
+    pub const GLOBAL: u8 = b'c';
+    pub const BINBYTES: u8 = b'B';
+    pub const SHORT_BINUNICODE: u8 = 0x8c;
+    pub const BININT: u8 = b'J';
+    pub const BININT1: u8 = b'K';
+    pub const TUPLE1: u8 = 0x85;
+    pub const TUPLE3: u8 = 0x87;
+    pub const EMPTY_DICT: u8 = b'}';
+    pub const EMPTY_TUPLE: u8 = b')';
+    pub const NEWFALSE: u8 = 0x89;
+    pub const MARK: u8 = b'(';
+    pub const TUPLE: u8 = b't';
+    pub const REDUCE: u8 = b'R';
+    pub const BUILD: u8 = b'b';
+    pub const SETITEM: u8 = b's';
+    pub const BINPUT: u8 = b'q';
+    pub const BINGET: u8 = b'h';
+    pub const DUP: u8 = b'2';
+    pub const POP: u8 = b'0';
+    pub const STOP: u8 = b'.';
+}
+
+/// A small pickle builder: just enough to write the crafted files of the memory tests.
+#[derive(Default)]
+struct Pickle(Vec<u8>);
+
+impl Pickle {
+    fn new() -> Pickle {
+        Pickle(vec![op::PROTO, 4])
+    }
+    fn op(&mut self, o: u8) -> &mut Self {
+        self.0.push(o);
+        self
+    }
+    fn global(&mut self, module: &str, name: &str) -> &mut Self {
+        self.0.push(op::GLOBAL);
+        self.0.extend(format!("{module}\n{name}\n").bytes());
+        self
+    }
+    fn str(&mut self, s: &str) -> &mut Self {
+        self.0.extend([op::SHORT_BINUNICODE, s.len() as u8]);
+        self.0.extend(s.bytes());
+        self
+    }
+    fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.0.push(op::BINBYTES);
+        self.0.extend((b.len() as u32).to_le_bytes());
+        self.0.extend(b);
+        self
+    }
+    fn int(&mut self, i: i32) -> &mut Self {
+        self.0.push(op::BININT);
+        self.0.extend(i.to_le_bytes());
+        self
+    }
+    fn put(&mut self, i: u8) -> &mut Self {
+        self.0.extend([op::BINPUT, i]);
+        self
+    }
+    fn get(&mut self, i: u8) -> &mut Self {
+        self.0.extend([op::BINGET, i]);
+        self
+    }
+    /// `numpy.dtype('f8')` in memo slot `slot`.
+    fn dtype_f8(&mut self, slot: u8) -> &mut Self {
+        self.global("numpy", "dtype")
+            .str("f8")
+            .op(op::TUPLE1)
+            .op(op::REDUCE)
+            .put(slot)
+    }
+}
+
+/// 4 MiB of float64 data: one buffer that many arrays of the pickles below are built from.
+const SHARED_BUFFER: usize = 4 << 20;
+
+/// Protocol 5's way (`_frombuffer(buf, dtype, shape, 'C')`): one buffer, memoised, then each
+/// array built from MEMO GETs of it (13 bytes each), stored under its own name. Believed, it
+/// needs 4 MiB per 13 bytes of file.
+fn frombuffer_bomb(arrays: usize) -> Vec<u8> {
+    let mut p = Pickle::new();
+    p.op(op::EMPTY_DICT)
+        .global("numpy.core.numeric", "_frombuffer")
+        .put(0)
+        .bytes(&vec![0; SHARED_BUFFER])
+        .put(1)
+        .dtype_f8(2)
+        .int((SHARED_BUFFER / 8) as i32)
+        .op(op::TUPLE1)
+        .put(3)
+        .str("C")
+        .put(4);
+    // The stack: the dict, then the five objects just memoised; drop down to the dict.
+    for _ in 0..5 {
+        p.op(op::POP);
+    }
+    for k in 0..arrays {
+        p.str(&format!("W{k}"));
+        p.get(0).op(op::MARK).get(1).get(2).get(3).get(4);
+        p.op(op::TUPLE).op(op::REDUCE).op(op::SETITEM);
+    }
+    p.op(op::STOP);
+    p.0
+}
+
+/// Protocols 2–4's way (`_reconstruct` then `BUILD` with the state `(1, shape, dtype, False,
+/// raw)`): one state tuple holding the buffer, memoised, then BUILD with it on many arrays.
+fn reconstruct_bomb(arrays: usize) -> Vec<u8> {
+    let mut p = Pickle::new();
+    p.op(op::EMPTY_DICT)
+        .global("numpy.core.multiarray", "_reconstruct")
+        .put(0)
+        .global("numpy", "ndarray")
+        .op(op::BININT1)
+        .op(0)
+        .op(op::TUPLE1)
+        .bytes(b"b")
+        .op(op::TUPLE3)
+        .put(1);
+    p.op(op::MARK)
+        .op(op::BININT1)
+        .op(1)
+        .int((SHARED_BUFFER / 8) as i32)
+        .op(op::TUPLE1)
+        .dtype_f8(2)
+        .op(op::NEWFALSE)
+        .bytes(&vec![0; SHARED_BUFFER])
+        .op(op::TUPLE)
+        .put(3);
+    for _ in 0..3 {
+        p.op(op::POP);
+    }
+    for k in 0..arrays {
+        p.str(&format!("W{k}"));
+        p.get(0)
+            .get(1)
+            .op(op::REDUCE)
+            .get(3)
+            .op(op::BUILD)
+            .op(op::SETITEM);
+    }
+    p.op(op::STOP);
+    p.0
+}
+
+/// The same buffer DUPed onto the stack millions of times (one byte each), each copy kept.
+fn dup_bomb(dups: usize) -> Vec<u8> {
+    let mut p = Pickle::new();
+    p.op(op::EMPTY_TUPLE);
+    p.0.extend(std::iter::repeat_n(op::DUP, dups));
+    p.op(op::STOP);
+    p.0
+}
+
+#[test]
+fn pickles_that_reuse_one_buffer_are_refused_within_a_memory_bound() {
+    let d = dir().join("pickle-bombs");
+    std::fs::create_dir_all(&d).unwrap();
+    // The same files with two arrays are read as pickles (and refused only for not holding a
+    // two-layer net's tensors): the bombs below are refused for their size alone.
+    for (name, bytes) in [
+        ("frombuffer-two.pkl", frombuffer_bomb(2)),
+        ("reconstruct-two.pkl", reconstruct_bomb(2)),
+    ] {
+        let f = d.join(name);
+        std::fs::write(&f, &bytes).unwrap();
+        let o = backprop(&[
+            "eval",
+            "--model",
+            f.to_str().unwrap(),
+            "--arch",
+            "two-layer",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains("missing tensor W2"), "{name}: {err}");
+    }
+    for (name, bytes) in [
+        // 400 arrays of 4 MiB: 1.6 GB believed, from a file of 4 MiB + 10 KB.
+        ("frombuffer-bomb.pkl", frombuffer_bomb(400)),
+        ("reconstruct-bomb.pkl", reconstruct_bomb(400)),
+        // 32 Mi stack entries of 16+ bytes from a 32 MiB file.
+        ("dup-bomb.pkl", dup_bomb(32 << 20)),
+    ] {
+        let f = d.join(name);
+        std::fs::write(&f, &bytes).unwrap();
+        let f = f.to_str().unwrap();
+        let out = d.join("out.safetensors");
+        bad_file(
+            &[
+                "import",
+                f,
+                "--arch",
+                "two-layer",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            name,
+        );
+        bad_file(&["eval", "--model", f, "--arch", "two-layer"], name);
+        let o = backprop(&["eval", "--model", f, "--arch", "two-layer"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("memory"), "{name}: {err}");
+    }
+}

@@ -25,7 +25,12 @@
 //! Resource use is bounded by the file: every declared length is checked against the bytes
 //! that remain before anything is allocated, an array's element count must match its
 //! byte length exactly, tuples may nest only [`MAX_DEPTH`] deep, and one array may not be
-//! stored under two names (each name gets its own copy).
+//! stored under two names. Beyond that, the memo and DUP let a few bytes stand for an object
+//! again and again (one buffer memoised, then built into a thousand arrays): everything the
+//! reader builds is counted (strings, buffers, arrays, tuples, the stack, the memo) and a
+//! file is refused once it has made the reader build more than [`MEMORY_PER_FILE_BYTE`] bytes
+//! per byte of file plus [`MEMORY_ALLOWANCE`]. A parameter pickle needs at most about four
+//! (float32 data widened to `f64`, through protocol 2's latin-1 text).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -38,6 +43,13 @@ use crate::error::{Error, Result};
 
 /// How deeply tuples may nest (numpy's own pickles nest three deep).
 pub const MAX_DEPTH: usize = 32;
+
+/// How many bytes the reader may build per byte of the pickle (see the module docs).
+pub const MEMORY_PER_FILE_BYTE: usize = 8;
+
+/// What any pickle may build beyond [`MEMORY_PER_FILE_BYTE`] bytes per byte: room for the
+/// stack, memo and small objects of a small file.
+pub const MEMORY_ALLOWANCE: usize = 16 << 20;
 
 /// Reads the pickle at `path` as a dict of named float arrays (float32 values are widened
 /// to `f64`).
@@ -183,6 +195,12 @@ struct Machine<'a> {
     op_at: usize,
     stack: Vec<Slot>,
     memo: HashMap<u32, Value>,
+    /// Bytes built so far into strings, buffers, arrays, tuples and dict entries (never
+    /// given back when they are dropped: a bound, not a measure). The stack and memo are
+    /// counted apart, by their length.
+    built: Cell<usize>,
+    /// What `built` plus the stack and memo may reach.
+    budget: usize,
 }
 
 type Res<T> = std::result::Result<T, PickleError>;
@@ -195,7 +213,43 @@ impl<'a> Machine<'a> {
             op_at: 0,
             stack: Vec::new(),
             memo: HashMap::new(),
+            built: Cell::new(0),
+            budget: data
+                .len()
+                .saturating_mul(MEMORY_PER_FILE_BYTE)
+                .saturating_add(MEMORY_ALLOWANCE),
         }
+    }
+
+    /// Counts `bytes` about to be built, refusing the file if that takes what it has made
+    /// the reader build past the budget.
+    fn charge(&self, bytes: usize) -> Res<()> {
+        self.built.set(self.built.get().saturating_add(bytes));
+        self.check_budget()
+    }
+
+    /// Refuses the file once what was built, the stack and the memo exceed the budget. A
+    /// growing stack or memo may hold twice its length, hence the factor 2.
+    fn check_budget(&self) -> Res<()> {
+        let slot = std::mem::size_of::<Slot>();
+        let entry = std::mem::size_of::<(u32, Value)>() + 1;
+        let used = self
+            .built
+            .get()
+            .saturating_add(2 * slot * self.stack.len())
+            .saturating_add(2 * entry * self.memo.len());
+        if used > self.budget {
+            return self.err(format!(
+                "the pickle makes the reader build more than {} MiB of memory from a \
+                 {}-byte file (the limit is {MEMORY_PER_FILE_BYTE} bytes per byte of file plus \
+                 {} MiB): it reuses the same data over and over (memo or DUP), which a \
+                 parameter pickle never needs",
+                self.budget >> 20,
+                self.data.len(),
+                MEMORY_ALLOWANCE >> 20
+            ));
+        }
+        Ok(())
     }
 
     fn err<T>(&self, msg: impl Into<String>) -> Res<T> {
@@ -226,7 +280,9 @@ impl<'a> Machine<'a> {
         Ok(self.take(N as u64)?.try_into().expect("took N bytes"))
     }
 
+    /// A copy of `b` as a str (counted against the budget).
     fn utf8(&self, b: &[u8]) -> Res<Rc<str>> {
+        self.charge(b.len())?;
         match std::str::from_utf8(b) {
             Ok(s) => Ok(s.into()),
             Err(_) => self.err("a string is not valid UTF-8"),
@@ -288,6 +344,7 @@ impl<'a> Machine<'a> {
         if depth > MAX_DEPTH {
             return self.err(format!("tuples nest more than {MAX_DEPTH} deep"));
         }
+        self.charge(items.len() * std::mem::size_of::<Value>())?;
         Ok(Value::Tuple(items.into(), depth))
     }
 
@@ -314,6 +371,7 @@ impl<'a> Machine<'a> {
             if self.pos >= self.data.len() {
                 return self.err("truncated: the pickle ends before its STOP opcode");
             }
+            self.check_budget()?;
             let op = self.u8()?;
             match op {
                 // PROTO
@@ -397,6 +455,7 @@ impl<'a> Machine<'a> {
                         _ => u64::from_le_bytes(self.le()?),
                     };
                     let b = self.take(n)?;
+                    self.charge(b.len())?;
                     self.push(Value::Bytes(b.into()));
                 }
                 b')' => {
@@ -546,6 +605,7 @@ impl<'a> Machine<'a> {
                 Value::Bytes(b) => self.utf8(&b)?,
                 other => return self.err(format!("a dict key is {}, not a str", other.kind())),
             };
+            self.charge(std::mem::size_of::<(Rc<str>, Value)>())?;
             if !matches!(v, Value::Array(_)) {
                 return self.err(format!(
                     "the value of {key:?} is {}, not an ndarray",
@@ -562,9 +622,8 @@ impl<'a> Machine<'a> {
             return self.err("the pickle holds no dict of arrays");
         };
         let mut out = BTreeMap::new();
-        // Each key gets its own copy of its array; one array under many keys (a few bytes
-        // each through the memo) would multiply memory far beyond the file, and parameter
-        // dicts never share arrays, so sharing is refused.
+        // Each array is moved out to its key, not copied; parameter dicts never store one
+        // array under two names, so that is refused.
         let mut seen: HashMap<*const RefCell<ArrayObj>, &str> = HashMap::new();
         let entries = dict.borrow();
         for (k, v) in entries.iter() {
@@ -578,10 +637,10 @@ impl<'a> Machine<'a> {
                 ));
             }
             seen.insert(Rc::as_ptr(a), k);
-            match &*a.borrow() {
+            match std::mem::replace(&mut *a.borrow_mut(), ArrayObj::Pending) {
                 ArrayObj::Built(arr) => {
                     // Python keeps the last value of a repeated key; so do we.
-                    out.insert(k.to_string(), arr.clone());
+                    out.insert(k.to_string(), arr);
                 }
                 ArrayObj::Pending => {
                     return self.err(format!("the array {k:?} was never filled in (no BUILD)"));
@@ -656,6 +715,7 @@ impl<'a> Machine<'a> {
                         return self.err(format!("_codecs.encode of {}, not a str", other.kind()));
                     }
                 };
+                self.charge(text.len())?;
                 let mut out = Vec::with_capacity(text.len());
                 for c in text.chars() {
                     match u8::try_from(c as u32) {
@@ -768,6 +828,9 @@ impl<'a> Machine<'a> {
                 raw.len()
             ));
         };
+        // Fortran data is built column-major, then copied row-major.
+        let copies = if fortran { 2 } else { 1 };
+        self.charge(copies * count * std::mem::size_of::<f64>())?;
         let mut values = Vec::with_capacity(count);
         for c in raw.chunks_exact(dt.size) {
             values.push(match (dt.size, dt.big_endian) {
