@@ -2,7 +2,7 @@
 //! misclassified test images of a saved model (`.safetensors`, or a book pickle with
 //! `--arch`), like the book's `misclassified_mnist.py`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -11,9 +11,9 @@ use super::args::{DataArgs, DatasetName, positive_usize};
 use crate::error::{Error, Result};
 use crate::eval::{Evaluation, evaluate};
 use crate::float::Float;
-use crate::io::import::{ArchSpec, import_pickle, parse_input_shape};
-use crate::io::safetensors::{self, ModelInfo};
-use crate::nets::Network;
+use crate::io::import::{ArchSpec, parse_input_shape};
+use crate::io::model_file;
+use crate::io::safetensors::LoadedModel;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -48,82 +48,8 @@ pub struct EvalArgs {
     json: bool,
 }
 
-/// A model read from disk, with what to tell the user about it.
-pub(super) struct Model<F: Float> {
-    pub net: Network<F>,
-    pub info: ModelInfo,
-    pub dtype: String,
-    pub warnings: Vec<String>,
-}
-
-/// Whether `path` is a pickle: by its first byte (PROTO), else by its extension.
-fn is_pickle(path: &Path) -> bool {
-    use std::io::Read;
-    let mut first = [0u8; 1];
-    match std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut first)) {
-        Ok(()) => first[0] == 0x80,
-        Err(_) => matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("pkl" | "pickle")
-        ),
-    }
-}
-
-/// Reads a model file of either kind in precision `F`.
-/// A pickle's input shape is `input_shape` if given, else inferred from its weights.
-pub(super) fn load_model<F: Float>(
-    path: &Path,
-    arch: Option<&ArchSpec>,
-    input_shape: Option<[usize; 3]>,
-) -> Result<Model<F>> {
-    if is_pickle(path) {
-        let Some(spec) = arch else {
-            return Err(Error::Invalid(format!(
-                "{} is a pickle, which does not record its architecture: pass --arch \
-                 (two-layer, multi-layer:H1,H2,…, simple-conv or deep-conv)",
-                path.display()
-            )));
-        };
-        let (net, info, warnings) = import_pickle(path, spec, input_shape)?;
-        Ok(Model {
-            net,
-            info,
-            dtype: "F64".into(),
-            warnings,
-        })
-    } else {
-        let m = safetensors::load::<F>(path)?;
-        Ok(Model {
-            net: m.net,
-            info: m.info,
-            dtype: m.dtype,
-            warnings: m.warnings,
-        })
-    }
-}
-
-/// The precision a model file was saved in: `F32` files are evaluated in `f32`, everything
-/// else (F64 files, the book's float64 pickles) in `f64`.
-pub(super) fn file_is_f32(path: &Path) -> bool {
-    if is_pickle(path) {
-        return false;
-    }
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| {
-            ::safetensors::SafeTensors::read_metadata(&b)
-                .ok()
-                .map(|(_, m)| {
-                    m.tensors()
-                        .values()
-                        .any(|t| t.dtype == ::safetensors::Dtype::F32)
-                })
-        })
-        .unwrap_or(false)
-}
-
 pub fn run(args: EvalArgs) -> Result<()> {
-    if file_is_f32(&args.model) {
+    if model_file::is_f32(&args.model)? {
         run_as::<f32>(args)
     } else {
         run_as::<f64>(args)
@@ -131,7 +57,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 }
 
 fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
-    let mut model = load_model::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
+    let mut model = model_file::load::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
     for w in &model.warnings {
         eprintln!("warning: {w}");
     }
@@ -189,7 +115,7 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
 
 fn print_json<F: Float>(
     args: &EvalArgs,
-    model: &Model<F>,
+    model: &LoadedModel<F>,
     data: &DataArgs,
     dataset: &str,
     e: &Evaluation,
@@ -228,7 +154,7 @@ fn print_json<F: Float>(
 
 fn print_text<F: Float>(
     args: &EvalArgs,
-    model: &Model<F>,
+    model: &LoadedModel<F>,
     data: &DataArgs,
     dataset: &str,
     e: &Evaluation,

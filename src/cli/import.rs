@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::eval::load_model;
 use crate::error::Result;
 use crate::io::import::{ArchSpec, parse_input_shape};
-use crate::io::safetensors;
+use crate::io::{model_file, safetensors};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -32,7 +31,7 @@ pub struct ImportArgs {
 
 pub fn run(args: ImportArgs) -> Result<()> {
     // The book's pickles hold float64 arrays; keep that precision.
-    let mut model = load_model::<f64>(&args.file, Some(&args.arch), args.input_shape)?;
+    let mut model = model_file::load::<f64>(&args.file, Some(&args.arch), args.input_shape)?;
     for w in &model.warnings {
         eprintln!("warning: {w}");
     }

@@ -7,10 +7,11 @@ use clap::{ArgGroup, Args};
 use serde_json::json;
 
 use super::args::positive_usize;
-use super::eval::{Model, file_is_f32, load_model};
 use crate::error::Result;
 use crate::float::Float;
 use crate::io::import::{ArchSpec, parse_input_shape};
+use crate::io::model_file;
+use crate::io::safetensors::LoadedModel;
 use crate::predict::{self, Prediction};
 
 #[derive(Debug, Args)]
@@ -53,7 +54,7 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<()> {
-    if file_is_f32(&args.model) {
+    if model_file::is_f32(&args.model)? {
         run_as::<f32>(args)
     } else {
         run_as::<f64>(args)
@@ -76,7 +77,7 @@ fn run_as<F: Float>(args: PredictArgs) -> Result<()> {
             "--index selects an image of an --idx file: pass --idx FILE".into(),
         ));
     }
-    let mut model = load_model::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
+    let mut model = model_file::load::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
     for w in &model.warnings {
         eprintln!("warning: {w}");
     }
@@ -117,7 +118,7 @@ fn run_as<F: Float>(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-fn report<F: Float>(args: &PredictArgs, model: &Model<F>, src: &Source, p: &Prediction) {
+fn report<F: Float>(args: &PredictArgs, model: &LoadedModel<F>, src: &Source, p: &Prediction) {
     let names = &model.info.class_names;
     let name = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
     let top = p.top(args.top);

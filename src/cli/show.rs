@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use ndarray::Ix4;
 
-use super::eval::load_model;
 use crate::error::{Error, Result};
 use crate::io::import::ArchSpec;
 use crate::nets::Network;
@@ -71,7 +70,7 @@ pub fn run(args: ShowArgs) -> Result<()> {
             fresh,
             seed,
         } => {
-            let mut m = load_model::<f32>(&model, arch.as_ref(), None)?;
+            let mut m = crate::io::model_file::load::<f32>(&model, arch.as_ref(), None)?;
             write_filters(&mut m.net, &out, &model.display().to_string())?;
             if let Some(path) = fresh {
                 let info = &m.info;

@@ -162,7 +162,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     if let Some(dir) = &args.resume {
         let path = checkpoint::latest(dir)?;
-        return if super::eval::file_is_f32(&path) {
+        return if crate::io::model_file::is_f32(&path)? {
             execute(resumed::<f32>(&path)?, &args)
         } else {
             execute(resumed::<f64>(&path)?, &args)

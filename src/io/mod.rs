@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod image;
 pub mod import;
+pub mod model_file;
 pub mod pickle;
 pub mod safetensors;
 

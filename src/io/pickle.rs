@@ -366,6 +366,13 @@ impl<'a> Machine<'a> {
     }
 
     fn run(mut self) -> Res<BTreeMap<String, ArrayD<f64>>> {
+        // Protocols 2 and later start with PROTO; 0 and 1 have none.
+        if self.data.first().is_some_and(|&op| op != 0x80) {
+            return self.err(
+                "pickle protocols 0 and 1 are not supported (2 to 5 are): save with \
+                 pickle.dump(params, f, protocol=2) or later",
+            );
+        }
         loop {
             self.op_at = self.pos;
             if self.pos >= self.data.len() {

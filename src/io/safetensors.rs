@@ -301,13 +301,13 @@ fn read_info(meta: &HashMap<String, String>, path: &Path) -> Result<ModelInfo> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::nets::TwoLayerNet;
     use ndarray::Array2;
     use std::path::PathBuf;
 
-    fn info() -> ModelInfo {
+    pub(crate) fn info() -> ModelInfo {
         ModelInfo {
             arch: Arch::TwoLayer {
                 hidden: 5,
@@ -320,7 +320,7 @@ mod tests {
         }
     }
 
-    fn net<F: Float>(seed: u64) -> Network<F> {
+    pub(crate) fn net<F: Float>(seed: u64) -> Network<F> {
         info()
             .arch
             .build([1, 2, 3], 3, &mut Rng::stream(seed, "init"))
