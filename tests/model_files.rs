@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{backprop, fixture, scratch, stderr, stdout};
+use common::{backprop, fixture, safetensors_header, scratch, stderr, stdout, write_digits_idx};
 
 #[test]
 fn train_save_then_eval_reports_the_same_test_accuracy() {
@@ -194,4 +194,73 @@ fn damaged_model_files_are_clear_errors() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("none.safetensors"), "{}", stderr(&o));
+}
+
+/// A safetensors file starts with its header length as 8 little-endian bytes, so a header of
+/// 0x380 bytes starts `80 03`, like a protocol-3 pickle. The header's length follows the
+/// `--data` path recorded in it, so a path of the right length gives a real saved model that
+/// starts so; `eval` and `predict` must read it as the F32 model it is.
+#[test]
+fn a_saved_model_whose_header_starts_like_a_pickle_reads_back() {
+    let dir = scratch("header-0x80");
+    let data = |pad: usize| dir.join(format!("d{}", "x".repeat(pad)));
+    write_digits_idx(&data(0), 0..300, 300..400);
+    let model = dir.join("m.safetensors");
+    let train = |pad: usize| {
+        let o = backprop(&[
+            "train",
+            "--data",
+            data(pad).to_str().unwrap(),
+            "--iters",
+            "30",
+            "--hidden",
+            "10",
+            "--seed",
+            "5",
+            "--json",
+            "--save",
+            model.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    // How the JSON grows with the path, then the padding that makes the header 0x?80 long.
+    train(0);
+    let (_, json0) = safetensors_header(&model);
+    std::fs::rename(data(0), data(1)).unwrap();
+    train(1);
+    let per_char = safetensors_header(&model).1 - json0;
+    assert!(per_char > 0);
+    let pad = (1..)
+        .find(|p| (json0 + per_char * p).next_multiple_of(8) % 0x100 == 0x80)
+        .unwrap();
+    std::fs::rename(data(1), data(pad)).unwrap();
+    let o = train(pad);
+    let (n, _) = safetensors_header(&model);
+    assert_eq!(n % 0x100, 0x80, "header length {n:#x}");
+    let bytes = std::fs::read(&model).unwrap();
+    assert_eq!(bytes[0], 0x80, "the file starts like a pickle");
+
+    let last: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    let m = model.to_str().unwrap();
+    let o = backprop(&["eval", "--model", m, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["dtype"], "F32");
+    assert_eq!(e["samples"], 100);
+    assert_eq!(e["accuracy"], last["test_acc"]);
+    let images = data(pad).join("t10k-images-idx3-ubyte");
+    let o = backprop(&[
+        "predict",
+        "--model",
+        m,
+        "--idx",
+        images.to_str().unwrap(),
+        "--index",
+        "0",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(p["top"].as_array().map(Vec::len), Some(3), "{p}");
 }

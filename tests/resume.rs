@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{backprop, backprop_command, scratch, weights};
+use common::{backprop, backprop_command, pad_header_like_a_pickle, scratch, weights};
 
 /// A run with state everywhere: Adam's moments, dropout masks, batch norm statistics.
 const RUN: &[&str] = &[
@@ -154,4 +154,53 @@ fn resume_errors_name_the_directory() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("step-00000010.safetensors"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The dtype of the tensors of the model file at `path`.
+fn dtype(path: &Path) -> String {
+    backprop::io::safetensors::load::<f64>(path).unwrap().dtype
+}
+
+/// A checkpoint whose header length has the low byte 0x80 starts like a pickle (`80 0N`);
+/// resuming from it must still continue in f32, bit for bit.
+#[test]
+fn a_checkpoint_that_starts_like_a_pickle_resumes_in_f32() {
+    let dir = scratch("pickle-like");
+    let run = [
+        "train",
+        "--hidden",
+        "10",
+        "--iters",
+        "40",
+        "--eval-every",
+        "10",
+    ];
+    let whole = dir.join("whole.safetensors");
+    let o = backprop(&[&run[..], &["--save", whole.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cp = dir.join("cp");
+    let o = backprop(&[&run[..], &["--checkpoint-dir", cp.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_file(checkpoints(&cp).last().unwrap()).unwrap();
+    let newest = checkpoints(&cp).pop().unwrap();
+    let n = pad_header_like_a_pickle(&newest);
+    assert_eq!(std::fs::read(&newest).unwrap()[0], 0x80, "header {n:#x}");
+
+    let resumed = dir.join("resumed.safetensors");
+    let o = backprop(&[
+        "train",
+        "--resume",
+        cp.to_str().unwrap(),
+        "--save",
+        resumed.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("resuming from step"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(dtype(&whole), "F32");
+    assert_eq!(dtype(&resumed), "F32");
+    assert_eq!(weights(&whole), weights(&resumed));
 }

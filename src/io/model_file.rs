@@ -202,7 +202,10 @@ mod tests {
             assert_eq!(kind(&empty, p).unwrap(), Kind::Pickle);
         }
         let e = kind(b"\x80\x03}(X\x01", p).unwrap_err().to_string();
-        assert!(e.starts_with("p.pkl: not a parameter pickle: truncated"), "{e}");
+        assert!(
+            e.starts_with("p.pkl: not a parameter pickle: truncated"),
+            "{e}"
+        );
         for (bytes, what) in [
             (&b"\x89PNG\r\n\x1a\n0000"[..], "a PNG image"),
             (b"\x1f\x8b\x08\x00", "a gzip file"),

@@ -98,3 +98,52 @@ pub fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
     );
     out
 }
+
+/// Writes the embedded digits into `dir` as the four IDX files of a data directory: the
+/// samples `train` as the training set and `test` as the test set, pixels 0–16 scaled to
+/// 0–240.
+pub fn write_digits_idx(dir: &Path, train: std::ops::Range<usize>, test: std::ops::Range<usize>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let digits = backprop::data::digits::load_digits().unwrap();
+    for (name, range) in [("train", train), ("t10k", test)] {
+        let images: Vec<u8> = range
+            .clone()
+            .flat_map(|i| digits.image(i).iter().map(|&v| v * 15))
+            .collect();
+        let n = range.len();
+        write_idx(
+            &dir.join(format!("{name}-images-idx3-ubyte")),
+            &[n, 8, 8],
+            &images,
+        );
+        write_idx(
+            &dir.join(format!("{name}-labels-idx1-ubyte")),
+            &[n],
+            &digits.labels[range],
+        );
+    }
+}
+
+/// The header of the safetensors file at `path`: its declared length and the length of its
+/// JSON without the padding spaces after it.
+pub fn safetensors_header(path: &Path) -> (usize, usize) {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let json = std::str::from_utf8(&bytes[8..8 + n]).unwrap().trim_end();
+    (n, json.len())
+}
+
+/// Rewrites the safetensors file at `path` with its header padded with spaces (which JSON
+/// allows) to the first length at least its JSON whose low byte is 0x80, so that the file
+/// starts `80 0N`, like a pickle of protocol N. Returns the new length.
+pub fn pad_header_like_a_pickle(path: &Path) -> usize {
+    let bytes = std::fs::read(path).unwrap();
+    let (n, json) = safetensors_header(path);
+    let new = (json..).find(|m| m % 0x100 == 0x80).unwrap();
+    let mut out = (new as u64).to_le_bytes().to_vec();
+    out.extend(&bytes[8..8 + json]);
+    out.resize(8 + new, b' ');
+    out.extend(&bytes[8 + n..]);
+    std::fs::write(path, out).unwrap();
+    new
+}
