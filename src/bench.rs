@@ -7,6 +7,7 @@ use std::time::Instant;
 use ndarray::Array2;
 use rayon::prelude::*;
 
+use crate::cpu::{self, Simd};
 use crate::data::{Dataset, Layout};
 use crate::error::Result;
 use crate::float::Float;
@@ -170,10 +171,10 @@ pub fn gemm_square<F: Float>(n: usize, min_seconds: f64) -> Measurement {
 /// Rounds of multiply-adds per call of [`fma_block`].
 const FMA_ROUNDS: usize = 1 << 16;
 
-/// One block of independent f32 multiply-adds at the widest width the CPU has; returns the
-/// flops done. Written with intrinsics: there is nothing to compute, only instructions to
-/// issue, and the accumulators must stay in registers.
-fn fma_block() -> f64 {
+/// One block of independent f32 multiply-adds at the widest width `simd` allows
+/// ([`cpu::active`]); returns the flops done. Written with intrinsics: there is nothing to
+/// compute, only instructions to issue, and the accumulators must stay in registers.
+fn fma_block(simd: Simd) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::*;
@@ -212,17 +213,17 @@ fn fma_block() -> f64 {
             std::hint::black_box(lanes);
             (FMA_ROUNDS * 12 * 8 * 2) as f64
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
+        // SAFETY (both): `simd` comes from `cpu::active`, a level the CPU supports.
+        if simd >= Simd::Avx512 {
             return unsafe { avx512() };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        if simd >= Simd::Avx2 {
             return unsafe { avx2() };
         }
     }
     // Elsewhere: multiply-add chains the compiler may vectorise for the baseline target.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = simd;
     let (a, b) = (
         std::hint::black_box(0.999_999_9f32),
         std::hint::black_box(1e-7f32),
@@ -241,14 +242,15 @@ fn fma_block() -> f64 {
 /// ceiling for every GFLOP/s figure of the other workloads. Each thread runs independent
 /// fused multiply-adds at the CPU's widest vector width, with no memory traffic.
 pub fn fma_peak(threads: usize, min_seconds: f64) -> Measurement {
-    fma_block();
+    let simd = cpu::active();
+    fma_block(simd);
     let (start, cpu0) = (Instant::now(), cpu_seconds());
     let mut reps = 0;
     let mut flops_per_rep = 0.0;
     while reps < 3 || start.elapsed().as_secs_f64() < min_seconds {
         flops_per_rep = (0..threads.max(1))
             .into_par_iter()
-            .map(|_| fma_block())
+            .map(|_| fma_block(simd))
             .sum();
         reps += 1;
     }

@@ -23,6 +23,7 @@
 pub mod alloc;
 pub mod bench;
 pub mod cli;
+pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod eval;

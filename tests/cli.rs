@@ -3,9 +3,9 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 
-use common::{backprop, stderr, stdout};
+use common::{backprop, backprop_command, stderr, stdout};
 
 /// Runs an example the way `cargo run --example NAME` would; `cargo test` builds examples
 /// next to the binary.
@@ -188,4 +188,51 @@ fn help_and_version_succeed() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("train") && stdout(&out).contains("gradcheck"));
     assert!(backprop(&["--version"]).status.success());
+}
+
+/// `train --epochs 3 --json` on the digits with `BACKPROP_SIMD=level`.
+fn train_with_simd(level: &str) -> Output {
+    backprop_command()
+        .args(["train", "--epochs", "3", "--json"])
+        .env("BACKPROP_SIMD", level)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn every_instruction_set_trains_alike_and_others_are_refused() {
+    let losses = |o: &Output| -> Vec<f64> {
+        assert!(o.status.success(), "{}", stderr(o));
+        stdout(o)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64())
+            .collect()
+    };
+    let baseline = losses(&train_with_simd("baseline"));
+    assert_eq!(baseline.len(), 3);
+    let require_avx512 = std::env::var("BACKPROP_REQUIRE_AVX512").as_deref() == Ok("1");
+    for level in ["avx2", "avx512"] {
+        let o = train_with_simd(level);
+        if o.status.code() == Some(2) && stderr(&o).contains("this CPU does not support it") {
+            // CI sets BACKPROP_REQUIRE_AVX512=1 on machines that have it.
+            assert!(!require_avx512, "{level}: {}", stderr(&o));
+            continue;
+        }
+        // Other kernels round differently in places; the run must stay the same run.
+        for (a, b) in losses(&o).iter().zip(&baseline) {
+            assert!((a - b).abs() <= 1e-5 * b.abs(), "{level}: {a} vs {b}");
+        }
+    }
+    for bad in ["sse9", "AVX2", ""] {
+        let o = train_with_simd(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with(&format!(
+                "error: BACKPROP_SIMD={bad}: not an instruction set"
+            )),
+            "{}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
 }

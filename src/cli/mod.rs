@@ -92,6 +92,11 @@ pub fn run() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
+    // An unknown or unsupported BACKPROP_SIMD is a usage error, before any work is done.
+    if let Err(e) = crate::cpu::from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     if std::env::var_os("BACKPROP_NO_MALLOPT").is_none() {
         crate::alloc::keep_freed_memory();
     }

@@ -4,6 +4,7 @@ use ndarray::ArrayD;
 
 use super::Layer;
 use super::convolution::{recycle, reuse, standard};
+use crate::cpu;
 use crate::float::Float;
 use crate::functions::ConvGeometry;
 use crate::parallel;
@@ -63,56 +64,30 @@ impl<F: Float> Pooling<F> {
     }
 }
 
-/// Pools every `H × W` plane of `xs` into `outs` (and `args` with `TRAIN`) with
-/// [`pool_plane`], compiled for AVX2 where the CPU has it.
-///
-/// The crate is built for baseline x86-64 (SSE2), where the compiler's vectorised selects of
-/// the 2×2 path work on 4 lanes; the `gemm` kernels choose their instruction set at run time,
-/// and so does this loop, which profiles showed compute-bound (ReLU forward does the same).
-fn pool_planes<F: Float, const TRAIN: bool>(
-    xs: &[F],
-    g: &ConvGeometry,
-    outs: &mut [F],
-    args: &mut [u32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { pool_planes_avx2::<F, TRAIN>(xs, g, outs, args) };
-        return;
-    }
-    pool_planes_any::<F, TRAIN>(xs, g, outs, args);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn pool_planes_avx2<F: Float, const TRAIN: bool>(
-    xs: &[F],
-    g: &ConvGeometry,
-    outs: &mut [F],
-    args: &mut [u32],
-) {
-    pool_planes_any::<F, TRAIN>(xs, g, outs, args);
-}
-
-#[inline(always)]
-fn pool_planes_any<F: Float, const TRAIN: bool>(
-    xs: &[F],
-    g: &ConvGeometry,
-    outs: &mut [F],
-    args: &mut [u32],
-) {
-    let plane_out = g.oh * g.ow;
-    let planes = xs
-        .chunks_exact(g.h * g.w)
-        .zip(outs.chunks_exact_mut(plane_out));
-    if TRAIN {
-        for ((plane, out_plane), arg_plane) in planes.zip(args.chunks_exact_mut(plane_out)) {
-            pool_plane::<F, true>(plane, g, out_plane, arg_plane);
-        }
-    } else {
-        for (plane, out_plane) in planes {
-            pool_plane::<F, false>(plane, g, out_plane, &mut []);
+crate::dispatch! {
+    // The crate is built for baseline x86-64 (SSE2), where the compiler's vectorised selects
+    // of the 2×2 path work on 4 lanes; profiles showed this loop compute-bound.
+    [avx2]
+    /// Pools every `H × W` plane of `xs` into `outs` (and `args` with `TRAIN`) with
+    /// [`pool_plane`].
+    fn pool_planes<F, const TRAIN: bool>(
+        xs: &[F],
+        g: &ConvGeometry,
+        outs: &mut [F],
+        args: &mut [u32],
+    ) {
+        let plane_out = g.oh * g.ow;
+        let planes = xs
+            .chunks_exact(g.h * g.w)
+            .zip(outs.chunks_exact_mut(plane_out));
+        if TRAIN {
+            for ((plane, out_plane), arg_plane) in planes.zip(args.chunks_exact_mut(plane_out)) {
+                pool_plane::<F, true>(plane, g, out_plane, arg_plane);
+            }
+        } else {
+            for (plane, out_plane) in planes {
+                pool_plane::<F, false>(plane, g, out_plane, &mut []);
+            }
         }
     }
 }
@@ -197,6 +172,7 @@ impl<F: Float> Layer<F> for Pooling<F> {
         // Images are independent: with more threads allowed, each run of images is pooled on
         // its own task (see `crate::parallel`).
         let runs = parallel::runs_elementwise(n, xs.len());
+        let simd = cpu::active();
         let (x_runs, out_runs) = (
             parallel::split(xs, c * h * w, &runs),
             parallel::split_mut(outs, c * g.oh * g.ow, &runs),
@@ -206,12 +182,12 @@ impl<F: Float> Layer<F> for Pooling<F> {
             let arg_runs = parallel::split_mut(&mut self.arg_max, c * g.oh * g.ow, &runs);
             let jobs = x_runs.into_iter().zip(out_runs).zip(arg_runs).collect();
             parallel::run(jobs, |((xs, outs), args)| {
-                pool_planes::<F, true>(xs, &g, outs, args)
+                pool_planes::<F, true>(simd, xs, &g, outs, args)
             });
         } else {
             let jobs = x_runs.into_iter().zip(out_runs).collect();
             parallel::run(jobs, |(xs, outs)| {
-                pool_planes::<F, false>(xs, &g, outs, &mut [])
+                pool_planes::<F, false>(simd, xs, &g, outs, &mut [])
             });
         }
         if train {
@@ -307,20 +283,35 @@ mod tests {
     }
 
     #[test]
-    fn matches_the_books_im2col_formulation() {
+    fn matches_the_books_im2col_formulation_at_every_instruction_set() {
         let mut rng = Rng::new(8);
         let x = Array::from_shape_simple_fn((2, 3, 7, 6), || rng.normal());
-        let mut pool = Pooling::new(3, 2, 2);
-        let ours = pool.forward(x.clone().into_dyn(), false);
-        let col = im2col(x.view(), 3, 2, 2, 0)
-            .into_shape_with_order((2 * 3 * 3 * 3, 6))
-            .unwrap();
-        let max = col.map_axis(Axis(1), |r| r.iter().copied().fold(f64::MIN, f64::max));
-        let book = max
-            .into_shape_with_order((2, 3, 3, 3))
-            .unwrap()
-            .permuted_axes([0, 3, 1, 2]);
-        assert_eq!(ours, book.into_dyn());
+        // the general scan and the 2×2 fast path, training and test mode
+        for (ph, pw, stride, oh, ow) in [(3, 2, 2, 3, 3), (2, 2, 2, 3, 3)] {
+            let col = im2col(x.view(), ph, pw, stride, 0)
+                .into_shape_with_order((2 * oh * ow * 3, ph * pw))
+                .unwrap();
+            let max = col.map_axis(Axis(1), |r| r.iter().copied().fold(f64::MIN, f64::max));
+            let book = max
+                .into_shape_with_order((2, oh, ow, 3))
+                .unwrap()
+                .permuted_axes([0, 3, 1, 2])
+                .into_dyn();
+            let mut dxs = Vec::new();
+            for simd in crate::cpu::testable() {
+                let mut pool = Pooling::new(ph, pw, stride);
+                crate::cpu::with_simd(simd, || {
+                    for train in [false, true] {
+                        let ours = pool.forward(x.clone().into_dyn(), train);
+                        assert_eq!(ours, book, "{simd} {ph}×{pw} train {train}");
+                    }
+                    // the arg-maxes the training pass recorded, as seen by backward
+                    dxs.push(pool.backward(book.mapv(|v| v * 10.0)));
+                });
+            }
+            assert!(dxs.iter().all(|dx| *dx == dxs[0]), "{ph}×{pw}");
+            assert!((dxs[0].sum() - book.sum() * 10.0).abs() < 1e-9);
+        }
     }
 
     #[test]

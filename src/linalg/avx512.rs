@@ -14,14 +14,13 @@
 //!   dot products, 16 lanes each; the lanes are kept per pair across all images and reduced
 //!   once at the end, so the horizontal sums cost nothing per image.
 //!
-//! Callers check [`available`] first; everything here is `unsafe` only for the CPU feature.
+//! Callers check that [`crate::cpu::active`] allows [`Simd::Avx512`] first; everything here
+//! is `unsafe` only for the CPU feature.
 
 use std::arch::x86_64::*;
 
-/// Whether this CPU runs the kernels here (AVX-512F).
-pub fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-}
+#[cfg(doc)]
+use crate::cpu::Simd;
 
 /// The mask of the first `n` (≤ 16) lanes.
 #[inline(always)]
@@ -402,7 +401,7 @@ impl DotSums {
     /// Adds `a · bᵀ` (`a`: `m × k`, `b`: `n × k`, both row-major and contiguous).
     ///
     /// # Safety
-    /// The CPU supports AVX-512F ([`available`]).
+    /// The CPU supports AVX-512F ([`Simd::Avx512`]).
     ///
     /// # Panics
     /// If the lengths do not fit `m × k` and `n × k`.
@@ -522,7 +521,14 @@ impl DotSums {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::{self, Simd};
     use crate::rng::Rng;
+
+    /// Whether the kernels here can be tested: they need AVX-512, which CI requires on
+    /// machines that have it (`cpu::testable` fails there if it went missing).
+    fn avx512_testable() -> bool {
+        cpu::testable().contains(&Simd::Avx512)
+    }
 
     fn naive(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f64> {
         let mut c = vec![0.0; m * n];
@@ -542,7 +548,7 @@ mod tests {
 
     #[test]
     fn direct_matches_the_definition_on_every_tile_shape() {
-        if !available() {
+        if !avx512_testable() {
             return;
         }
         let mut rng = Rng::new(21);
@@ -642,7 +648,7 @@ mod tests {
 
     #[test]
     fn dot_sums_add_up_pairs_on_every_tile_shape() {
-        if !available() {
+        if !avx512_testable() {
             return;
         }
         let mut rng = Rng::new(22);

@@ -4,7 +4,7 @@
 //! The kernel is chosen per product, by measurement (`cargo run --release --example
 //! gemm_shapes`, figures in BENCHMARKS.md):
 //!
-//! * f32 on a CPU with AVX-512, when the rows of `b` and `c` are contiguous (every product of
+//! * f32 on a CPU with AVX-512 (when [`crate::cpu::active`] allows it), when the rows of `b` and `c` are contiguous (every product of
 //!   the book's nets but `dout · Wᵀ`): this crate's [`avx512::direct`], which reads the
 //!   operands in place instead of packing them. On the project machine it beat both crates
 //!   below on every such shape: the MLP's `x · W1` 114 against 69–74 GFLOP/s, the
@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gemm_common::Parallelism;
 use ndarray::{Array2, ArrayBase, ArrayView2, ArrayViewMut2, Axis, Data, DataMut, Ix2};
 
+use crate::cpu::{self, Simd};
 use crate::float::Float;
 
 #[cfg(target_arch = "x86_64")]
@@ -103,11 +104,11 @@ pub fn gemm<F: Float, S: DataMut<Elem = F>>(
         *c *= beta;
         return;
     }
-    let threads = threads();
+    let (threads, simd) = (threads(), cpu::active());
     if threads > 1 && m * n * k >= PARALLEL_THRESHOLD {
-        split_gemm(alpha, a, b, beta, c.view_mut(), threads);
+        split_gemm(simd, alpha, a, b, beta, c.view_mut(), threads);
     } else {
-        gemm_one(alpha, a, b, beta, c.view_mut());
+        gemm_one(simd, alpha, a, b, beta, c.view_mut());
     }
 }
 
@@ -118,6 +119,7 @@ pub fn gemm<F: Float, S: DataMut<Elem = F>>(
 /// another kernel, or another path for its last few columns (reassociation). This beat the
 /// `gemm` crate's own rayon parallelism on 1024³ (see BENCHMARKS.md).
 fn split_gemm<F: Float>(
+    simd: Simd,
     alpha: F,
     a: ArrayView2<F>,
     b: ArrayView2<F>,
@@ -127,7 +129,7 @@ fn split_gemm<F: Float>(
 ) {
     let (m, n) = c.dim();
     if threads <= 1 || m.max(n) < 2 {
-        gemm_one(alpha, a, b, beta, c);
+        gemm_one(simd, alpha, a, b, beta, c);
         return;
     }
     let left = threads / 2;
@@ -136,16 +138,16 @@ fn split_gemm<F: Float>(
         let (c1, c2) = c.split_at(Axis(0), mid);
         let (a1, a2) = a.split_at(Axis(0), mid);
         rayon::join(
-            || split_gemm(alpha, a1, b, beta, c1, left),
-            || split_gemm(alpha, a2, b, beta, c2, threads - left),
+            || split_gemm(simd, alpha, a1, b, beta, c1, left),
+            || split_gemm(simd, alpha, a2, b, beta, c2, threads - left),
         );
     } else {
         let mid = n * left / threads;
         let (c1, c2) = c.split_at(Axis(1), mid);
         let (b1, b2) = b.split_at(Axis(1), mid);
         rayon::join(
-            || split_gemm(alpha, a, b1, beta, c1, left),
-            || split_gemm(alpha, a, b2, beta, c2, threads - left),
+            || split_gemm(simd, alpha, a, b1, beta, c1, left),
+            || split_gemm(simd, alpha, a, b2, beta, c2, threads - left),
         );
     }
 }
@@ -172,7 +174,7 @@ pub fn sum_of_products_abt<'a, F: Float>(
     c: &mut [F],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if TypeId::of::<F>() == TypeId::of::<f32>() && avx512::available() {
+    if TypeId::of::<F>() == TypeId::of::<f32>() && cpu::active() >= Simd::Avx512 {
         let as_f32 = |x: &'a [F]| {
             // SAFETY: F is f32 (checked above): same layout, same length.
             unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) }
@@ -182,7 +184,8 @@ pub fn sum_of_products_abt<'a, F: Float>(
         DOT_SUMS.with_borrow_mut(|sums| {
             sums.reset(m, n);
             for (a, b) in pairs {
-                // SAFETY: the CPU has AVX-512F (checked above); `add` checks the shapes.
+                // SAFETY: the CPU has AVX-512F (`cpu::active` gives only supported levels);
+                // `add` checks the shapes.
                 unsafe { sums.add(as_f32(a), as_f32(b), k) };
             }
             sums.add_into(c32);
@@ -197,11 +200,19 @@ pub fn sum_of_products_abt<'a, F: Float>(
     }
 }
 
-/// A single-threaded product with the kernel chosen by size (see the module documentation).
-fn gemm_one<F: Float>(alpha: F, a: ArrayView2<F>, b: ArrayView2<F>, beta: F, c: ArrayViewMut2<F>) {
+/// A single-threaded product with the kernel chosen by size and by the instruction set
+/// `simd` allows (see the module documentation).
+fn gemm_one<F: Float>(
+    simd: Simd,
+    alpha: F,
+    a: ArrayView2<F>,
+    b: ArrayView2<F>,
+    beta: F,
+    c: ArrayViewMut2<F>,
+) {
     let (m, k) = a.dim();
     let n = b.ncols();
-    let kernel = if direct_fits(&a, &b, &c) {
+    let kernel = if direct_fits(simd, &a, &b, &c) {
         Kernel::Direct
     } else if m * n * k >= LARGE || k <= SHORT_K {
         Kernel::MatrixMultiply
@@ -223,10 +234,15 @@ pub enum Kernel {
     Direct,
 }
 
-/// Whether [`Kernel::Direct`] can compute this product: f32 on an AVX-512 CPU, the rows of
-/// `b` and `c` contiguous (unit column stride, non-negative row stride), `a` with
-/// non-negative strides (it may be a transposed view).
-fn direct_fits<F: Float>(a: &ArrayView2<F>, b: &ArrayView2<F>, c: &ArrayViewMut2<F>) -> bool {
+/// Whether [`Kernel::Direct`] can compute this product: f32 with `simd` (a level the CPU
+/// supports) at least AVX-512, the rows of `b` and `c` contiguous (unit column stride,
+/// non-negative row stride), `a` with non-negative strides (it may be a transposed view).
+fn direct_fits<F: Float>(
+    simd: Simd,
+    a: &ArrayView2<F>,
+    b: &ArrayView2<F>,
+    c: &ArrayViewMut2<F>,
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         let rows = |s: &[isize]| s[1] == 1 && s[0] >= 0;
@@ -234,17 +250,18 @@ fn direct_fits<F: Float>(a: &ArrayView2<F>, b: &ArrayView2<F>, c: &ArrayViewMut2
             && a.strides().iter().all(|&s| s >= 0)
             && rows(b.strides())
             && rows(c.strides())
-            && avx512::available()
+            && simd >= Simd::Avx512
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (a, b, c);
+        let _ = (simd, a, b, c);
         false
     }
 }
 
 /// `c ← α · a · b + β · c` on this thread with the given kernel, for measuring the kernels
-/// against each other (`examples/gemm_shapes.rs`); layers call [`gemm`].
+/// against each other (`examples/gemm_shapes.rs`); layers call [`gemm`]. [`Kernel::Direct`]
+/// needs [`cpu::active`] to allow AVX-512.
 ///
 /// # Panics
 /// If the shapes do not fit.
@@ -271,14 +288,15 @@ pub fn gemm_with<F: Float>(
         c.dim()
     );
     #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Direct && direct_fits(&a, &b, &c) {
+    if kernel == Kernel::Direct && direct_fits(cpu::active(), &a, &b, &c) {
         let (lda, a_col) = (a.strides()[0], a.strides()[1]);
         let (ldb, ldc) = (b.strides()[0], c.strides()[0]);
         let f = |x: F| x.to_f64_lossy() as f32; // F is f32 here: exact
         // SAFETY: F is f32 (checked by `direct_fits`), so the pointers are f32 pointers; the
         // views' shapes were checked above and their row strides are non-negative with unit
         // column strides, so every element the kernel reaches lies in the views; `c` is
-        // borrowed mutably and cannot alias `a` or `b`; the CPU has AVX-512F.
+        // borrowed mutably and cannot alias `a` or `b`; the CPU has AVX-512F (`cpu::active`
+        // gives only supported levels).
         unsafe {
             avx512::direct(
                 m,
@@ -410,52 +428,102 @@ mod tests {
             let a = Array2::from_shape_simple_fn((m, k), || rng.normal());
             let b = Array2::from_shape_simple_fn((k, n), || rng.normal());
             let want = naive(&a, &b);
-            // row-major, and transposed views of column-major copies
-            let at = a.t().as_standard_layout().into_owned();
-            let bt = b.t().as_standard_layout().into_owned();
-            for (av, bv) in [(a.view(), b.view()), (at.t(), bt.t()), (a.view(), bt.t())] {
-                let expect = &want * 2.0 + 0.5;
-                let mut c = Array2::from_elem((m, n), 1.0);
-                gemm(2.0, av, bv, 0.5, &mut c);
-                let err = (&c - &expect).iter().fold(0.0_f64, |e, d| e.max(d.abs()));
-                assert!(err < 1e-12 * k as f64, "{m}x{k}x{n}: {err}");
-                for kernel in [Kernel::GemmCrate, Kernel::MatrixMultiply] {
-                    let mut c = Array2::from_elem((m, n), 1.0);
-                    gemm_with(kernel, 2.0, av, bv, 0.5, c.view_mut());
-                    let err = (&c - &expect).iter().fold(0.0_f64, |e, d| e.max(d.abs()));
-                    assert!(err < 1e-12 * k as f64, "{kernel:?} {m}x{k}x{n}: {err}");
-                }
+            // Every instruction set this CPU has: the AVX-512 kernels where it allows them,
+            // the `gemm` crate and `matrixmultiply` in their place below it.
+            for simd in cpu::testable() {
+                cpu::with_simd(simd, || check_all_layouts(&a, &b, &want));
             }
-            let c32 = matmul(&a.mapv(|v| v as f32), &b.mapv(|v| v as f32));
-            let err = (&c32.mapv(|v| v as f64) - &want)
-                .iter()
-                .fold(0.0_f64, |e, d| e.max(d.abs()));
-            assert!(err < 1e-4 * k as f64, "f32 {m}x{k}x{n}: {err}");
-            // f32 in every layout, through every kernel (Direct where it fits, else its
-            // fallback), into a C that is a column slice of a wider array (row stride > n).
-            let (a32, b32) = (a.mapv(|v| v as f32), b.mapv(|v| v as f32));
-            let (at32, bt32) = (at.mapv(|v| v as f32), bt.mapv(|v| v as f32));
-            let expect = &want * 2.0 + 0.5;
-            for (av, bv) in [
-                (a32.view(), b32.view()),
-                (at32.t(), bt32.t()),
-                (at32.t(), b32.view()),
-            ] {
-                for kernel in [Kernel::Direct, Kernel::GemmCrate, Kernel::MatrixMultiply] {
-                    let mut wide = Array2::from_elem((m, n + 3), 1.0f32);
-                    let mut c = wide.slice_mut(ndarray::s![.., 1..n + 1]);
-                    gemm_with(kernel, 2.0, av, bv, 0.5, c.view_mut());
-                    let err = (&c.mapv(|v| v as f64) - &expect)
+        }
+    }
+
+    /// `gemm` and every kernel against `want` = `a · b`, in every layout, f64 and f32.
+    fn check_all_layouts(a: &Array2<f64>, b: &Array2<f64>, want: &Array2<f64>) {
+        let ((m, k), n) = (a.dim(), b.ncols());
+        let simd = cpu::active();
+        // row-major, and transposed views of column-major copies
+        let at = a.t().as_standard_layout().into_owned();
+        let bt = b.t().as_standard_layout().into_owned();
+        for (av, bv) in [(a.view(), b.view()), (at.t(), bt.t()), (a.view(), bt.t())] {
+            let expect = want * 2.0 + 0.5;
+            let mut c = Array2::from_elem((m, n), 1.0);
+            gemm(2.0, av, bv, 0.5, &mut c);
+            let err = (&c - &expect).iter().fold(0.0_f64, |e, d| e.max(d.abs()));
+            assert!(err < 1e-12 * k as f64, "{simd} {m}x{k}x{n}: {err}");
+            for kernel in [Kernel::GemmCrate, Kernel::MatrixMultiply] {
+                let mut c = Array2::from_elem((m, n), 1.0);
+                gemm_with(kernel, 2.0, av, bv, 0.5, c.view_mut());
+                let err = (&c - &expect).iter().fold(0.0_f64, |e, d| e.max(d.abs()));
+                assert!(
+                    err < 1e-12 * k as f64,
+                    "{simd} {kernel:?} {m}x{k}x{n}: {err}"
+                );
+            }
+        }
+        let c32 = matmul(&a.mapv(|v| v as f32), &b.mapv(|v| v as f32));
+        let err = (&c32.mapv(|v| v as f64) - want)
+            .iter()
+            .fold(0.0_f64, |e, d| e.max(d.abs()));
+        assert!(err < 1e-4 * k as f64, "{simd} f32 {m}x{k}x{n}: {err}");
+        // f32 in every layout, through every kernel (Direct where it fits, else its
+        // fallback), into a C that is a column slice of a wider array (row stride > n).
+        let (a32, b32) = (a.mapv(|v| v as f32), b.mapv(|v| v as f32));
+        let (at32, bt32) = (at.mapv(|v| v as f32), bt.mapv(|v| v as f32));
+        let expect = want * 2.0 + 0.5;
+        for (av, bv) in [
+            (a32.view(), b32.view()),
+            (at32.t(), bt32.t()),
+            (at32.t(), b32.view()),
+        ] {
+            for kernel in [Kernel::Direct, Kernel::GemmCrate, Kernel::MatrixMultiply] {
+                let mut wide = Array2::from_elem((m, n + 3), 1.0f32);
+                let mut c = wide.slice_mut(ndarray::s![.., 1..n + 1]);
+                gemm_with(kernel, 2.0, av, bv, 0.5, c.view_mut());
+                let err = (&c.mapv(|v| v as f64) - &expect)
+                    .iter()
+                    .fold(0.0_f64, |e, d| e.max(d.abs()));
+                assert!(
+                    err < 1e-4 * k as f64,
+                    "{simd} f32 {kernel:?} {m}x{k}x{n}: {err}"
+                );
+                assert!(
+                    wide.column(0)
                         .iter()
-                        .fold(0.0_f64, |e, d| e.max(d.abs()));
-                    assert!(err < 1e-4 * k as f64, "f32 {kernel:?} {m}x{k}x{n}: {err}");
-                    assert!(
-                        wide.column(0)
-                            .iter()
-                            .chain(wide.column(n + 1))
-                            .all(|&v| v == 1.0)
-                    );
-                }
+                        .chain(wide.column(n + 1))
+                        .all(|&v| v == 1.0)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_picks_its_kernel_by_the_instruction_set() {
+        // The MLP's x · W1 on the MNIST: Direct (its dot-product columns) with AVX-512, else
+        // the `gemm` crate; the two round differently, so the bits tell which one ran.
+        let mut rng = Rng::new(3);
+        let a = Array2::from_shape_simple_fn((100, 784), || rng.normal() as f32);
+        let b = Array2::from_shape_simple_fn((784, 50), || rng.normal() as f32);
+        let by = |kernel| {
+            let mut c = Array2::zeros((100, 50));
+            gemm_with(kernel, 1.0, a.view(), b.view(), 0.0, c.view_mut());
+            c
+        };
+        let levels = cpu::testable();
+        let (direct, general) = cpu::with_simd(*levels.last().unwrap(), || {
+            (by(Kernel::Direct), by(Kernel::GemmCrate))
+        });
+        for simd in levels {
+            let want = if simd >= Simd::Avx512 {
+                &direct
+            } else {
+                &general
+            };
+            let got = cpu::with_simd(simd, || matmul(&a, &b));
+            assert_eq!(got.mapv(f32::to_bits), want.mapv(f32::to_bits), "{simd}");
+            if simd >= Simd::Avx512 {
+                assert_ne!(
+                    direct, general,
+                    "the kernels' results must differ for this test"
+                );
             }
         }
     }
@@ -471,22 +539,29 @@ mod tests {
                 (a, b)
             })
             .collect();
-        let mut c = vec![0.5f32; m * n];
-        sum_of_products_abt(m, n, k, pairs.iter().map(|(a, b)| (&a[..], &b[..])), &mut c);
-        for i in 0..m {
-            for j in 0..n {
-                let want: f64 = 0.5
-                    + pairs
-                        .iter()
-                        .map(|(a, b)| {
-                            (0..k)
-                                .map(|p| a[i * k + p] as f64 * b[j * k + p] as f64)
-                                .sum::<f64>()
-                        })
-                        .sum::<f64>();
-                assert!((c[i * n + j] as f64 - want).abs() < 1e-4, "{i},{j}");
+        // f32 at every instruction set: AVX-512's DotSums where allowed, else one gemm a pair
+        let mut runs = Vec::new();
+        for simd in cpu::testable() {
+            let mut c = vec![0.5f32; m * n];
+            let slices = pairs.iter().map(|(a, b)| (&a[..], &b[..]));
+            cpu::with_simd(simd, || sum_of_products_abt(m, n, k, slices, &mut c));
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f64 = 0.5
+                        + pairs
+                            .iter()
+                            .map(|(a, b)| {
+                                (0..k)
+                                    .map(|p| a[i * k + p] as f64 * b[j * k + p] as f64)
+                                    .sum::<f64>()
+                            })
+                            .sum::<f64>();
+                    assert!((c[i * n + j] as f64 - want).abs() < 1e-4, "{simd} {i},{j}");
+                }
             }
+            runs.push(c);
         }
+        let c = &runs[0];
         // f64 takes the general path.
         let pairs64: Vec<(Vec<f64>, Vec<f64>)> = pairs
             .iter()
@@ -538,7 +613,15 @@ mod tests {
             let one = matmul(&a, &b);
             for threads in [2, 3] {
                 let mut c = Array2::from_elem((m, n), f32::NAN);
-                split_gemm(1.0, a.view(), b.view(), 0.0, c.view_mut(), threads);
+                split_gemm(
+                    cpu::active(),
+                    1.0,
+                    a.view(),
+                    b.view(),
+                    0.0,
+                    c.view_mut(),
+                    threads,
+                );
                 let err = (&one - &c).iter().fold(0.0_f32, |e, d| e.max(d.abs()));
                 assert!(err < 1e-3, "{m}×{k}×{n} on {threads}: {err}");
             }
