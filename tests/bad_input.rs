@@ -721,3 +721,55 @@ fn pickles_that_reuse_one_buffer_are_refused_within_a_memory_bound() {
         assert!(err.contains("memory"), "{name}: {err}");
     }
 }
+
+/// A `width × height` PNG of `color` at `depth`, black but for a white square in the middle,
+/// written row by row (the pixels are never all in memory).
+fn large_png(path: &Path, width: u32, height: u32, color: png::ColorType, depth: png::BitDepth) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut encoder = png::Encoder::new(file, width, height);
+    encoder.set_color(color);
+    encoder.set_depth(depth);
+    encoder.set_compression(png::Compression::Balanced);
+    let mut writer = encoder.write_header().unwrap();
+    let mut stream = writer.stream_writer().unwrap();
+    let bytes_per_pixel = color.samples() * if depth == png::BitDepth::Sixteen { 2 } else { 1 };
+    let row = width as usize * bytes_per_pixel;
+    let (black, mut inked) = (vec![0u8; row], vec![0u8; row]);
+    let (x0, x1) = (width as usize / 4, 3 * width as usize / 4);
+    inked[x0 * bytes_per_pixel..x1 * bytes_per_pixel].fill(0xff);
+    use std::io::Write;
+    for y in 0..height {
+        let ink = (height / 4..3 * height / 4).contains(&y);
+        stream.write_all(if ink { &inked } else { &black }).unwrap();
+    }
+    stream.finish().unwrap();
+}
+
+#[test]
+fn image_bombs_are_refused_and_the_largest_images_predict_within_the_memory_bound() {
+    let d = dir().join("image-bombs");
+    std::fs::create_dir_all(&d).unwrap();
+    let good = p("good.safetensors");
+    // 20000×20000 grey: 400 M pixels in a file of about half a megabyte.
+    let bomb = d.join("bomb.png");
+    large_png(&bomb, 20000, 20000, png::ColorType::Grayscale, png::BitDepth::Eight);
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
+    let bomb = bomb.to_str().unwrap();
+    bad_file(&["predict", "--model", &good, bomb], "bomb.png");
+    let o = backprop(&["predict", "--model", &good, bomb]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("20000×20000") && err.contains("pixels"), "{err}");
+    // Just within the bound, in the format that takes most bytes per pixel (RGBA, 16 bits):
+    // classified within the address-space limit, as a white square on black.
+    let side = (backprop::io::image::MAX_PIXELS as f64).sqrt() as u32;
+    assert_eq!(side as usize * side as usize, backprop::io::image::MAX_PIXELS);
+    let (w, h) = (side, side);
+    let largest = d.join("largest.png");
+    large_png(&largest, w, h, png::ColorType::Rgba, png::BitDepth::Sixteen);
+    let o = backprop(&["predict", "--model", &good, "--json", largest.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["original_size"], serde_json::json!([w, h]));
+    assert_eq!(v["inverted"], false);
+}

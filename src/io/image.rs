@@ -55,6 +55,12 @@ impl std::error::Error for DecodeError {}
 /// The most bytes a decoded image may take (as the `image` crate's default limit).
 const MAX_DECODED_BYTES: usize = 512 << 20;
 
+/// The most pixels an image may have (8192 × 8192): enough for any camera, and at most
+/// [`MAX_DECODED_BYTES`] for its decoded samples (8 bytes per pixel: RGBA at 16 bits).
+/// Everything else `predict` keeps per image is a byte per pixel (the grey image), so
+/// reading and preparing one image takes at most 576 MiB beyond the file.
+pub const MAX_PIXELS: usize = 64 << 20;
+
 /// Decodes a PNG, JPEG or PGM image held in memory (detected by its first bytes) to 8-bit
 /// grey, returning `(pixels, width, height)` with the pixels row-major.
 ///
@@ -116,11 +122,11 @@ fn to8(v: u16) -> u8 {
 }
 
 /// Interleaved 8-bit samples with `channels` per pixel (1 grey, 2 grey+alpha, 3 RGB,
-/// 4 RGBA) to grey.
-fn gray_from8(samples: &[u8], channels: usize) -> Vec<u8> {
+/// 4 RGBA) to grey; grey samples are returned as they are, not copied.
+fn gray_from8(samples: Vec<u8>, channels: usize) -> Vec<u8> {
     const R: f32 = 1.0 / 255.0;
     match channels {
-        1 => samples.to_vec(),
+        1 => samples,
         2 => samples.chunks_exact(2).map(|p| p[0]).collect(),
         _ => samples
             .chunks_exact(channels)
@@ -145,18 +151,26 @@ fn gray_from16(bytes: &[u8], channels: usize) -> Vec<u8> {
     }
 }
 
+/// Refuses an image of more than [`MAX_PIXELS`] pixels, or whose samples at
+/// `bytes_per_pixel` would take more than [`MAX_DECODED_BYTES`], before anything is decoded.
 fn check_size(
     width: u32,
     height: u32,
     bytes_per_pixel: usize,
 ) -> std::result::Result<(), DecodeError> {
-    let size = (width as usize)
-        .checked_mul(height as usize)
-        .and_then(|n| n.checked_mul(bytes_per_pixel));
-    match size {
-        Some(n) if n <= MAX_DECODED_BYTES => Ok(()),
-        _ => Err(bad(format!("{width}×{height} is too large"))),
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS as u64 {
+        return Err(bad(format!(
+            "the image is too large: {width}×{height} = {pixels} pixels, more than the \
+             {MAX_PIXELS} (8192×8192) that are read"
+        )));
     }
+    if pixels as usize * bytes_per_pixel > MAX_DECODED_BYTES {
+        return Err(bad(format!(
+            "the {width}×{height} image at {bytes_per_pixel} bytes per pixel is too large"
+        )));
+    }
+    Ok(())
 }
 
 fn decode_png(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), DecodeError> {
@@ -169,6 +183,8 @@ fn decode_png(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), DecodeEr
     // Palette → RGB(A), 1/2/4-bit grey → 8-bit, tRNS → alpha; 16-bit stays 16-bit.
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().map_err(|e| bad(e.to_string()))?;
+    let (width, height) = (reader.info().width, reader.info().height);
+    check_size(width, height, 1)?;
     let size = reader
         .output_buffer_size()
         .filter(|&n| n <= MAX_DECODED_BYTES)
@@ -180,7 +196,7 @@ fn decode_png(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), DecodeEr
     buf.truncate(info.buffer_size());
     let channels = info.color_type.samples();
     let gray = match info.bit_depth {
-        png::BitDepth::Eight => gray_from8(&buf, channels),
+        png::BitDepth::Eight => gray_from8(buf, channels),
         png::BitDepth::Sixteen => gray_from16(&buf, channels),
         depth => {
             return Err(bad(format!(
@@ -224,7 +240,7 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), DecodeE
     if !(1..=4).contains(&channels) || samples.len() != n * channels {
         return Err(bad("the decoded JPEG does not fill the image"));
     }
-    Ok((gray_from8(&samples, channels), width, height))
+    Ok((gray_from8(samples, channels), width, height))
 }
 
 /// A PGM header's fields: the next whitespace-separated decimal number, skipping `#`
@@ -379,28 +395,28 @@ pub fn prepare_fit(
         "prepare: {} bytes for {w}×{h}",
         gray.len()
     );
-    let mut ink: Vec<f32> = gray.iter().map(|&v| v as f32 / 255.0).collect();
+    // Each step works on the grey bytes through tables of their 256 levels, so preparing
+    // takes no memory in proportion to the image (`predict`'s bound rests on it).
+    let level = |v: u8| v as f32 / 255.0;
     // The border is mostly background: light border → dark ink on light paper → invert.
     let border: Vec<f32> = (0..w)
-        .flat_map(|x| [ink[x], ink[(h - 1) * w + x]])
-        .chain((0..h).flat_map(|y| [ink[y * w], ink[y * w + w - 1]]))
+        .flat_map(|x| [gray[x], gray[(h - 1) * w + x]])
+        .chain((0..h).flat_map(|y| [gray[y * w], gray[y * w + w - 1]]))
+        .map(level)
         .collect();
     let inverted = median(border) > 0.5;
-    if inverted {
-        ink.iter_mut().for_each(|v| *v = 1.0 - *v);
-    }
+    let ink: [f32; 256] = std::array::from_fn(|v| {
+        let v = level(v as u8);
+        if inverted { 1.0 - v } else { v }
+    });
 
     // Bounding box of the ink (values clearly above the background).
-    let background = {
-        let mut sorted = ink.clone();
-        sorted.sort_by(f32::total_cmp);
-        sorted[sorted.len() / 2]
-    };
+    let background = median_level(gray, &ink);
     let threshold = background + 0.2;
     let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
     for y in 0..h {
         for x in 0..w {
-            if ink[y * w + x] > threshold {
+            if ink[gray[y * w + x] as usize] > threshold {
                 (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
             }
         }
@@ -410,13 +426,11 @@ pub fn prepare_fit(
         return (out, inverted); // no ink: a blank image
     }
     let (bw, bh) = (x1 - x0, y1 - y0);
-    // Remove the background level so that it maps to 0.
-    let crop: Vec<f32> = (y0..y1)
-        .flat_map(|y| (x0..x1).map(move |x| (y, x)))
-        .map(|(y, x)| {
-            ((ink[y * w + x] - background) / (1.0 - background).max(1e-6)).clamp(0.0, 1.0)
-        })
-        .collect();
+    // The crop, with the background level removed so that it maps to 0.
+    let above: [f32; 256] = std::array::from_fn(|v| {
+        ((ink[v] - background) / (1.0 - background).max(1e-6)).clamp(0.0, 1.0)
+    });
+    let crop = |x: usize, y: usize| above[gray[(y0 + y) * w + x0 + x] as usize];
 
     // Fit the longer side into the box (MNIST: 20/28 of the frame), keeping the aspect ratio.
     let box_side = ((out_h.min(out_w) as f32) * box_fraction).round().max(1.0);
@@ -425,7 +439,7 @@ pub fn prepare_fit(
         ((bw as f32 * scale).round() as usize).max(1),
         ((bh as f32 * scale).round() as usize).max(1),
     );
-    let small = resize_area(&crop, bw, bh, sw.min(out_w), sh.min(out_h));
+    let small = resize_area_with(crop, bw, bh, sw.min(out_w), sh.min(out_h));
     let (sw, sh) = (sw.min(out_w), sh.min(out_h));
 
     // Centre of mass to the frame's centre.
@@ -458,9 +472,39 @@ fn median(mut v: Vec<f32>) -> f32 {
     v[v.len() / 2]
 }
 
+/// The median of `ink[v]` over the grey values `v` of `gray` (what [`median`] of them all
+/// gives), from a histogram of the 256 levels instead of a sorted copy.
+fn median_level(gray: &[u8], ink: &[f32; 256]) -> f32 {
+    let mut count = [0usize; 256];
+    for &v in gray {
+        count[v as usize] += 1;
+    }
+    let mut levels: Vec<usize> = (0..256).collect();
+    levels.sort_by(|&a, &b| ink[a].total_cmp(&ink[b]));
+    let mut seen = 0;
+    for v in levels {
+        seen += count[v];
+        if seen > gray.len() / 2 {
+            return ink[v];
+        }
+    }
+    unreachable!("the counts add up to gray.len() > gray.len() / 2")
+}
+
 /// Resizes by area averaging: each output pixel is the mean of the input area it covers
 /// (exact for down-scaling, a blocky nearest-area for up-scaling).
 pub fn resize_area(src: &[f32], w: usize, h: usize, out_w: usize, out_h: usize) -> Vec<f32> {
+    resize_area_with(|x, y| src[y * w + x], w, h, out_w, out_h)
+}
+
+/// [`resize_area`] of the `w × h` image whose pixel `(x, y)` is `src(x, y)`.
+fn resize_area_with(
+    src: impl Fn(usize, usize) -> f32,
+    w: usize,
+    h: usize,
+    out_w: usize,
+    out_h: usize,
+) -> Vec<f32> {
     let mut out = vec![0.0f32; out_w * out_h];
     let (sx, sy) = (w as f32 / out_w as f32, h as f32 / out_h as f32);
     for oy in 0..out_h {
@@ -474,7 +518,7 @@ pub fn resize_area(src: &[f32], w: usize, h: usize, out_w: usize, out_h: usize) 
                 let mut x = fx0.floor() as usize;
                 while (x as f32) < fx1 && x < w {
                     let wx = (fx1.min(x as f32 + 1.0) - fx0.max(x as f32)).max(0.0);
-                    sum += src[y * w + x] * wx * wy;
+                    sum += src(x, y) * wx * wy;
                     area += wx * wy;
                     x += 1;
                 }
