@@ -732,7 +732,12 @@ fn large_png(path: &Path, width: u32, height: u32, color: png::ColorType, depth:
     encoder.set_compression(png::Compression::Balanced);
     let mut writer = encoder.write_header().unwrap();
     let mut stream = writer.stream_writer().unwrap();
-    let bytes_per_pixel = color.samples() * if depth == png::BitDepth::Sixteen { 2 } else { 1 };
+    let bytes_per_pixel = color.samples()
+        * if depth == png::BitDepth::Sixteen {
+            2
+        } else {
+            1
+        };
     let row = width as usize * bytes_per_pixel;
     let (black, mut inked) = (vec![0u8; row], vec![0u8; row]);
     let (x0, x1) = (width as usize / 4, 3 * width as usize / 4);
@@ -752,24 +757,102 @@ fn image_bombs_are_refused_and_the_largest_images_predict_within_the_memory_boun
     let good = p("good.safetensors");
     // 20000×20000 grey: 400 M pixels in a file of about half a megabyte.
     let bomb = d.join("bomb.png");
-    large_png(&bomb, 20000, 20000, png::ColorType::Grayscale, png::BitDepth::Eight);
+    large_png(
+        &bomb,
+        20000,
+        20000,
+        png::ColorType::Grayscale,
+        png::BitDepth::Eight,
+    );
     assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
     let bomb = bomb.to_str().unwrap();
     bad_file(&["predict", "--model", &good, bomb], "bomb.png");
     let o = backprop(&["predict", "--model", &good, bomb]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("20000×20000") && err.contains("pixels"), "{err}");
+    assert!(
+        err.contains("20000×20000") && err.contains("pixels"),
+        "{err}"
+    );
     // Just within the bound, in the format that takes most bytes per pixel (RGBA, 16 bits):
     // classified within the address-space limit, as a white square on black.
     let side = (backprop::io::image::MAX_PIXELS as f64).sqrt() as u32;
-    assert_eq!(side as usize * side as usize, backprop::io::image::MAX_PIXELS);
+    assert_eq!(
+        side as usize * side as usize,
+        backprop::io::image::MAX_PIXELS
+    );
     let (w, h) = (side, side);
     let largest = d.join("largest.png");
     large_png(&largest, w, h, png::ColorType::Rgba, png::BitDepth::Sixteen);
-    let o = backprop(&["predict", "--model", &good, "--json", largest.to_str().unwrap()]);
+    let o = backprop(&[
+        "predict",
+        "--model",
+        &good,
+        "--json",
+        largest.to_str().unwrap(),
+    ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["original_size"], serde_json::json!([w, h]));
     assert_eq!(v["inverted"], false);
+}
+
+#[test]
+fn truncated_and_corrupt_images_are_refused() {
+    let d = dir().join("truncated-images");
+    std::fs::create_dir_all(&d).unwrap();
+    let good = p("good.safetensors");
+    let mut pgm = b"P5 4 3 255\n".to_vec();
+    pgm.extend((0..12u8).map(|v| v * 20));
+    let jpeg = |name: &str| {
+        let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images");
+        (name.to_string(), std::fs::read(images.join(name)).unwrap())
+    };
+    let images: Vec<(String, Vec<u8>)> = vec![
+        jpeg("grey4x3.jpg"),
+        jpeg("rgb6x4.jpg"),
+        ("image.png".into(), png()),
+        ("image.pgm".into(), pgm),
+    ];
+    for (name, bytes) in &images {
+        // The whole file is read...
+        let f = d.join(name);
+        std::fs::write(&f, bytes).unwrap();
+        let o = backprop(&["predict", "--model", &good, f.to_str().unwrap()]);
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // ...and no part of it is: cut in the header, the pixel data, just before the end
+        // marker, and within it.
+        let n = bytes.len();
+        for cut in [n / 5, n / 2, 3 * n / 4, n - 3, n - 2, n - 1] {
+            let cut_name = format!("cut{cut}-{name}");
+            let f = d.join(&cut_name);
+            std::fs::write(&f, &bytes[..cut]).unwrap();
+            bad_file(
+                &["predict", "--model", &good, f.to_str().unwrap()],
+                &cut_name,
+            );
+        }
+    }
+    // Corrupt: the PNG with a flipped byte in its compressed data (its CRC no longer
+    // matches); the JPEGs with a damaged start-of-scan marker. (A JPEG has no checksum: most
+    // flipped bytes in its tables or coded data decode to another image without a sign.)
+    for (name, bytes) in &images[..3] {
+        let mut bytes = bytes.clone();
+        let at = match bytes.windows(2).position(|w| w == [0xFF, 0xDA]) {
+            Some(sos) if name.ends_with(".jpg") => sos + 1,
+            _ => bytes.len() - 20,
+        };
+        bytes[at] ^= 0x5a;
+        let bad_name = format!("corrupt-{name}");
+        let f = d.join(&bad_name);
+        std::fs::write(&f, &bytes).unwrap();
+        bad_file(
+            &["predict", "--model", &good, f.to_str().unwrap()],
+            &bad_name,
+        );
+    }
 }

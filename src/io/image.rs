@@ -194,6 +194,8 @@ fn decode_png(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), DecodeEr
         .next_frame(&mut buf)
         .map_err(|e| bad(e.to_string()))?;
     buf.truncate(info.buffer_size());
+    // Up to the IEND chunk, checking each chunk's CRC: a file cut short is refused.
+    reader.finish().map_err(|e| bad(e.to_string()))?;
     let channels = info.color_type.samples();
     let gray = match info.bit_depth {
         png::BitDepth::Eight => gray_from8(buf, channels),
@@ -214,8 +216,10 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), DecodeE
     use zune_jpeg::zune_core::{
         bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
     };
+    check_jpeg_ends(bytes)?;
+    // Strict: data that runs out or a marker inside the coded data is an error, not grey.
     let options = DecoderOptions::default()
-        .set_strict_mode(false)
+        .set_strict_mode(true)
         .set_max_width(usize::from(u16::MAX))
         .set_max_height(usize::from(u16::MAX));
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
@@ -241,6 +245,39 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), DecodeE
         return Err(bad("the decoded JPEG does not fill the image"));
     }
     Ok((gray_from8(samples, channels), width, height))
+}
+
+/// Walks a JPEG's segments from its start to the end-of-image marker (`FF D9`), so that a
+/// file cut anywhere is refused: a JPEG decoder fills what is missing with grey, and a cut
+/// within the last bytes of coded data may lose nothing it needs. Bytes after the marker
+/// (cameras append data there) are allowed.
+fn check_jpeg_ends(bytes: &[u8]) -> std::result::Result<(), DecodeError> {
+    let truncated = || bad("the JPEG is truncated: it ends before its end-of-image marker");
+    let mut pos = 2; // after SOI
+    loop {
+        match bytes.get(pos..pos + 2) {
+            Some([0xFF, 0xFF]) => pos += 1, // fill byte
+            Some([0xFF, 0xD9]) => return Ok(()),
+            // RSTn and TEM stand alone.
+            Some([0xFF, 0xD0..=0xD7 | 0x01]) => pos += 2,
+            Some(&[0xFF, marker]) => {
+                let len = bytes.get(pos + 2..pos + 4).ok_or_else(truncated)?;
+                pos += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+                if marker == 0xDA {
+                    // Entropy-coded data follows the scan header, up to the next marker
+                    // (`FF 00` is a stuffed FF, `FF D0`–`FF D7` restart markers).
+                    while let Some(w) = bytes.get(pos..pos + 2) {
+                        if w[0] == 0xFF && !matches!(w[1], 0x00 | 0xD0..=0xD7) {
+                            break;
+                        }
+                        pos += 1;
+                    }
+                }
+            }
+            Some(_) => return Err(bad(format!("the JPEG has no marker at byte {pos}"))),
+            None => return Err(truncated()),
+        }
+    }
 }
 
 /// A PGM header's fields: the next whitespace-separated decimal number, skipping `#`
