@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use common::{backprop_command, scratch, weights, write_idx};
+use common::{backprop, backprop_command, scratch, stderr, weights, write_idx};
 
 /// Trains with `args`, `--seed seed` and `--threads threads`, returning every tensor of the saved model.
 fn trained(tag: &str, threads: usize, seed: u64, args: &[&str]) -> Vec<(String, Vec<f32>)> {
@@ -131,4 +131,103 @@ fn simple_conv_on_mnist_sized_images_repeats_bit_for_bit() {
             "0.001",
         ],
     );
+}
+
+/// The files one `train --seed 7 --iters 500` run writes into a fresh directory: the model,
+/// the report, the plot (`plot` names its format) and the checkpoints.
+fn files_of_a_run(tag: &str, plot: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = scratch(tag);
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let o = backprop(&[
+        "train",
+        "--seed",
+        "7",
+        "--iters",
+        "500",
+        "--eval-every",
+        "200",
+        "--save",
+        &path("m.safetensors"),
+        "--report",
+        &path("r.html"),
+        "--plot",
+        &path(plot),
+        "--checkpoint-dir",
+        &path("ck"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut files = Vec::new();
+    for sub in [dir.clone(), dir.join("ck")] {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .collect();
+        names.sort();
+        for p in names {
+            let bytes = std::fs::read(&p).unwrap();
+            let name = p.strip_prefix(&dir).unwrap().display().to_string();
+            files.push((name, bytes));
+        }
+    }
+    files
+}
+
+/// A checkpoint's bytes with its wall-clock times (`"seconds"` in its progress and history,
+/// the run's only record of time) set to 0 and its header unpadded. The rest — tensors,
+/// metadata and their order — is compared as it is.
+fn without_times(checkpoint: &Path, bytes: &[u8]) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap().trim_end();
+    let key = "seconds\\\":";
+    let mut out = String::new();
+    let mut rest = header;
+    let mut found = 0;
+    while let Some(i) = rest.find(key) {
+        out.push_str(&rest[..i + key.len()]);
+        rest = rest[i + key.len()..].trim_start_matches(|c: char| {
+            c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+')
+        });
+        out.push('0');
+        found += 1;
+    }
+    out.push_str(rest);
+    assert!(
+        found >= 2,
+        "{}: no times found in {header}",
+        checkpoint.display()
+    );
+    let mut v = out.into_bytes();
+    v.extend(&bytes[8 + n..]);
+    v
+}
+
+/// Same command, same seed: byte-identical model, checkpoints (but for their wall-clock
+/// times), HTML report and PNG and SVG plots.
+#[test]
+fn identical_runs_write_identical_files() {
+    for plot in ["p.png", "p.svg"] {
+        let a = files_of_a_run(&format!("files-a-{plot}"), plot);
+        let b = files_of_a_run(&format!("files-b-{plot}"), plot);
+        let names: Vec<&str> = a.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "m.safetensors",
+                plot,
+                "r.html",
+                "ck/step-00000201.safetensors",
+                "ck/step-00000401.safetensors"
+            ]
+        );
+        assert_eq!(names, b.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>());
+        for ((name, x), (_, y)) in a.iter().zip(&b) {
+            if name.starts_with("ck/") {
+                let p = Path::new(name);
+                assert!(without_times(p, x) == without_times(p, y), "{name} differs");
+            } else {
+                assert!(x == y, "{name} differs between two identical runs");
+            }
+        }
+    }
 }

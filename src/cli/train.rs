@@ -678,7 +678,6 @@ fn build_report<F: Float>(
         ),
         ("run".to_string(), info.train_config.to_string()),
         ("steps".to_string(), summary.iters.to_string()),
-        ("seconds".to_string(), format!("{:.2}", summary.seconds)),
         (
             "final train accuracy".to_string(),
             format!("{:.4}", summary.train_acc),

@@ -131,8 +131,32 @@ pub fn to_bytes_with<F: Float>(
     ]);
     let mut metadata = metadata;
     metadata.extend(extra_metadata.iter().cloned());
-    safetensors::serialize(views, Some(metadata))
-        .map_err(|e| Error::Invalid(format!("cannot serialise the model: {e}")))
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::Invalid(format!("cannot serialise the model: {e}")))?;
+    Ok(with_sorted_metadata(bytes))
+}
+
+/// `bytes` with the `__metadata__` entries of the header in key order.
+///
+/// `safetensors::serialize` takes the metadata as a `HashMap` and writes it in that map's
+/// order, which changes from one process to the next; sorted, the same model gives the same
+/// bytes. The tensors' entries are already in a fixed order (by dtype, then name).
+fn with_sorted_metadata(bytes: Vec<u8>) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n]).expect("safetensors wrote a JSON header");
+    if let Some(serde_json::Value::Object(meta)) = header.get_mut("__metadata__") {
+        meta.sort_keys();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let json = serde_json::Value::Object(header).to_string();
+    // The header is padded with spaces to a multiple of 8, as safetensors pads it.
+    let len = json.len().next_multiple_of(8);
+    out.extend((len as u64).to_le_bytes());
+    out.extend(json.as_bytes());
+    out.resize(8 + len, b' ');
+    out.extend(&bytes[8 + n..]);
+    out
 }
 
 /// Reads the model file at `path` into a network of precision `F` (the file's F32 or F64

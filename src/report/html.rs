@@ -20,7 +20,8 @@ pub struct Tile {
     pub caption: String,
 }
 
-/// Everything the report shows.
+/// Everything the report shows. Wall-clock times are left out (they are on the terminal and
+/// in `--json`), so that the same run with the same seed writes the same page.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
     /// The page title.
@@ -30,7 +31,7 @@ pub struct Report {
     /// Charts already rendered as SVG (loss curve, accuracy), each with a heading (its tooltip;
     /// the SVG shows its own title).
     pub charts: Vec<(String, String)>,
-    /// One row per evaluation.
+    /// One row per evaluation (its times are not shown).
     pub history: Vec<EpochRecord>,
     /// Class names, for the confusion matrix.
     pub class_names: Vec<String>,
@@ -108,12 +109,12 @@ figure{margin:0;width:72px;text-align:center;font-size:.75em}\
 figure img{image-rendering:pixelated;width:64px;height:64px;border:1px solid #ccc}";
 
 fn section_table(html: &mut String, r: &Report) {
-    html.push_str("<h2>Accuracy per evaluation</h2><table><tr><th>epoch</th><th>step</th><th>loss</th><th>train acc</th><th>test acc</th><th>seconds</th></tr>");
+    html.push_str("<h2>Accuracy per evaluation</h2><table><tr><th>epoch</th><th>step</th><th>loss</th><th>train acc</th><th>test acc</th></tr>");
     for e in &r.history {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.1}</td></tr>",
-            e.epoch, e.iter, e.loss, e.train_acc, e.test_acc, e.seconds
+            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td></tr>",
+            e.epoch, e.iter, e.loss, e.train_acc, e.test_acc
         );
     }
     html.push_str("</table>");
