@@ -19,10 +19,18 @@ const QUICK: Duration = Duration::from_secs(60);
 
 /// Runs the binary under `ulimit -v`, checking the time it took.
 fn backprop(args: &[&str]) -> Output {
+    run_limited(&[], args)
+}
+
+/// Runs `wrapper… backprop args…` under `ulimit -v` (the wrapper, if any, being a command that
+/// runs the rest, e.g. [`AS_NOBODY`]), checking the time it took.
+fn run_limited(wrapper: &[&str], args: &[&str]) -> Output {
     let start = Instant::now();
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("ulimit -v {MEMORY_KIB}; exec \"$0\" \"$@\""))
+        .arg(format!("ulimit -v {MEMORY_KIB}; exec \"$@\""))
+        .arg("sh")
+        .args(wrapper)
         .arg(BIN)
         .args(args)
         .stdin(Stdio::null())
@@ -30,7 +38,7 @@ fn backprop(args: &[&str]) -> Output {
         .unwrap();
     assert!(
         start.elapsed() < QUICK,
-        "{args:?} took {:?}",
+        "{wrapper:?} {args:?} took {:?}",
         start.elapsed()
     );
     out
@@ -140,7 +148,12 @@ fn make_files(d: &Path) {
 /// not panic.
 #[track_caller]
 fn refused(args: &[&str], code: i32, file: Option<&str>) {
-    let o = backprop(args);
+    check_refused(&backprop(args), args, code, file);
+}
+
+/// What [`refused`] checks, of a run `o` of `args`.
+#[track_caller]
+fn check_refused(o: &Output, args: &[&str], code: i32, file: Option<&str>) {
     let err = String::from_utf8_lossy(&o.stderr);
     let all = format!("{}{err}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
@@ -297,20 +310,53 @@ fn bad_data_directories_are_refused_by_every_command_that_reads_data() {
     bad_file(&["train", "--resume", &p("a-directory")], "a-directory");
 }
 
+/// Runs the command that follows as user and group 65534 (nobody) with no supplementary groups
+/// (`setpriv` from util-linux).
+const AS_NOBODY: &[&str] = &[
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+];
+
 #[test]
 fn an_unreadable_file_is_refused() {
-    let f = dir().join("unreadable.safetensors");
-    std::fs::copy(dir().join("good.safetensors"), &f).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o000)).unwrap();
-    if std::fs::read(&f).is_ok() {
-        // Root (as on CI) reads through chmod 000: nothing to test here.
-        eprintln!("note: running as root, chmod 000 does not stop reads; case skipped");
-        return;
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    // A directory anybody may enter, holding two copies of a good model: one readable by all,
+    // one by nobody.
+    let d = scratch("unreadable");
+    mode(&d, 0o755);
+    let readable = d.join("readable.safetensors");
+    let unreadable = d.join("unreadable.safetensors");
+    for f in [&readable, &unreadable] {
+        std::fs::copy(dir().join("good.safetensors"), f).unwrap();
     }
-    bad_file(
-        &["eval", "--model", f.to_str().unwrap()],
-        "unreadable.safetensors",
+    mode(&readable, 0o644);
+    mode(&unreadable, 0o000);
+    // Root (as on CI) reads through mode 000, so then the child runs as nobody.
+    let wrapper: &[&str] = if std::fs::read(&unreadable).is_ok() {
+        AS_NOBODY
+    } else {
+        &[]
+    };
+    // The same child reads the readable copy: the mode is the only difference between the two
+    // runs (this also fails if setpriv is missing or nobody cannot reach the binary).
+    let o = run_limited(wrapper, &["eval", "--model", readable.to_str().unwrap()]);
+    assert!(
+        o.status.success(),
+        "{wrapper:?} eval of a readable model: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let args = ["eval", "--model", unreadable.to_str().unwrap()];
+    let o = run_limited(wrapper, &args);
+    check_refused(&o, &args, 1, Some("unreadable.safetensors"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Permission denied"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }
 
