@@ -189,12 +189,14 @@ mod tests {
     #[test]
     fn book_numbers() {
         let g = buy_apple_orange();
-        // Hand-computed: 1.1 · (100·2 + 150·3) = 715, with the float rounding Python shows.
-        assert_eq!(g.price as i64, 715);
+        // ch05/buy_apple_orange.py (§5.4.2) prints these through int(), as 715, 110 and 165;
+        // the floats themselves, as Python computes them: price = (100·2 + 150·3)·1.1 =
+        // 650·1.1, ∂/∂apple_num = 1.1·100, ∂/∂orange_num = 1.1·150, ∂/∂orange = 1.1·3.
+        assert_eq!(g.price, 715.0000000000001);
         assert_eq!(g.d_apple, 2.2);
-        assert_eq!(g.d_apple_num as i64, 110);
+        assert_eq!(g.d_apple_num, 110.00000000000001);
         assert_eq!(g.d_orange, 3.3000000000000003);
-        assert_eq!(g.d_orange_num as i64, 165);
+        assert_eq!(g.d_orange_num, 165.0);
         assert_eq!(g.d_tax, 650.0);
         assert_eq!((g.d_apple_price, g.d_orange_price), (1.1, 1.1));
     }
