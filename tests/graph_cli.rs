@@ -179,9 +179,81 @@ fn unwritable_svg_path_is_a_runtime_error() {
     );
 }
 
+/// The exact forward and backward values in the tooltips of the SVG arrows from `from` to `to`
+/// (`<title>from → to: forward 100.0, backward 2.2</title>`).
+fn svg_edge_values(svg: &str, from: &str, to: &str) -> Vec<(f64, f64)> {
+    let head = format!("<g><title>{from} → {to}: forward ");
+    svg.lines()
+        .filter_map(|l| l.strip_prefix(&head))
+        .map(|rest| {
+            let title = &rest[..rest.find("</title>").unwrap()];
+            let (fwd, bwd) = title.split_once(", backward ").unwrap();
+            (fwd.parse().unwrap(), bwd.parse().unwrap())
+        })
+        .collect()
+}
+
 #[test]
-fn the_readme_picture_is_what_the_command_draws() {
-    // docs/graph-apple-orange.svg is shown in the README; regenerate it with
+fn the_readme_picture_shows_the_hand_computed_numbers() {
+    // docs/graph-apple-orange.svg (fig. 5-17 in the README) against the book's shopping sum
+    // (ch05/buy_apple_orange.py, §5.4.2) worked out here by hand, in the same f64 arithmetic.
+    let svg = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/graph-apple-orange.svg"
+    ))
+    .unwrap();
+    let (apple, apple_num, orange, orange_num, tax) = (100.0, 2.0, 150.0, 3.0, 1.1);
+    let apple_price = apple * apple_num; // 200
+    let orange_price = orange * orange_num; // 450
+    let all_price = apple_price + orange_price; // 650
+    let price = all_price * tax; // 715 (715.0000000000001)
+    // Backward from ∂price/∂price = 1: a product sends each input the upstream derivative
+    // times the other input, a sum sends it on unchanged.
+    let d_all_price = 1.0 * tax; // 1.1
+    let d_tax = 1.0 * all_price; // 650
+    let (d_apple_price, d_orange_price) = (d_all_price, d_all_price);
+    let d_apple = d_apple_price * apple_num; // 2.2
+    let d_apple_num = d_apple_price * apple; // 110
+    let d_orange = d_orange_price * orange_num; // 3.3
+    let d_orange_num = d_orange_price * orange; // 165
+    let want = [
+        ("apple", "×", apple, d_apple),
+        ("apple_num", "×", apple_num, d_apple_num),
+        ("orange", "×", orange, d_orange),
+        ("orange_num", "×", orange_num, d_orange_num),
+        ("×", "+", apple_price, d_apple_price),
+        ("×", "+", orange_price, d_orange_price),
+        ("+", "×", all_price, d_all_price),
+        ("tax", "×", tax, d_tax),
+        ("×", "price", price, 1.0),
+    ];
+    let edges = svg
+        .lines()
+        .filter(|l| l.starts_with("<g><title>") && l.contains(" → "))
+        .count();
+    assert_eq!(edges, want.len(), "arrows in the picture");
+    for (from, to, fwd, bwd) in want {
+        let exact = svg_edge_values(&svg, from, to);
+        assert!(
+            exact.contains(&(fwd, bwd)),
+            "{from} → {to}: want forward {fwd}, backward {bwd} in {exact:?}"
+        );
+        // The labels drawn on the arrows: the same numbers, with float noise rounded away.
+        let close = |label: &str, v: f64| {
+            (label.parse::<f64>().unwrap() - v).abs() <= 1e-9 * v.abs().max(1.0)
+        };
+        let labels = svg_edge_labels(&svg, from, to);
+        assert!(
+            labels.iter().any(|(f, b)| close(f, fwd) && close(b, bwd)),
+            "{from} → {to}: want labels {fwd} and {bwd} in {labels:?}"
+        );
+    }
+}
+
+#[test]
+fn the_readme_picture_is_a_snapshot_of_what_the_command_draws() {
+    // A snapshot test: it only says the committed picture is up to date (the numbers in it are
+    // checked above). Regenerate it with
     // `backprop graph apple-orange --svg docs/graph-apple-orange.svg` when the drawing changes.
     let dir = scratch("readme");
     let path = dir.join("g.svg");
