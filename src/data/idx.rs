@@ -370,12 +370,52 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// Replays the fuzzer's corpus (seeds and whatever it found): none may panic, and the
-    /// result must agree with a second, independent reading of the same bytes from a file.
+    /// An IDX reader written from the format's description alone (LeCun et al.), sharing no
+    /// code with `decode`: gunzip if the bytes start with `1f 8b`; then `0 0 8 n` with n > 0,
+    /// n big-endian `u32` dimensions, and exactly their product in data bytes. `None` for
+    /// anything else.
+    fn read_by_hand(bytes: &[u8]) -> Option<Idx> {
+        let mut unzipped = Vec::new();
+        let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+            flate2::read::MultiGzDecoder::new(bytes)
+                .take(1 << 26)
+                .read_to_end(&mut unzipped)
+                .ok()?;
+            &unzipped[..]
+        } else {
+            bytes
+        };
+        let (&[0, 0, 8, n], rest) = bytes.split_first_chunk::<4>()? else {
+            return None;
+        };
+        let n = usize::from(n);
+        if n == 0 || rest.len() < 4 * n {
+            return None;
+        }
+        let (header, data) = rest.split_at(4 * n);
+        let dims: Vec<usize> = header
+            .chunks_exact(4)
+            .map(|c| {
+                (usize::from(c[0]) << 24)
+                    | (usize::from(c[1]) << 16)
+                    | (usize::from(c[2]) << 8)
+                    | usize::from(c[3])
+            })
+            .collect();
+        let size = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+        (data.len() == size).then(|| Idx {
+            dims,
+            data: data.to_vec(),
+        })
+    }
+
+    /// Replays the fuzzer's corpus (seeds and whatever it found): none may panic, reading a
+    /// file agrees with parsing its bytes in memory, and both agree with [`read_by_hand`]
+    /// on which files are valid and what they hold, raw and gzipped.
     #[test]
     fn fuzz_corpus_never_panics() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/idx");
-        let mut n = 0;
+        let (mut n, mut valid) = (0, 0);
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             let bytes = std::fs::read(&path).unwrap();
@@ -387,11 +427,24 @@ mod tests {
                 "{}",
                 path.display()
             );
-            if let Ok(idx) = in_memory {
-                assert_eq!(idx.data.len(), idx.dims.iter().product::<usize>());
-            }
+            assert_eq!(
+                in_memory.as_ref().ok(),
+                read_by_hand(&bytes).as_ref(),
+                "{}",
+                path.display()
+            );
+            // The same bytes gzipped, which takes decode's other branch.
+            let zipped = gz(&bytes);
+            assert_eq!(
+                parse_idx(&zipped, &path).ok(),
+                read_by_hand(&zipped),
+                "{} gzipped",
+                path.display()
+            );
+            valid += usize::from(in_memory.is_ok());
             n += 1;
         }
         assert!(n >= 5, "the seed corpus is in {}", dir.display());
+        assert!(valid >= 2, "only {valid} valid files in the corpus");
     }
 }
