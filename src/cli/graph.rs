@@ -8,7 +8,8 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::graph::expr;
-use crate::graph::render::{to_dot, to_svg, to_text, write_atomic};
+use crate::graph::render::{to_dot, to_svg, to_text};
+use crate::io::write_atomic;
 use crate::graph::shopping::BookGraph;
 
 #[derive(Debug, Args)]
@@ -54,10 +55,10 @@ pub fn run(args: GraphArgs) -> Result<()> {
         None => expr::evaluate(&args.what, "f", &set)?,
     };
     if let Some(path) = &args.svg {
-        write_atomic(path, &to_svg(&g))?;
+        write_atomic(path, to_svg(&g).as_bytes())?;
     }
     if let Some(path) = &args.dot {
-        write_atomic(path, &to_dot(&g))?;
+        write_atomic(path, to_dot(&g).as_bytes())?;
     }
     if args.json {
         let inputs: Vec<_> = g

@@ -1,7 +1,8 @@
 //! Putting verified files into a dataset directory atomically, and `import` of local copies.
 //!
-//! A file is first written to a temporary name in the destination directory (`.NAME.tmp-PID`,
-//! a name the loader never reads), checked against the published length and sha256 of its
+//! A file is first written to a temporary file in the destination directory
+//! ([`crate::io::temp_file_beside`]: created exclusively under an unpredictable hidden name,
+//! which the loader never reads), checked against the published length and sha256 of its
 //! uncompressed content, and only then renamed into place. A partial or corrupt file is
 //! removed, never left where the loader would find it.
 
@@ -12,11 +13,11 @@ use std::path::{Path, PathBuf};
 use super::datasets::{FileSpec, Known, find_files, install_dir, verify_file};
 use crate::error::{Error, Result};
 
-/// A temporary file in the destination directory that is deleted unless committed.
+/// A temporary file in the destination directory that is deleted (when dropped) unless
+/// committed.
 pub struct Staged {
-    tmp: PathBuf,
+    tmp: tempfile::NamedTempFile,
     dest: PathBuf,
-    committed: bool,
 }
 
 impl Staged {
@@ -27,15 +28,7 @@ impl Staged {
         src: &mut dyn Read,
         on_bytes: &mut dyn FnMut(u64),
     ) -> io::Result<Staged> {
-        let dir = dest.parent().unwrap_or(Path::new("."));
-        let name = dest.file_name().unwrap_or_default().to_string_lossy();
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let staged = Staged {
-            tmp,
-            dest: dest.to_path_buf(),
-            committed: false,
-        };
-        let mut out = File::create(&staged.tmp)?;
+        let mut out = crate::io::temp_file_beside(dest)?;
         let mut buf = vec![0u8; 1 << 16];
         let mut total = 0u64;
         loop {
@@ -49,36 +42,29 @@ impl Staged {
             total += k as u64;
             on_bytes(total);
         }
-        out.sync_all()?;
-        Ok(staged)
+        Ok(Staged {
+            tmp: out,
+            dest: dest.to_path_buf(),
+        })
     }
 
     /// The temporary file's path.
     pub fn path(&self) -> &Path {
-        &self.tmp
+        self.tmp.path()
     }
 
     /// Verifies the staged file against `spec`, then renames it into place, replacing any
     /// other copy of the same file (raw or `.gz`) so that the loader sees only this one.
-    pub fn commit(mut self, spec: &FileSpec) -> Result<PathBuf> {
-        verify_file(&self.tmp, spec)?;
+    pub fn commit(self, spec: &FileSpec) -> Result<PathBuf> {
+        verify_file(self.tmp.path(), spec)?;
         let dir = self.dest.parent().unwrap_or(Path::new("."));
         for other in [dir.join(spec.name), dir.join(format!("{}.gz", spec.name))] {
             if other != self.dest && other.exists() {
                 fs::remove_file(&other).map_err(|e| Error::io(&other, e))?;
             }
         }
-        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
-        self.committed = true;
-        Ok(self.dest.clone())
-    }
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.tmp);
-        }
+        crate::io::persist(self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
+        Ok(self.dest)
     }
 }
 
@@ -137,6 +123,28 @@ mod tests {
         let tmp = staged.path().to_path_buf();
         drop(staged);
         assert!(!tmp.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A link planted at the name the staging file used to have (`.NAME.tmp-PID`) must not
+    /// redirect the download: the staging file is created exclusively under a fresh name.
+    #[test]
+    fn a_link_planted_at_the_staging_name_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("backprop-staged-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let dest = dir.join("train-labels-idx1-ubyte");
+        let planted = dir.join(format!(".train-labels-idx1-ubyte.tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let staged = Staged::write(&dest, &mut &b"downloaded"[..], &mut |_| {}).unwrap();
+        assert_ne!(staged.path(), planted);
+        assert_eq!(fs::read(staged.path()).unwrap(), b"downloaded");
+        drop(staged);
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(fs::read_link(&planted).unwrap(), victim);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

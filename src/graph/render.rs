@@ -8,11 +8,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::Path;
 
 use super::node::{Graph, NodeId, Op, short};
-use crate::error::{Error, Result};
 use crate::pyfmt::py_repr;
 
 /// Where each node goes: a column (left to right) and a row (top to bottom, may be
@@ -478,28 +475,6 @@ pub fn to_text(g: &Graph) -> String {
         let _ = writeln!(s, "∂{}/∂{name} = {}", g.output_name, py_repr(grad));
     }
     s
-}
-
-/// Writes `contents` to `path` atomically: into a temporary file next to it, then renamed
-/// over it, so a reader never sees half a file.
-pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
 }
 
 #[cfg(test)]

@@ -144,28 +144,122 @@ pub fn check_parent_dir(path: &Path) -> Result<()> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
-/// disk, then renamed over `path`, so a crash never leaves a half-written model behind.
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory
+/// ([`temp_file_beside`]), flushed to disk, then renamed over `path` ([`persist`]), so a crash
+/// never leaves a half-written model behind and a failed write leaves an existing file as it
+/// was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = parent_dir(path);
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
+    let mut tmp = temp_file_beside(path).map_err(|e| Error::io(path, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    persist(tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// A new temporary file in the directory `path` will be written into, for [`persist`] to
+/// move over it: the crate's one temporary-file scheme.
+///
+/// It is created exclusively (`O_CREAT | O_EXCL`, so a link planted at its name is never
+/// followed) under an unpredictable hidden name (`.backprop-XXXXXX.tmp`, which no loader
+/// reads), and deleted when dropped unless persisted.
+pub fn temp_file_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    if path.file_name().is_none() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file path",
+        ));
     }
-    Ok(())
+    tempfile::Builder::new()
+        .prefix(".backprop-")
+        .suffix(".tmp")
+        .tempfile_in(parent_dir(path))
+}
+
+/// Moves a finished temporary file ([`temp_file_beside`]) over `path`: flushed to disk, given
+/// the permissions a plain create would have (0666 less the umask, where the temporary file
+/// has 0600), then renamed. On failure the temporary file is deleted and `path` is unchanged.
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    tmp.as_file().sync_all()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o666 & !umask()))?;
+    }
+    tmp.persist(path).map(drop).map_err(|e| e.error)
+}
+
+/// The process's file-creation mask, read from `/proc/self/status` (reading it with
+/// `umask(2)` would change it for a moment for every thread); `022` where that is missing.
+#[cfg(unix)]
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+
+    fn fresh_dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("backprop-io-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// The names the crate's temporary files used to have (`.NAME.tmpPID`, `.NAME.PID.tmp`,
+    /// `.NAME.tmp-PID`): a link planted at any of them must not redirect the write.
+    #[test]
+    fn a_link_planted_at_a_temporary_name_is_not_followed() {
+        let d = fresh_dir("planted");
+        let victim = d.join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let out = d.join("model.safetensors");
+        let pid = std::process::id();
+        let planted = [
+            format!(".model.safetensors.tmp{pid}"),
+            format!(".model.safetensors.{pid}.tmp"),
+            format!(".model.safetensors.tmp-{pid}"),
+        ];
+        for name in &planted {
+            symlink(&victim, d.join(name)).unwrap();
+        }
+        write_atomic(&out, b"the new model").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&out).unwrap(), b"the new model");
+        assert!(std::fs::symlink_metadata(&out).unwrap().is_file());
+        for name in &planted {
+            assert_eq!(std::fs::read_link(d.join(name)).unwrap(), victim);
+        }
+        // Nothing else was left behind: the victim, the links and the output.
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), planted.len() + 2);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// An existing output is replaced by a new file (a rename), never rewritten in place: a
+    /// hard link to the old file keeps the old bytes; the new file has the mode a plain
+    /// create gives (0666 less the umask), not the temporary file's 0600.
+    #[test]
+    fn an_existing_output_is_replaced_whole_with_the_usual_mode() {
+        let d = fresh_dir("replace");
+        let out = d.join("report.html");
+        std::fs::write(&out, b"old").unwrap();
+        std::fs::hard_link(&out, d.join("old-link")).unwrap();
+        write_atomic(&out, b"new").unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"new");
+        assert_eq!(std::fs::read(d.join("old-link")).unwrap(), b"old");
+        let plain = d.join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), mode(&plain));
+        assert_eq!(std::fs::metadata(&out).unwrap().nlink(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }
