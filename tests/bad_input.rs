@@ -478,8 +478,8 @@ fn a_failed_write_keeps_the_old_file_and_leaves_no_temporary() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(std::fs::read(&old).unwrap(), b"the old model");
 
-    // The final rename fails (the target is a non-empty directory): an error naming it, the
-    // directory untouched, and no temporary file beside it.
+    // The target is a non-empty directory (which would make the final rename fail): an error
+    // naming it, the directory untouched, and no temporary file beside it.
     let blocker = d.join("blocked");
     std::fs::create_dir_all(&blocker).unwrap();
     std::fs::write(blocker.join("inside"), b"keep").unwrap();
@@ -901,4 +901,201 @@ fn truncated_and_corrupt_images_are_refused() {
             &bad_name,
         );
     }
+}
+
+/// A one-step simple-conv model (a conv layer for `show filters`), trained once.
+fn conv_model() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = p("conv.safetensors");
+        let o = backprop(&[
+            "train",
+            "--model",
+            "simple-conv",
+            "--iters",
+            "1",
+            "--save",
+            &path,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        path
+    })
+}
+
+/// Outputs that would overwrite each other, an input, or the checkpoints: exit 2 before any
+/// work (nothing on stdout), the message naming both flags, and nothing written.
+#[test]
+fn outputs_that_collide_are_refused_before_any_work() {
+    let d = scratch("collide");
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    let at = |name: &str| d.join(name).to_str().unwrap().to_string();
+    // The same file by another spelling: through a subdirectory and back.
+    let x_png = at("x.png");
+    let x_png_again = at("sub/../x.png");
+    let model = at("model.safetensors");
+    std::fs::copy(conv_model(), &model).unwrap();
+    let model_bytes = std::fs::read(&model).unwrap();
+    let pickle = at("params.pkl");
+    std::fs::copy(fixture("two_layer.pkl"), &pickle).unwrap();
+    let ck = at("ck");
+    let ck_step = format!("{ck}/step-00000015.safetensors");
+    let cases: Vec<(Vec<&str>, [&str; 2])> = vec![
+        (
+            vec![
+                "train", "--epochs", "1", "--save", &x_png, "--report", &x_png,
+            ],
+            ["--save", "--report"],
+        ),
+        (
+            vec![
+                "train",
+                "--epochs",
+                "1",
+                "--save",
+                &x_png,
+                "--plot",
+                &x_png_again,
+            ],
+            ["--save", "--plot"],
+        ),
+        (
+            vec![
+                "train", "--epochs", "1", "--report", &x_png, "--plot", &x_png,
+            ],
+            ["--report", "--plot"],
+        ),
+        (
+            vec![
+                "train",
+                "--epochs",
+                "1",
+                "--checkpoint-dir",
+                &ck,
+                "--save",
+                &ck,
+            ],
+            ["--save", "--checkpoint-dir"],
+        ),
+        (
+            vec![
+                "train",
+                "--epochs",
+                "1",
+                "--checkpoint-dir",
+                &ck,
+                "--save",
+                &ck_step,
+            ],
+            ["--save", "--checkpoint-dir"],
+        ),
+        (
+            vec!["graph", "apple", "--svg", &x_png, "--dot", &x_png_again],
+            ["--svg", "--dot"],
+        ),
+        (
+            vec!["show", "filters", "--model", &model, "--out", &model],
+            ["--out", "--model"],
+        ),
+        (
+            vec![
+                "show", "filters", "--model", &model, "--out", &x_png, "--fresh", &x_png,
+            ],
+            ["--out", "--fresh"],
+        ),
+        (
+            vec!["import", &pickle, "--arch", "two-layer", "--out", &pickle],
+            ["--out", "FILE"],
+        ),
+    ];
+    for (args, [a, b]) in &cases {
+        let o = backprop(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains(a) && err.contains(b), "{args:?}: {err}");
+        assert!(
+            o.stdout.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert!(!Path::new(&x_png).exists(), "{args:?} wrote {x_png}");
+        assert!(!Path::new(&ck).exists(), "{args:?} made {ck}");
+    }
+    assert_eq!(std::fs::read(&model).unwrap(), model_bytes);
+    assert_eq!(
+        std::fs::read(&pickle).unwrap(),
+        std::fs::read(fixture("two_layer.pkl")).unwrap()
+    );
+    // Distinct outputs beside a checkpoint directory are fine.
+    let o = backprop(&[
+        "train",
+        "--iters",
+        "2",
+        "--checkpoint-dir",
+        &ck,
+        "--save",
+        &format!("{ck}/final.safetensors"),
+        "--plot",
+        &x_png,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(Path::new(&x_png).is_file() && Path::new(&ck).join("final.safetensors").is_file());
+}
+
+/// An output that cannot be written is refused (exit 1, naming it) before training starts:
+/// a directory where the file should go, a parent that is a regular file, and a directory
+/// that even root cannot create files in (/proc; CI runs as root).
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_training() {
+    let in_file = format!("{}/x.safetensors", p("random"));
+    let in_proc = "/proc/backprop-cannot-write.safetensors".to_string();
+    let dir_itself = p("a-directory");
+    for path in [&in_file, &in_proc, &dir_itself] {
+        for flag in ["--save", "--report"] {
+            let o = backprop(&["train", "--epochs", "1", flag, path]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{flag} {path}: {err}");
+            assert!(
+                err.starts_with("error: ") && err.contains(path.as_str()),
+                "{err}"
+            );
+            assert!(
+                o.stdout.is_empty(),
+                "{flag} {path}: trained first: {}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+    }
+    let o = backprop(&[
+        "train",
+        "--epochs",
+        "1",
+        "--checkpoint-dir",
+        "/proc/backprop-ck",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("/proc/backprop-ck"), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    refused(
+        &["graph", "apple", "--svg", &in_proc],
+        1,
+        Some(in_proc.as_str()),
+    );
+    refused(
+        &[
+            "show",
+            "filters",
+            "--model",
+            conv_model(),
+            "--out",
+            &in_proc,
+        ],
+        1,
+        Some(in_proc.as_str()),
+    );
 }

@@ -7,7 +7,7 @@ mod common;
 use backprop::io::import::{ArchSpec, import_pickle};
 use ndarray::ArrayD;
 
-use common::{backprop, expected, fixture};
+use common::{backprop, expected, fixture, scratch};
 
 #[test]
 fn imported_nets_compute_the_numpy_logits() {
@@ -105,6 +105,9 @@ fn import_accepts_every_book_architecture() {
 
 #[test]
 fn wrong_pickles_list_every_mismatch() {
+    // A writable output: the import must fail on the tensors, not on where it would write.
+    let out = scratch("mismatch").join("x.safetensors");
+    let out = out.to_str().unwrap();
     for (file, arch, lines) in [
         (
             "multi_layer_bad.pkl",
@@ -149,7 +152,7 @@ fn wrong_pickles_list_every_mismatch() {
                 "--arch",
                 arch,
                 "--out",
-                "/nonexistent/x",
+                out,
             ],
             vec!["eval", "--model", path.to_str().unwrap(), "--arch", arch],
         ] {
@@ -163,6 +166,7 @@ fn wrong_pickles_list_every_mismatch() {
             for line in lines {
                 assert!(e.contains(line), "{file}: {line:?} not in {e}");
             }
+            assert!(!std::path::Path::new(out).exists(), "{file}: wrote {out}");
         }
     }
 }

@@ -77,6 +77,9 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     )?;
     given("--trials", args.trials.is_some(), &[Hyperparams])?;
 
+    crate::io::Paths::new()
+        .output("--plot", args.plot.plot.as_deref())
+        .check()?;
     let data = args.data.load()?;
     let seed = args.data.seed;
     let json = args.json;

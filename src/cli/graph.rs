@@ -9,8 +9,8 @@ use serde_json::json;
 use crate::error::Result;
 use crate::graph::expr;
 use crate::graph::render::{to_dot, to_svg, to_text};
-use crate::io::write_atomic;
 use crate::graph::shopping::BookGraph;
+use crate::io::write_atomic;
 
 #[derive(Debug, Args)]
 pub struct GraphArgs {
@@ -49,6 +49,10 @@ fn name_value(s: &str) -> std::result::Result<(String, f64), String> {
 }
 
 pub fn run(args: GraphArgs) -> Result<()> {
+    crate::io::Paths::new()
+        .output("--svg", args.svg.as_deref())
+        .output("--dot", args.dot.as_deref())
+        .check()?;
     let set: Vec<(&str, f64)> = args.set.iter().map(|(n, v)| (n.as_str(), *v)).collect();
     let g = match BookGraph::by_name(&args.what) {
         Some(book) => book.evaluate(&set)?,

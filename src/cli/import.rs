@@ -30,6 +30,10 @@ pub struct ImportArgs {
 }
 
 pub fn run(args: ImportArgs) -> Result<()> {
+    crate::io::Paths::new()
+        .input("FILE", Some(&args.file))
+        .output("--out", Some(&args.out))
+        .check()?;
     // The book's pickles hold float64 arrays; keep that precision.
     let mut model = model_file::load::<f64>(&args.file, Some(&args.arch), args.input_shape)?;
     for w in &model.warnings {

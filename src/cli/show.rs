@@ -70,6 +70,11 @@ pub fn run(args: ShowArgs) -> Result<()> {
             fresh,
             seed,
         } => {
+            crate::io::Paths::new()
+                .input("--model", Some(&model))
+                .output("--out", Some(&out))
+                .output("--fresh", fresh.as_deref())
+                .check()?;
             let mut m = crate::io::model_file::load::<f32>(&model, arch.as_ref(), None)?;
             write_filters(&mut m.net, &out, &model.display().to_string())?;
             if let Some(path) = fresh {

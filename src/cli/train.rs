@@ -152,14 +152,23 @@ fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    // A typo in an output path should not cost a whole training run: check the directories
-    // now; the files themselves are still written atomically at the end.
-    for path in [&args.save, &args.plot.plot, &args.report]
-        .into_iter()
-        .flatten()
-    {
-        crate::io::check_parent_dir(path)?;
-    }
+    // A typo in an output path should not cost a whole training run: check the outputs now;
+    // the files themselves are still written atomically at the end.
+    crate::io::Paths::new()
+        .output("--save", args.save.as_deref())
+        .output("--plot", args.plot.plot.as_deref())
+        .output("--report", args.report.as_deref())
+        .output_dir(
+            "--checkpoint-dir",
+            args.checkpoint_dir.as_deref(),
+            checkpoint::is_checkpoint_name,
+        )
+        .output_dir(
+            "--resume",
+            args.resume.as_deref(),
+            checkpoint::is_checkpoint_name,
+        )
+        .check()?;
     if let Some(dir) = &args.resume {
         let path = checkpoint::latest(dir)?;
         return if crate::io::model_file::is_f32(&path)? {

@@ -136,7 +136,10 @@ mod tests {
         let victim = dir.join("victim");
         fs::write(&victim, b"keep").unwrap();
         let dest = dir.join("train-labels-idx1-ubyte");
-        let planted = dir.join(format!(".train-labels-idx1-ubyte.tmp-{}", std::process::id()));
+        let planted = dir.join(format!(
+            ".train-labels-idx1-ubyte.tmp-{}",
+            std::process::id()
+        ));
         std::os::unix::fs::symlink(&victim, &planted).unwrap();
         let staged = Staged::write(&dest, &mut &b"downloaded"[..], &mut |_| {}).unwrap();
         assert_ne!(staged.path(), planted);

@@ -54,6 +54,19 @@ fn file_name(step: usize) -> String {
     format!("step-{step:08}.safetensors")
 }
 
+/// The step of a checkpoint file named `name` (`step-NNNNNNNN.safetensors`), if it is one.
+fn step_of(name: &str) -> Option<usize> {
+    name.strip_prefix("step-")
+        .and_then(|s| s.strip_suffix(".safetensors"))
+        .and_then(|s| s.parse().ok())
+}
+
+/// Whether `name` is the name of a checkpoint file, which a [`CheckpointDir`] writes and
+/// deletes: no other output may have it there.
+pub fn is_checkpoint_name(name: &str) -> bool {
+    step_of(name).is_some()
+}
+
 /// The checkpoint files in `dir`, oldest first, by step.
 pub fn list(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
@@ -61,11 +74,7 @@ pub fn list(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if let Some(step) = name
-            .strip_prefix("step-")
-            .and_then(|s| s.strip_suffix(".safetensors"))
-            .and_then(|s| s.parse::<usize>().ok())
-        {
+        if let Some(step) = step_of(&name) {
             found.push((step, entry.path()));
         }
     }

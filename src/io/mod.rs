@@ -14,7 +14,7 @@ pub mod pickle;
 pub mod safetensors;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ndarray::ArrayD;
 
@@ -127,21 +127,211 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Fails with an I/O error naming `path` when the directory it would be written into is
-/// missing, so that a command can refuse before doing work whose result it could not save.
-pub fn check_parent_dir(path: &Path) -> Result<()> {
-    let dir = parent_dir(path);
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("the directory {} does not exist", dir.display()),
-            ),
-        ))
+/// The files a command reads and writes, checked together before it does any work, so that
+/// a run that could not save its results fails at once instead of after an hour of training.
+///
+/// [`Paths::check`] refuses, as a usage error ([`Error::Invalid`], exit 2), two outputs that
+/// are the same file, an output that is one of the inputs, and an output that a directory
+/// output manages (a `step-….safetensors` file in the checkpoint directory); and, as an I/O
+/// error naming the path (exit 1), an output that is a directory, or whose directory is missing,
+/// is not a directory or does not let us create a file. Paths are compared by their
+/// canonical directory and file name, so `./x`, `x` and `sub/../x` are one file.
+///
+/// ```
+/// use std::path::Path;
+/// let err = backprop::io::Paths::new()
+///     .output("--save", Some(Path::new("run.out")))
+///     .output("--report", Some(Path::new("./run.out")))
+///     .check()
+///     .unwrap_err();
+/// assert!(err.to_string().contains("--save and --report"));
+/// ```
+#[derive(Debug, Default)]
+pub struct Paths<'a> {
+    inputs: Vec<(&'a str, &'a Path)>,
+    outputs: Vec<(&'a str, &'a Path)>,
+    dirs: Vec<(&'a str, &'a Path, Owns)>,
+}
+
+/// Which file names a directory output writes and deletes itself (see [`Paths::output_dir`]).
+pub type Owns = fn(&str) -> bool;
+
+impl<'a> Paths<'a> {
+    /// No paths yet.
+    pub fn new() -> Self {
+        Self::default()
     }
+
+    /// A file the command reads, given by `flag` (if given at all).
+    pub fn input(mut self, flag: &'a str, path: Option<&'a Path>) -> Self {
+        self.inputs.extend(path.map(|p| (flag, p)));
+        self
+    }
+
+    /// A file the command writes, given by `flag` (if given at all).
+    pub fn output(mut self, flag: &'a str, path: Option<&'a Path>) -> Self {
+        self.outputs.extend(path.map(|p| (flag, p)));
+        self
+    }
+
+    /// A directory the command writes files into (created if missing), given by `flag`; the
+    /// files whose names `owns` accepts come and go there, so no other output may be one.
+    pub fn output_dir(mut self, flag: &'a str, path: Option<&'a Path>, owns: Owns) -> Self {
+        self.dirs.extend(path.map(|p| (flag, p, owns)));
+        self
+    }
+
+    /// Checks every output as described on [`Paths`]: collisions first (they are the
+    /// user's to fix whatever the file system holds), then the file system.
+    pub fn check(&self) -> Result<()> {
+        let mut claimed: Vec<(&str, PathBuf)> = Vec::new();
+        for &(flag, path) in &self.outputs {
+            let key = path_key(path);
+            if let Some((other, _)) = claimed.iter().find(|(_, k)| *k == key) {
+                return Err(Error::Invalid(format!(
+                    "{other} and {flag} both write {}: give each output its own file",
+                    path.display()
+                )));
+            }
+            for &(input_flag, input) in &self.inputs {
+                if input_keys(input).contains(&key) {
+                    return Err(Error::Invalid(format!(
+                        "{flag} {} would overwrite the input {input_flag}: write to another file",
+                        path.display()
+                    )));
+                }
+            }
+            claimed.push((flag, key));
+        }
+        for &(flag, dir, owns) in &self.dirs {
+            let key = dir_key(dir);
+            for (other, k) in &claimed {
+                let managed = k.parent() == Some(key.as_path())
+                    && k.file_name().and_then(|n| n.to_str()).is_some_and(owns);
+                if *k == key || managed {
+                    return Err(Error::Invalid(format!(
+                        "{other} {} is the directory {flag} {} or one of the files it \
+                         replaces: write to another file",
+                        k.display(),
+                        dir.display()
+                    )));
+                }
+            }
+        }
+        for (&(_, path), (_, key)) in self.outputs.iter().zip(&claimed) {
+            // A file in a directory output that is yet to be created: checked with it.
+            let in_new_dir = self
+                .dirs
+                .iter()
+                .any(|&(_, dir, _)| !dir.exists() && key.parent() == Some(dir_key(dir).as_path()));
+            if !in_new_dir {
+                check_output_file(path)?;
+            }
+        }
+        for &(_, dir, _) in &self.dirs {
+            check_output_dir(dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// `path` with its directory made canonical (symbolic links and `..` resolved) and its last
+/// component kept as it is: the same file always gives the same key. A missing directory
+/// keeps the part that does not exist yet as written.
+fn path_key(path: &Path) -> PathBuf {
+    let Some(name) = path.file_name() else {
+        return path.to_path_buf();
+    };
+    let dir = parent_dir(path);
+    match std::fs::canonicalize(dir) {
+        Ok(d) => d.join(name),
+        Err(_) => path_key(dir).join(name),
+    }
+}
+
+/// The keys under which an input can be overwritten: its own name, and the file it leads to.
+fn input_keys(path: &Path) -> Vec<PathBuf> {
+    let mut keys = vec![path_key(path)];
+    keys.extend(std::fs::canonicalize(path).ok());
+    keys
+}
+
+/// An I/O error of kind `kind` on `path` saying `msg`.
+fn output_error(path: &Path, kind: std::io::ErrorKind, msg: String) -> Error {
+    Error::io(path, std::io::Error::new(kind, msg))
+}
+
+/// Checks that a file can be written at `path` (see [`Paths`]).
+fn check_output_file(path: &Path) -> Result<()> {
+    if path.file_name().is_none() || path.as_os_str().to_string_lossy().ends_with('/') {
+        return Err(output_error(
+            path,
+            std::io::ErrorKind::InvalidInput,
+            "not a file name".into(),
+        ));
+    }
+    if path.is_dir() {
+        return Err(output_error(
+            path,
+            std::io::ErrorKind::IsADirectory,
+            "is a directory; name a file to write".into(),
+        ));
+    }
+    check_writable_dir(path, parent_dir(path))
+}
+
+/// The key of a directory: its canonical path if it exists.
+fn dir_key(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| path_key(dir))
+}
+
+/// Checks that files can be written into the directory `dir` (see [`Paths`]), or that it can
+/// be created.
+fn check_output_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return check_writable_dir(dir, dir);
+    }
+    if dir.exists() {
+        return Err(output_error(
+            dir,
+            std::io::ErrorKind::NotADirectory,
+            "is not a directory".into(),
+        ));
+    }
+    // Created when needed, with its missing parents: the nearest existing one must let us.
+    let mut existing = parent_dir(dir);
+    while !existing.exists() && parent_dir(existing) != existing {
+        existing = parent_dir(existing);
+    }
+    check_writable_dir(dir, existing)
+}
+
+/// Fails with an I/O error naming `path` unless `dir` is a directory in which a file can be
+/// created, which it finds out by creating (and removing) a temporary file there: permission
+/// bits do not tell, for root or on a read-only or special file system.
+fn check_writable_dir(path: &Path, dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Err(output_error(
+            path,
+            std::io::ErrorKind::NotFound,
+            format!("the directory {} does not exist", dir.display()),
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(output_error(
+            path,
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", dir.display()),
+        ));
+    }
+    temp_file_beside(&dir.join("probe")).map_err(|e| {
+        output_error(
+            path,
+            e.kind(),
+            format!("cannot create a file in {}: {e}", dir.display()),
+        )
+    })?;
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory
