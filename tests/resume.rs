@@ -6,7 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{backprop, backprop_command, pad_header_like_a_pickle, scratch, weights};
+use common::{
+    backprop, backprop_command, pad_header_like_a_pickle, scratch, weights, write_digits_idx,
+};
 
 /// A run with state everywhere: Adam's moments, dropout masks, batch norm statistics.
 const RUN: &[&str] = &[
@@ -201,4 +203,158 @@ fn a_checkpoint_that_starts_like_a_pickle_resumes_in_f32() {
     assert_eq!(dtype(&whole), "F32");
     assert_eq!(dtype(&resumed), "F32");
     assert_eq!(weights(&whole), weights(&resumed));
+}
+
+/// A run on one's own IDX data directory (`--data DIR`, not a known set) resumes, reading the
+/// same directory, to the weights of the run that was never stopped.
+#[test]
+fn a_run_on_an_idx_directory_resumes() {
+    let dir = scratch("idx-data");
+    let data = dir.join("my-set");
+    write_digits_idx(&data, 0..500, 500..700);
+    let run = [
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--hidden",
+        "10",
+        "--iters",
+        "40",
+        "--eval-every",
+        "10",
+        "--optimizer",
+        "momentum",
+    ];
+    let whole = dir.join("whole.safetensors");
+    let o = backprop(&[&run[..], &["--save", whole.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cp = dir.join("cp");
+    let o = backprop(&[&run[..], &["--checkpoint-dir", cp.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_file(checkpoints(&cp).last().unwrap()).unwrap();
+
+    let resumed = dir.join("resumed.safetensors");
+    let o = backprop(&[
+        "train",
+        "--resume",
+        cp.to_str().unwrap(),
+        "--save",
+        resumed.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("500 train / 200 test samples"), "{out}");
+    assert!(out.contains("resuming from step 21"), "{out}");
+    assert_eq!(weights(&whole), weights(&resumed));
+}
+
+/// A run with a setting for most flags, checkpointed every 10 steps.
+const SMALL: &[&str] = &[
+    "train",
+    "--model",
+    "multi-layer",
+    "--hidden",
+    "12,12",
+    "--batch-norm",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "0.01",
+    "--batch-size",
+    "50",
+    "--seed",
+    "9",
+    "--eval-every",
+    "10",
+];
+
+/// Every file of `dir` with its bytes.
+fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    checkpoints(dir)
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect()
+}
+
+/// `--resume` refuses, with exit 2 naming the flag and before touching the checkpoints, every
+/// flag that contradicts the run it continues; a flag repeating the checkpoint's value, more
+/// steps, the thread count and the outputs are accepted, and the longer run equals a run
+/// that was that long from the start.
+#[test]
+fn resume_refuses_flags_that_contradict_the_checkpoint() {
+    let dir = scratch("contradict");
+    let cp = dir.join("cp");
+    let cps = cp.to_str().unwrap();
+    let o = backprop(&[SMALL, &["--iters", "40", "--checkpoint-dir", cps]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = contents(&cp);
+    for (flags, named) in [
+        (&["--lr", "0.02"][..], "--lr"),
+        (&["--model", "two-layer"], "--model"),
+        (&["--precision", "f64"], "--precision"),
+        (&["--dataset", "mnist"], "--dataset"),
+        (&["--seed", "1"], "--seed"),
+        (&["--hidden", "12,13"], "--hidden"),
+        (&["--optimizer", "sgd"], "--optimizer"),
+        (&["--batch-size", "100"], "--batch-size"),
+        (&["--dropout", "0.1"], "--dropout"),
+        (&["--sampling", "replacement"], "--sampling"),
+        (&["--beta1", "0.5"], "--beta1"),
+        (&["--activation", "sigmoid"], "--activation"),
+        (&["--init", "xavier"], "--init"),
+        (&["--eval-samples", "10"], "--eval-samples"),
+        (&["--epochs", "5"], "--epochs"),
+        (&["--iters", "20"], "--iters"),
+        (&["--lr", "0.01", "--weight-decay", "0.1"], "--weight-decay"),
+    ] {
+        let o = backprop(&[&["train", "--resume", cps][..], flags].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(named), "{flags:?}: {err}");
+        assert_eq!(contents(&cp), before, "{flags:?} touched the checkpoints");
+    }
+
+    // The same values, more steps, threads and outputs.
+    let whole = dir.join("whole.safetensors");
+    let o = backprop(&[SMALL, &["--iters", "60", "--save", whole.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let resumed = dir.join("resumed.safetensors");
+    let o = backprop(
+        &[
+            SMALL,
+            &[
+                "--precision",
+                "f32",
+                "--beta1",
+                "0.9",
+                "--iters",
+                "60",
+                "--threads",
+                "2",
+                "--json",
+                "--resume",
+                cps,
+                "--save",
+                resumed.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let last = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        last.lines().last().unwrap().contains("\"iters\":60"),
+        "{last}"
+    );
+    assert_eq!(weights(&whole), weights(&resumed));
+
+    // --help says which flags go with --resume.
+    let help = String::from_utf8_lossy(&backprop(&["train", "--help"]).stdout).into_owned();
+    let resume = help.split("--resume").nth(1).unwrap();
+    for flag in ["--epochs", "--threads", "--save"] {
+        assert!(resume.contains(flag), "{help}");
+    }
 }

@@ -16,7 +16,8 @@ mod train;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::Error;
 
@@ -81,11 +82,37 @@ fn restore_sigpipe() {
     }
 }
 
+/// The ids of the arguments of the subcommand `name` given on the command line (not
+/// defaults, nor the groups clap adds) in its `matches`.
+fn given(name: &str, matches: Option<&ArgMatches>) -> Vec<String> {
+    let Some(m) = matches else {
+        return Vec::new();
+    };
+    let mut cli = Cli::command();
+    cli.build();
+    let Some(command) = cli.find_subcommand(name) else {
+        return Vec::new();
+    };
+    command
+        .get_arguments()
+        .map(|a| a.get_id().as_str())
+        .filter(|id| m.value_source(id) == Some(ValueSource::CommandLine))
+        .map(String::from)
+        .collect()
+}
+
 /// Parses the process arguments, runs the command and returns its exit code.
 pub fn run() -> ExitCode {
     restore_sigpipe();
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    // Parsed through the matches, which also tell which flags were given (`train --resume`
+    // refuses those that contradict the checkpoint, but not defaults).
+    let parsed = Cli::command().try_get_matches().and_then(|m| {
+        Cli::from_arg_matches(&m)
+            .map(|cli| (cli, m))
+            .map_err(|e| e.format(&mut Cli::command()))
+    });
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             // clap prints help and version to stdout (exit 0) and errors to stderr (exit 2).
             let _ = e.print();
@@ -102,7 +129,7 @@ pub fn run() -> ExitCode {
     }
     crate::parallel::use_threads(cli.threads);
     let result = match cli.command {
-        Command::Train(a) => train::run(*a),
+        Command::Train(a) => train::run(*a, &given("train", matches.subcommand_matches("train"))),
         Command::Show(a) => show::run(a),
         Command::Gradcheck(a) => gradcheck::run(a),
         Command::Bench(a) => bench::run(a),

@@ -130,7 +130,10 @@ pub struct TrainArgs {
     /// Write a checkpoint into this directory at every evaluation (and when interrupted).
     #[arg(long, value_name = "DIR")]
     checkpoint_dir: Option<PathBuf>,
-    /// Continue the run saved in this checkpoint directory (all settings come from it).
+    /// Continue the run saved in this checkpoint directory: every setting comes from it. Only
+    /// --epochs or --iters (more, to train longer), --threads and the outputs (--save, --plot,
+    /// --report, --json, --checkpoint-dir) may change; any other flag must repeat the
+    /// checkpoint's value.
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
     /// Write a self-contained HTML report of the run to this file.
@@ -151,7 +154,8 @@ fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
     }
 }
 
-pub fn run(args: TrainArgs) -> Result<()> {
+/// Runs `train`; `given` holds the ids of the flags given on the command line.
+pub fn run(args: TrainArgs, given: &[String]) -> Result<()> {
     // A typo in an output path should not cost a whole training run: check the outputs now;
     // the files themselves are still written atomically at the end.
     crate::io::Paths::new()
@@ -172,9 +176,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(dir) = &args.resume {
         let path = checkpoint::latest(dir)?;
         return if crate::io::model_file::is_f32(&path)? {
-            execute(resumed::<f32>(&path)?, &args)
+            execute(resumed::<f32>(&path, &args, given)?, &args)
         } else {
-            execute(resumed::<f64>(&path)?, &args)
+            execute(resumed::<f64>(&path, &args, given)?, &args)
         };
     }
     match args.precision {
@@ -343,23 +347,26 @@ fn fresh<F: Float>(args: &TrainArgs) -> Result<Run<F>> {
 }
 
 /// A run read back from a checkpoint: the same data, network, optimizer state, batch order
-/// and schedule, continuing from the step it reached.
-fn resumed<F: Float>(path: &Path) -> Result<Run<F>> {
-    let restored = checkpoint::load::<F>(path)?;
+/// and schedule, continuing from the step it reached, for as long as `args` say (more
+/// `--epochs` or `--iters`). The other flags in `given` must repeat the checkpoint's settings.
+fn resumed<F: Float>(path: &Path, args: &TrainArgs, given: &[String]) -> Result<Run<F>> {
+    let mut restored = checkpoint::load::<F>(path)?;
+    check_resume_flags(args, given, &restored.model.info.arch, &restored.run, path)?;
     let d = &restored.run;
     let bad = |what: &str| Error::format(path, format!("the checkpoint's run has a bad {what}"));
     let opt_f64 = |v: &Value| v.as_f64();
     let opt_usize = |v: &Value| v.as_u64().and_then(|n| usize::try_from(n).ok());
-    let dataset: DatasetName = d["data"]["dataset"]
-        .as_str()
-        .and_then(|n| DatasetName::from_str(n, true).ok())
-        .ok_or_else(|| bad("dataset"))?;
     let data_args = DataArgs {
-        // A directory given at the start names its own dataset (any IDX set).
-        dataset: if d["data"]["dir"].is_string() {
-            None
-        } else {
-            Some(dataset)
+        // A directory given at the start names its own dataset (any IDX set, whose name is
+        // then the directory's); otherwise the dataset is one of ours, by name.
+        dataset: match d["data"]["dir"] {
+            Value::String(_) => None,
+            _ => Some(
+                d["data"]["dataset"]
+                    .as_str()
+                    .and_then(|n| DatasetName::from_str(n, true).ok())
+                    .ok_or_else(|| bad("dataset"))?,
+            ),
         },
         data: d["data"]["dir"].as_str().map(PathBuf::from),
         seed: d["data"]["seed"].as_u64().ok_or_else(|| bad("seed"))?,
@@ -380,15 +387,18 @@ fn resumed<F: Float>(path: &Path) -> Result<Run<F>> {
     opt.load_state(&restored.optimizer)
         .map_err(|e| Error::format(path, e.to_string()))?;
     let s = &d["schedule"];
+    let batch_size = opt_usize(&s["batch_size"]).ok_or_else(|| bad("batch size"))?;
+    let per_epoch = crate::train::iters_per_epoch(data.train.len(), batch_size);
+    let done = restored.progress.iter;
     let length = match (opt_usize(&s["epochs"]), opt_usize(&s["iters"])) {
-        (Some(e), None) => Length::Epochs(e),
-        (None, Some(n)) => Length::Iters(n),
+        (Some(e), None) => Length::Epochs(longer("epochs", e, args.epochs, per_epoch, done)?),
+        (None, Some(n)) => Length::Iters(longer("iters", n, args.iters, 1, done)?),
         _ => return Err(bad("schedule")),
     };
     let arch = restored.model.info.arch.clone();
     let cfg = TrainConfig {
         length,
-        batch_size: opt_usize(&s["batch_size"]).ok_or_else(|| bad("batch size"))?,
+        batch_size,
         seed: data_args.seed,
         eval_every: opt_usize(&s["eval_every"]),
         sampling: match s["sampling"].as_str() {
@@ -400,6 +410,13 @@ fn resumed<F: Float>(path: &Path) -> Result<Run<F>> {
         eval_batch: crate::train::EVAL_BATCH,
         eval_samples: opt_usize(&s["eval_samples"]),
     };
+    // Later checkpoints record the new length.
+    let (epochs, iters) = match length {
+        Length::Epochs(e) => (Some(e), None),
+        Length::Iters(n) => (None, Some(n)),
+    };
+    restored.run["schedule"]["epochs"] = json!(epochs);
+    restored.run["schedule"]["iters"] = json!(iters);
     Ok(Run {
         data,
         arch,
@@ -409,6 +426,229 @@ fn resumed<F: Float>(path: &Path) -> Result<Run<F>> {
         description: restored.run,
         progress: Some(restored.progress),
     })
+}
+
+/// The flags `--resume` takes besides the checkpoint directory: they change the outputs,
+/// the threads or how long the run goes on, not the run itself.
+const RESUME_MAY_CHANGE: &[&str] = &[
+    "resume",
+    "threads",
+    "json",
+    "save",
+    "plot",
+    "report",
+    "checkpoint_dir",
+    "epochs",
+    "iters",
+];
+
+/// The length of a resumed run counted in `unit` (`epochs` or `iters`): the checkpoint's
+/// `recorded`, or `wanted` if given, which must not end before the `done` steps already
+/// taken (`per_unit` steps per unit).
+fn longer(
+    unit: &str,
+    recorded: usize,
+    wanted: Option<usize>,
+    per_unit: usize,
+    done: usize,
+) -> Result<usize> {
+    match wanted {
+        None => Ok(recorded),
+        Some(n) if n.saturating_mul(per_unit) >= done => Ok(n),
+        Some(n) => {
+            let per = if per_unit > 1 {
+                format!(" ({per_unit} steps per epoch)")
+            } else {
+                String::new()
+            };
+            Err(Error::Invalid(format!(
+                "--{unit} {n} ends before the checkpoint's step {done}{per}: give at least \
+                 --{unit} {}",
+                done.div_ceil(per_unit)
+            )))
+        }
+    }
+}
+
+/// Refuses (a usage error naming the flag) every flag in `given` that sets something other
+/// than what the checkpoint at `path` recorded (`arch`, and its run `d`), or that switches
+/// its length from epochs to steps or back.
+fn check_resume_flags(
+    args: &TrainArgs,
+    given: &[String],
+    arch: &Arch,
+    d: &Value,
+    path: &Path,
+) -> Result<()> {
+    let allowed = "with --resume only --epochs or --iters (to train longer), --threads and the \
+                   outputs (--save, --plot, --report, --json, --checkpoint-dir) may be given";
+    let counted = |unit: &str| d["schedule"][unit].is_u64();
+    for id in given {
+        let flag = format!("--{}", id.replace('_', "-"));
+        match id.as_str() {
+            "epochs" | "iters" if counted(id) => continue,
+            "epochs" | "iters" => {
+                let other = if id == "epochs" { "iters" } else { "epochs" };
+                return Err(Error::Invalid(format!(
+                    "{flag} contradicts the checkpoint {}, whose run is counted in {other}; \
+                     give --{other} to train longer",
+                    path.display()
+                )));
+            }
+            id if RESUME_MAY_CHANGE.contains(&id) => continue,
+            _ => {}
+        }
+        let (Some(wanted), Some(recorded)) = (
+            given_setting(id, args),
+            recorded_setting(id, arch, d, path)?,
+        ) else {
+            return Err(Error::Invalid(format!(
+                "{flag} cannot be given with --resume: {allowed}"
+            )));
+        };
+        if wanted != recorded {
+            return Err(Error::Invalid(format!(
+                "{flag} {wanted} contradicts the checkpoint {}, whose run has {flag} \
+                 {recorded}; {allowed}",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The setting that the flag `id` gives, spelled as [`recorded_setting`] spells it.
+fn given_setting(id: &str, args: &TrainArgs) -> Option<String> {
+    let name = |v: &dyn Fn() -> Option<clap::builder::PossibleValue>| {
+        v().map(|p| p.get_name().to_string())
+    };
+    let number = |v: Option<f64>| v.map(|v| v.to_string());
+    Some(match id {
+        "model" => name(&|| args.model.to_possible_value())?,
+        "hidden" => sizes(&args.hidden.as_ref()?.0),
+        "activation" => name(&|| args.activation.to_possible_value())?,
+        "init" => args.init?.to_string(),
+        "init_std" => Init::Std(args.init_std?).to_string(),
+        "batch_norm" => args.batch_norm.to_string(),
+        "dropout" => number(args.dropout)?,
+        "weight_decay" => args.weight_decay.to_string(),
+        "optimizer" => args.opt.optimizer.key().to_string(),
+        "lr" => number(args.opt.lr)?,
+        "momentum" => number(args.opt.momentum)?,
+        "beta1" => number(args.opt.beta1)?,
+        "beta2" => number(args.opt.beta2)?,
+        "decay_rate" => number(args.opt.decay_rate)?,
+        "batch_size" => args.batch_size.to_string(),
+        "eval_every" => args.eval_every?.to_string(),
+        "eval_samples" => args.eval_samples?.to_string(),
+        "sampling" => name(&|| args.sampling.to_possible_value())?,
+        "precision" => name(&|| args.precision.to_possible_value())?,
+        "dataset" => name(&|| args.data.dataset?.to_possible_value())?,
+        "data" => same_path(args.data.data.as_ref()?),
+        "seed" => args.data.seed.to_string(),
+        _ => return None,
+    })
+}
+
+/// The setting that the flag `id` stands for in a checkpoint's run (`arch`, and the run's
+/// description `d`), spelled as the flag's value; `None` for flags that set nothing there.
+fn recorded_setting(id: &str, arch: &Arch, d: &Value, path: &Path) -> Result<Option<String>> {
+    let text = |v: &Value| match v {
+        Value::Null => "none".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let (hidden, activation, init, batch_norm, dropout, weight_decay) = match arch {
+        Arch::TwoLayer {
+            hidden,
+            weight_init_std,
+        }
+        | Arch::SimpleConv {
+            hidden,
+            weight_init_std,
+            ..
+        } => (
+            vec![*hidden],
+            Activation::Relu,
+            Init::Std(*weight_init_std),
+            false,
+            None,
+            0.0,
+        ),
+        Arch::DeepConv { hidden } => (vec![*hidden], Activation::Relu, Init::He, false, None, 0.0),
+        Arch::MultiLayer {
+            hidden,
+            activation,
+            init,
+            batch_norm,
+            dropout,
+            weight_decay,
+        } => (
+            hidden.clone(),
+            *activation,
+            *init,
+            *batch_norm,
+            *dropout,
+            *weight_decay,
+        ),
+    };
+    let o = &d["optimizer"];
+    let kind: OptimizerKind = o["name"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| Error::format(path, "the checkpoint's run has a bad optimizer"))?;
+    let hyper = Hyper {
+        lr: o["lr"].as_f64(),
+        momentum: o["momentum"].as_f64(),
+        beta1: o["beta1"].as_f64(),
+        beta2: o["beta2"].as_f64(),
+        decay_rate: o["decay_rate"].as_f64(),
+    }
+    .resolved(kind);
+    let number = |v: Option<f64>| v.map_or("none".to_string(), |v| v.to_string());
+    let s = &d["schedule"];
+    Ok(Some(match id {
+        "model" => arch.name().to_string(),
+        "hidden" => sizes(&hidden),
+        "activation" => activation.key().to_string(),
+        "init" | "init_std" => init.to_string(),
+        "batch_norm" => batch_norm.to_string(),
+        "dropout" => number(dropout),
+        "weight_decay" => weight_decay.to_string(),
+        "optimizer" => kind.key().to_string(),
+        "lr" => number(hyper.lr),
+        "momentum" => number(hyper.momentum),
+        "beta1" => number(hyper.beta1),
+        "beta2" => number(hyper.beta2),
+        "decay_rate" => number(hyper.decay_rate),
+        "batch_size" | "eval_every" | "eval_samples" | "sampling" => text(&s[id]),
+        "precision" => text(&d["precision"]).to_lowercase(),
+        "dataset" => text(&d["data"]["dataset"]),
+        "data" => match d["data"]["dir"].as_str() {
+            Some(dir) => same_path(Path::new(dir)),
+            None => "none".to_string(),
+        },
+        "seed" => text(&d["data"]["seed"]),
+        _ => return Ok(None),
+    }))
+}
+
+/// Layer sizes as `--hidden` takes them: `100,100`.
+fn sizes(hidden: &[usize]) -> String {
+    hidden
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A directory spelled so that two spellings of one directory compare equal (when it exists).
+fn same_path(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// Set by SIGINT/SIGTERM: training stops after the current step.

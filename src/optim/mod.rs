@@ -148,21 +148,31 @@ pub struct Hyper {
     pub decay_rate: Option<f64>,
 }
 
+impl Hyper {
+    /// Every value set: unset ones take the book's defaults for `kind`.
+    pub fn resolved(&self, kind: OptimizerKind) -> Hyper {
+        Hyper {
+            lr: Some(self.lr.unwrap_or(kind.default_lr())),
+            momentum: Some(self.momentum.unwrap_or(0.9)),
+            beta1: Some(self.beta1.unwrap_or(0.9)),
+            beta2: Some(self.beta2.unwrap_or(0.999)),
+            decay_rate: Some(self.decay_rate.unwrap_or(0.99)),
+        }
+    }
+}
+
 /// Builds the rule `kind` with `hyper`, filling unset values with the book's defaults.
 pub fn build<F: Float>(kind: OptimizerKind, hyper: &Hyper) -> Box<dyn Optimizer<F>> {
-    let lr = hyper.lr.unwrap_or(kind.default_lr());
-    let momentum = hyper.momentum.unwrap_or(0.9);
+    let h = hyper.resolved(kind);
+    let [lr, momentum, beta1, beta2, decay_rate] =
+        [h.lr, h.momentum, h.beta1, h.beta2, h.decay_rate].map(|v| v.expect("resolved"));
     match kind {
         OptimizerKind::Sgd => Box::new(Sgd::new(lr)),
         OptimizerKind::Momentum => Box::new(Momentum::new(lr, momentum)),
         OptimizerKind::Nesterov => Box::new(Nesterov::new(lr, momentum)),
         OptimizerKind::AdaGrad => Box::new(AdaGrad::new(lr)),
-        OptimizerKind::RmsProp => Box::new(RmsProp::new(lr, hyper.decay_rate.unwrap_or(0.99))),
-        OptimizerKind::Adam => Box::new(Adam::new(
-            lr,
-            hyper.beta1.unwrap_or(0.9),
-            hyper.beta2.unwrap_or(0.999),
-        )),
+        OptimizerKind::RmsProp => Box::new(RmsProp::new(lr, decay_rate)),
+        OptimizerKind::Adam => Box::new(Adam::new(lr, beta1, beta2)),
     }
 }
 
