@@ -266,3 +266,50 @@ fn the_readme_picture_is_a_snapshot_of_what_the_command_draws() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn non_finite_values_are_domain_errors_naming_the_node() {
+    // (arguments, what the error says): the node as the text output numbers and draws it,
+    // and its value. A node is inf or nan forward, or its derivative is backward.
+    let cases: [(&[&str], &str); 7] = [
+        (&["graph", "0^-1"], "node #1 (#0^-1) is inf"),
+        (
+            &["graph", "(x-1)^-1", "--set", "x=1"],
+            "node #3 (#2^-1) is inf",
+        ),
+        (
+            &["graph", "exp(x)", "--set", "x=1000"],
+            "node #1 (exp(#0)) is inf",
+        ),
+        (
+            &["graph", "x*y", "--set", "x=1e300", "--set", "y=1e300"],
+            "node #2 (#0 × #1) is inf",
+        ),
+        // Forward finite (√0 = 0), backward not: d√x/dx = ∞ at 0.
+        (
+            &["graph", "x^0.5", "--set", "x=0"],
+            "the derivative of f by node #0 (x) is inf",
+        ),
+        // A literal too large for a float is refused like --set x=1e400.
+        (&["graph", "1e400-1e400"], "`1e400` is too large"),
+        (
+            &["graph", "x^1e400", "--set", "x=2"],
+            "`1e400` is too large",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = backprop(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}");
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    // Just inside the floats: finite, printed.
+    let out = backprop(&["graph", "x*y", "--set", "x=1e300", "--set", "y=1e8"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("f = 1e+308"), "{}", stdout(&out));
+}

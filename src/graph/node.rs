@@ -96,8 +96,8 @@ impl Op {
     /// | `Tanh` | tanh x | 1 − out² | |
     ///
     /// Errors on the three domain problems a user can type: a logarithm of a number ≤ 0, a
-    /// division by zero, and a negative number raised to a non-integer power. Overflow to
-    /// ±∞ is not an error.
+    /// division by zero, and a negative number raised to a non-integer power. A value that
+    /// overflows to ±∞ (or is NaN) is refused by [`Graph::forward`], naming its node.
     pub fn apply(&self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
         let domain = |msg: String| Err(Error::Invalid(msg));
         Ok(match *self {
@@ -283,6 +283,20 @@ impl Graph {
         self.nodes.len().checked_sub(1)
     }
 
+    /// Node `i` as the text output and the pictures show it: an input's name, `constant 2`,
+    /// `#0 × #1`, `#0^-1`, `−#0`, `exp(#0)` (arguments by their `#` numbers).
+    pub fn label(&self, i: NodeId) -> String {
+        let n = &self.nodes[i];
+        match &n.op {
+            Op::Input(name) => name.clone(),
+            Op::Const(c) => format!("constant {}", short(*c)),
+            op if n.args.len() == 2 => format!("#{} {} #{}", n.args[0], op.symbol(), n.args[1]),
+            Op::Pow(p) => format!("#{}^{}", n.args[0], short(*p)),
+            Op::Neg => format!("−#{}", n.args[0]),
+            op => format!("{}(#{})", op.symbol(), n.args[0]),
+        }
+    }
+
     /// The inputs' names in order of first appearance.
     pub fn input_names(&self) -> Vec<&str> {
         self.nodes
@@ -307,7 +321,9 @@ impl Graph {
     }
 
     /// Computes every node's value from its arguments, left to right, remembering the local
-    /// derivatives for [`backward`](Self::backward). Returns the output's value.
+    /// derivatives for [`backward`](Self::backward). Returns the output's value, or a domain
+    /// error naming the first node whose value is not a finite number (an overflow to ±∞, or
+    /// NaN): what follows from it would be meaningless.
     pub fn forward(&mut self) -> Result<f64> {
         self.forward_from(0)
     }
@@ -323,6 +339,13 @@ impl Graph {
             args.clear();
             args.extend(self.nodes[i].args.iter().map(|&a| self.nodes[a].value));
             let (value, local) = self.nodes[i].op.apply(&args)?;
+            if !value.is_finite() {
+                return Err(Error::Invalid(format!(
+                    "node #{i} ({}) is {}: the value is not a finite number",
+                    self.label(i),
+                    py_repr(value)
+                )));
+            }
             self.nodes[i].value = value;
             self.nodes[i].local = local;
         }
@@ -332,19 +355,33 @@ impl Graph {
     /// Backpropagation: starts with `∂out/∂out = 1` at the output and, right to left, sends
     /// each node's `grad · local[i]` to its argument `i` (the chain rule), adding up what
     /// arrives at a node through several edges.
-    pub fn backward(&mut self) {
+    ///
+    /// A derivative that is not a finite number (`d√x/dx` at 0, or a product that
+    /// overflows) is a domain error naming the node, checked once all have arrived.
+    pub fn backward(&mut self) -> Result<()> {
         for n in &mut self.nodes {
             n.grad = 0.0;
         }
-        let Some(out) = self.output() else { return };
+        let Some(out) = self.output() else {
+            return Ok(());
+        };
         self.nodes[out].grad = 1.0;
         for i in (0..self.nodes.len()).rev() {
+            if !self.nodes[i].grad.is_finite() {
+                return Err(Error::Invalid(format!(
+                    "the derivative of {} by node #{i} ({}) is {}: not a finite number",
+                    self.output_name,
+                    self.label(i),
+                    py_repr(self.nodes[i].grad)
+                )));
+            }
             for k in 0..self.nodes[i].args.len() {
                 let d = self.edge_grad(i, k);
                 let a = self.nodes[i].args[k];
                 self.nodes[a].grad += d;
             }
         }
+        Ok(())
     }
 
     /// The derivative carried backward along the edge into argument `k` of node `i`:
@@ -395,7 +432,7 @@ mod tests {
         g.push(Op::Add, &[xx, x]);
         g.set("x", 3.0).unwrap();
         assert_eq!(g.forward().unwrap(), 12.0);
-        g.backward();
+        g.backward().unwrap();
         assert_eq!(g.gradients(), vec![("x", 3.0, 7.0)]);
         // The two edges into x·x carry 3 each, the edge into + carries 1.
         assert_eq!((g.edge_grad(xx, 0), g.edge_grad(xx, 1)), (3.0, 3.0));

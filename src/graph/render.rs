@@ -435,14 +435,7 @@ pub fn to_text(g: &Graph) -> String {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let what = match &n.op {
-                Op::Input(name) => name.clone(),
-                Op::Const(c) => format!("constant {}", short(*c)),
-                op if n.args.len() == 2 => format!("#{} {} #{}", n.args[0], op.symbol(), n.args[1]),
-                Op::Pow(p) => format!("#{}^{}", n.args[0], short(*p)),
-                Op::Neg => format!("−#{}", n.args[0]),
-                op => format!("{}(#{})", op.symbol(), n.args[0]),
-            };
+            let what = g.label(i);
             let what = if Some(i) == g.output() {
                 format!("{what}  → {}", g.output_name)
             } else {
