@@ -1099,3 +1099,104 @@ fn an_output_that_cannot_be_written_is_refused_before_training() {
         Some(in_proc.as_str()),
     );
 }
+
+/// A model file as `train --save` writes it, with `arch` and `input_shape` as given and
+/// F32 zeros of the given shapes: what a hand-crafted file can declare.
+fn crafted_model(
+    arch: serde_json::Value,
+    input_shape: [usize; 3],
+    tensors: &[(&str, &[usize])],
+) -> Vec<u8> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let data: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, s)| vec![0u8; 4 * s.iter().product::<usize>()])
+        .collect();
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&data)
+        .map(|((n, s), d)| (*n, TensorView::new(Dtype::F32, s.to_vec(), d).unwrap()))
+        .collect();
+    let meta = std::collections::HashMap::from([
+        ("format".to_string(), "backprop-model".to_string()),
+        ("format_version".to_string(), "1".to_string()),
+        ("arch".to_string(), arch.to_string()),
+        (
+            "input_shape".to_string(),
+            serde_json::json!(input_shape).to_string(),
+        ),
+        ("class_names".to_string(), r#"["a","b"]"#.to_string()),
+    ]);
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+#[test]
+fn model_files_that_declare_huge_networks_are_refused_on_load() {
+    use serde_json::json;
+    let d = dir().join("model-bombs");
+    std::fs::create_dir_all(&d).unwrap();
+    let big = 65536;
+    let files = [
+        // Hidden size 0: every weight is empty, so a 65536×65536 input costs no bytes in the
+        // file, but 16 GB to prepare one image for.
+        (
+            "two-layer-hidden-0.safetensors",
+            crafted_model(
+                json!({"name": "two-layer", "hidden": 0, "weight_init_std": 0.01}),
+                [1, big, big],
+                &[
+                    ("W1", &[big * big, 0]),
+                    ("b1", &[0]),
+                    ("W2", &[0, 2]),
+                    ("b2", &[2]),
+                ],
+            ),
+            "hidden",
+        ),
+        (
+            "multi-layer-hidden-0.safetensors",
+            crafted_model(
+                json!({"name": "multi-layer", "hidden": [0], "activation": "relu",
+                       "init": "he", "batch_norm": false, "dropout": null, "weight_decay": 0.0}),
+                [1, big, big],
+                &[
+                    ("W1", &[big * big, 0]),
+                    ("b1", &[0]),
+                    ("W2", &[0, 2]),
+                    ("b2", &[2]),
+                ],
+            ),
+            "hidden",
+        ),
+        // 100×100 filters over a 299×299 image: 80 KB of weights, but the convolution's
+        // unrolled input holds 200·200 windows of 100·100 values (1.6 GB).
+        (
+            "simple-conv-wide-filter.safetensors",
+            crafted_model(
+                json!({"name": "simple-conv", "filter_num": 1, "filter_size": 100, "pad": 0,
+                       "stride": 1, "hidden": 1, "weight_init_std": 0.01}),
+                [1, 299, 299],
+                &[
+                    ("W1", &[1, 1, 100, 100]),
+                    ("b1", &[1]),
+                    ("W2", &[10000, 1]),
+                    ("b2", &[1]),
+                    ("W3", &[1, 2]),
+                    ("b3", &[2]),
+                ],
+            ),
+            "values",
+        ),
+    ];
+    for (name, bytes, says) in &files {
+        assert!(bytes.len() < 100_000, "{name}: {}", bytes.len());
+        let f = d.join(name);
+        std::fs::write(&f, bytes).unwrap();
+        let f = f.to_str().unwrap();
+        bad_file(&["predict", "--model", f, &p("image.png")], name);
+        bad_file(&["eval", "--model", f], name);
+        let o = backprop(&["eval", "--model", f]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{name}: {err}");
+    }
+}

@@ -14,6 +14,7 @@ use crate::float::Float;
 use crate::io::import::{ArchSpec, parse_input_shape};
 use crate::io::model_file;
 use crate::io::safetensors::LoadedModel;
+use crate::nets::MAX_FORWARD_VALUES;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -98,13 +99,13 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
             test.image_shape
         ))
     })?;
-    let e = evaluate(
-        &mut model.net,
-        test,
-        layout,
-        args.batch_size,
-        args.misclassified,
-    );
+    // Whole batches within the bound on a forward pass (checked when the model was loaded).
+    let per_image = model
+        .info
+        .arch
+        .check_sizes(model.info.image_shape, model.info.class_names.len())?;
+    let batch = args.batch_size.min((MAX_FORWARD_VALUES / per_image).max(1));
+    let e = evaluate(&mut model.net, test, layout, batch, args.misclassified);
     if args.json {
         print_json(&args, &model, &data, &test.name, &e);
     } else {

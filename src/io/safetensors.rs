@@ -192,6 +192,11 @@ pub fn from_bytes<F: Float>(bytes: &[u8], path: &Path) -> Result<LoadedModel<F>>
     let empty = HashMap::new();
     let meta = meta.metadata().as_ref().unwrap_or(&empty);
     let info = read_info(meta, path)?;
+    // Before any tensor is read: the sizes the metadata declares are what the network and
+    // its forward passes would allocate.
+    info.arch
+        .check_sizes(info.image_shape, info.class_names.len())
+        .map_err(|e| Error::format(path, format!("the recorded architecture is refused: {e}")))?;
 
     let mut problems = Vec::new();
     let mut dtypes = Vec::new();

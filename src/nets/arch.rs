@@ -11,6 +11,13 @@ use crate::float::Float;
 use crate::init::Init;
 use crate::rng::Rng;
 
+/// The most values one forward pass may hold in its layers, as [`Arch::check_sizes`]
+/// counts them (each layer's input and output, and the unrolled windows of a convolution or
+/// pooling): 2²⁶, 256 MiB at f32. A model file declares its sizes in a few bytes of
+/// metadata, so without a bound a tiny file could ask for any amount of memory. `predict`
+/// runs one image at a time, `eval` shrinks its batch to stay within the bound.
+pub const MAX_FORWARD_VALUES: usize = 1 << 26;
+
 /// A network architecture, independent of the data it will be trained on.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arch {
@@ -290,11 +297,7 @@ impl Arch {
         classes: usize,
         rng: &mut Rng,
     ) -> Result<Network<F>> {
-        if classes < 2 {
-            return Err(Error::Invalid(format!(
-                "a classifier needs at least 2 classes, got {classes}"
-            )));
-        }
+        self.check_sizes(image_shape, classes)?;
         let input: usize = image_shape.iter().product();
         Ok(match self {
             Arch::TwoLayer {
@@ -332,6 +335,149 @@ impl Arch {
             )?
             .into_inner(),
         })
+    }
+}
+
+/// Sizes a model file or flags can declare, checked before anything is allocated.
+impl Arch {
+    /// Checks that every size of the architecture for `image_shape` and `classes` is
+    /// positive (hidden sizes, filter count and size, stride, the input's sides; at least 2
+    /// classes) and that one image's forward pass holds at most [`MAX_FORWARD_VALUES`],
+    /// every product checked for overflow. Returns the values one image needs. (Whether the
+    /// convolutions and poolings fit the image is for [`Arch::build`] to say.)
+    pub fn check_sizes(&self, image_shape: [usize; 3], classes: usize) -> Result<usize> {
+        let invalid = |msg: String| Err(Error::Invalid(format!("{}: {msg}", self.name())));
+        if classes < 2 {
+            return Err(Error::Invalid(format!(
+                "a classifier needs at least 2 classes, got {classes}"
+            )));
+        }
+        if image_shape.contains(&0) {
+            return invalid(format!("the input shape {image_shape:?} has a zero size"));
+        }
+        let hidden = match self {
+            Arch::TwoLayer { hidden, .. }
+            | Arch::SimpleConv { hidden, .. }
+            | Arch::DeepConv { hidden } => std::slice::from_ref(hidden),
+            Arch::MultiLayer { hidden, .. } => hidden.as_slice(),
+        };
+        if hidden.contains(&0) {
+            return invalid(format!("hidden sizes must be positive, got {hidden:?}"));
+        }
+        if let Arch::SimpleConv { conv, .. } = self
+            && (conv.filter_num == 0 || conv.filter_size == 0 || conv.stride == 0)
+        {
+            return invalid(format!(
+                "the filter count, filter size and stride must be positive, got {conv:?}"
+            ));
+        }
+        let [c, h, w] = image_shape;
+        match self.forward_values(image_shape, classes) {
+            Some(n) if n <= MAX_FORWARD_VALUES => Ok(n),
+            n => invalid(format!(
+                "one {c}×{h}×{w} image's forward pass would hold {} values, more than the \
+                 {MAX_FORWARD_VALUES} allowed",
+                n.map_or("more than 2⁶⁴".to_string(), |n| n.to_string())
+            )),
+        }
+    }
+
+    /// The values one image's forward pass holds (see [`MAX_FORWARD_VALUES`]), or `None`
+    /// if the count overflows.
+    fn forward_values(&self, [c, h, w]: [usize; 3], classes: usize) -> Option<usize> {
+        let mut n = Count(Some(0));
+        let input = product(&[c, h, w]);
+        match self {
+            Arch::TwoLayer { hidden, .. } => n.dense(input, &[*hidden], 1, classes),
+            Arch::MultiLayer {
+                hidden,
+                batch_norm,
+                dropout,
+                ..
+            } => {
+                let per_hidden = 1 + usize::from(*batch_norm) + usize::from(dropout.is_some());
+                n.dense(input, hidden, per_hidden, classes);
+            }
+            Arch::SimpleConv { conv, hidden, .. } => {
+                let ConvParam {
+                    filter_num,
+                    filter_size,
+                    pad,
+                    stride,
+                } = *conv;
+                let out = n.window([c, h, w], filter_num, filter_size, pad, stride)?;
+                n.relu(product(&out));
+                let out = n.window(out, out[0], 2, 0, 2)?;
+                n.dense(product(&out), &[*hidden], 1, classes);
+            }
+            Arch::DeepConv { hidden } => {
+                let mut shape = [c, h, w];
+                for (k, &(filters, pad)) in super::deep_conv::CONVS.iter().enumerate() {
+                    shape = n.window(shape, filters, 3, pad, 1)?;
+                    n.relu(product(&shape));
+                    if k % 2 == 1 {
+                        shape = n.window(shape, shape[0], 2, 0, 2)?;
+                    }
+                }
+                // Affine → ReLU → Dropout → Affine → Dropout.
+                n.dense(product(&shape), &[*hidden], 2, classes);
+                n.relu(Some(classes));
+            }
+        }
+        n.0
+    }
+}
+
+/// The product of `dims`, or `None` on overflow.
+fn product(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+}
+
+/// A running count of values that becomes `None` on overflow, with the layers' rules.
+struct Count(Option<usize>);
+
+impl Count {
+    fn add(&mut self, n: Option<usize>) {
+        self.0 = self.0.zip(n).and_then(|(a, b)| a.checked_add(b));
+    }
+
+    /// An elementwise layer on `n` values: its input and output.
+    fn relu(&mut self, n: Option<usize>) {
+        self.add(n.and_then(|n| n.checked_mul(2)));
+    }
+
+    /// Affine layers from `input` through `hidden` to `classes`, each holding its input and
+    /// output, with `per_hidden` elementwise layers after each hidden one.
+    fn dense(&mut self, input: Option<usize>, hidden: &[usize], per_hidden: usize, classes: usize) {
+        let mut prev = input;
+        for &h in hidden {
+            self.add(prev.and_then(|p| p.checked_add(h)));
+            for _ in 0..per_hidden {
+                self.relu(Some(h));
+            }
+            prev = Some(h);
+        }
+        self.add(prev.and_then(|p| p.checked_add(classes)));
+    }
+
+    /// A convolution of `filters` `f`×`f` filters (or a pooling, `filters` = channels) over
+    /// `[c, h, w]`: its input, output and unrolled windows. Returns the output's shape (a
+    /// side that does not fit counts as 1: [`Arch::build`] refuses it), `None` on overflow.
+    fn window(
+        &mut self,
+        [c, h, w]: [usize; 3],
+        filters: usize,
+        f: usize,
+        pad: usize,
+        stride: usize,
+    ) -> Option<[usize; 3]> {
+        let side =
+            |x: usize| Some(x.checked_add(pad.checked_mul(2)?)?.saturating_sub(f) / stride + 1);
+        let out = [filters, side(h)?, side(w)?];
+        self.add(product(&[c, h, w]));
+        self.add(product(&out));
+        self.add(product(&[out[1], out[2], c, f, f]));
+        Some(out)
     }
 }
 
@@ -409,6 +555,55 @@ mod tests {
             (Arch::DeepConv { hidden: 50 }, [1, 28, 28]),
             (Arch::DeepConv { hidden: 5 }, [1, 8, 8]),
         ]
+    }
+
+    #[test]
+    fn sizes_are_checked_before_building() {
+        // Every architecture of the tests fits, with what build makes.
+        for (arch, shape) in all_archs() {
+            assert!(arch.check_sizes(shape, 5).unwrap() > 0, "{}", arch.name());
+        }
+        // Two-layer 4 → 3 → 2 by hand: Affine 4 + 3, ReLU 3 + 3, Affine 3 + 2.
+        let two = |hidden| Arch::TwoLayer {
+            hidden,
+            weight_init_std: 0.01,
+        };
+        assert_eq!(two(3).check_sizes([1, 2, 2], 2).unwrap(), 18);
+        // A zero size anywhere, as every architecture refuses it.
+        let e = two(0).check_sizes([1, 2, 2], 2).unwrap_err().to_string();
+        assert!(e.contains("hidden sizes must be positive"), "{e}");
+        assert!(two(0).build::<f32>([1, 2, 2], 2, &mut Rng::new(0)).is_err());
+        assert!(
+            Arch::DeepConv { hidden: 0 }
+                .check_sizes([1, 28, 28], 10)
+                .is_err()
+        );
+        assert!(two(3).check_sizes([1, 0, 2], 2).is_err());
+        assert!(two(3).check_sizes([1, 2, 2], 1).is_err());
+        let conv = |filter_num, filter_size, stride| Arch::SimpleConv {
+            conv: ConvParam {
+                filter_num,
+                filter_size,
+                pad: 0,
+                stride,
+            },
+            hidden: 10,
+            weight_init_std: 0.01,
+        };
+        for bad in [conv(0, 5, 1), conv(30, 0, 1), conv(30, 5, 0)] {
+            assert!(bad.check_sizes([1, 28, 28], 10).is_err(), "{bad:?}");
+        }
+        // Beyond the bound, and beyond usize.
+        let e = two(1)
+            .check_sizes([1, 65536, 65536], 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than the 67108864 allowed"), "{e}");
+        let e = two(usize::MAX)
+            .check_sizes([1, 1, 1], 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 2⁶⁴"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod network;
 mod simple_conv;
 mod two_layer;
 
-pub use arch::Arch;
+pub use arch::{Arch, MAX_FORWARD_VALUES};
 pub use deep_conv::{DEEP_CONV_MIN_SIDE, DeepConvNet};
 pub use multi_layer::{Activation, MultiLayerConfig, MultiLayerNet};
 pub use network::{NamedParam, Network};
