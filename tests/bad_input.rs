@@ -110,6 +110,16 @@ fn make_files(d: &Path) {
     pk.extend(b"abc");
     w("huge-bytes.pkl", &pk);
     std::fs::copy(fixture("evil_p4.pkl"), d.join("evil.pkl")).unwrap();
+    // pickle.dumps({'W1': 1.0}, 1): protocol 1, which has no PROTO opcode.
+    w(
+        "protocol-1.pkl",
+        b"}q\x00X\x02\x00\x00\x00W1q\x01G?\xf0\x00\x00\x00\x00\x00\x00s.",
+    );
+    // A safetensors header of 0x380 bytes (the file starts `80 03`, like a protocol-3
+    // pickle) over a file cut short: neither kind.
+    let mut st = 0x380u64.to_le_bytes().to_vec();
+    st.extend(b"{\"W1\":");
+    w("pickle-like.safetensors", &st);
     // A pickle under a model's name.
     std::fs::copy(fixture("two_layer.pkl"), d.join("pickle.safetensors")).unwrap();
     // A trained model, and its first 200 bytes.
@@ -187,6 +197,8 @@ fn bad_model_files_are_refused_naming_the_file() {
         "huge-tensor.safetensors",
         "huge-header.safetensors",
         "missing.safetensors",
+        "protocol-1.pkl",
+        "pickle-like.safetensors",
     ] {
         let f = p(name);
         bad_file(&["eval", "--model", &f], name);
@@ -225,6 +237,8 @@ fn bad_pickles_are_refused_by_import() {
         "evil.pkl",
         "truncated.safetensors",
         "missing.pkl",
+        "protocol-1.pkl",
+        "pickle-like.safetensors",
     ] {
         bad_file(
             &["import", &p(name), "--arch", "two-layer", "--out", &out],

@@ -264,3 +264,36 @@ fn a_saved_model_whose_header_starts_like_a_pickle_reads_back() {
     let p: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(p["top"].as_array().map(Vec::len), Some(3), "{p}");
 }
+
+/// A pickle of protocol 0 or 1 (no PROTO opcode) is named as such, with or without --arch,
+/// instead of being told to pass the --arch it was given.
+#[test]
+fn protocol_0_and_1_pickles_are_refused_as_such() {
+    let dir = scratch("old-pickles");
+    // pickle.dumps({'W1': 1.0}, protocol) for protocols 0 and 1.
+    for (proto, bytes) in [
+        (0, &b"(dp0\nVW1\np1\nF1.0\ns."[..]),
+        (
+            1,
+            b"}q\x00X\x02\x00\x00\x00W1q\x01G?\xf0\x00\x00\x00\x00\x00\x00s.",
+        ),
+    ] {
+        let path = dir.join(format!("p{proto}.pkl"));
+        std::fs::write(&path, bytes).unwrap();
+        let p = path.to_str().unwrap();
+        for args in [
+            &["eval", "--model", p, "--arch", "two-layer"][..],
+            &["eval", "--model", p],
+            &["import", p, "--arch", "two-layer", "--out", "x.safetensors"],
+        ] {
+            let o = backprop(args);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains(p) && err.contains("pickle protocols 0 and 1 are not supported"),
+                "{args:?}: {err}"
+            );
+            assert!(!err.contains("pass --arch"), "{args:?}: {err}");
+        }
+    }
+}

@@ -358,3 +358,43 @@ fn resume_refuses_flags_that_contradict_the_checkpoint() {
         assert!(resume.contains(flag), "{help}");
     }
 }
+
+/// Two runs writing into one checkpoint directory would delete each other's checkpoints: the
+/// second is refused while the first runs, and a run killed with SIGKILL leaves no lock
+/// behind that blocks the next.
+#[cfg(unix)]
+#[test]
+fn two_runs_cannot_share_a_checkpoint_directory() {
+    let dir = scratch("shared");
+    let cp = dir.join("cp");
+    let cps = cp.to_str().unwrap();
+    let mut first = backprop_command()
+        .args([RUN, &["--epochs", "300", "--checkpoint-dir", cps]].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the first epoch is reported, 299 are still to run.
+    let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
+    while !lines
+        .next()
+        .expect("the first run reports an epoch")
+        .unwrap()
+        .starts_with("epoch")
+    {}
+    let second = backprop(&["train", "--iters", "5", "--checkpoint-dir", cps]);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(cps) && err.contains("in use by another backprop run"),
+        "{err}"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let third = backprop(&["train", "--iters", "5", "--checkpoint-dir", cps]);
+    assert!(
+        third.status.success(),
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+}

@@ -7,7 +7,9 @@
 //! opaque description of the run that the caller uses to rebuild the data and settings.
 //!
 //! A checkpoint directory holds `step-NNNNNNNN.safetensors` files, each written atomically
-//! (temporary file, fsync, rename); the two newest are kept.
+//! (temporary file, fsync, rename); the two newest are kept. One run at a time writes
+//! into a directory: it holds an exclusive lock (`flock`) on the directory's [`LOCK`] file
+//! while it runs, which the kernel releases when the process ends, however it ends.
 
 use std::path::{Path, PathBuf};
 
@@ -26,17 +28,23 @@ use crate::train::{Checkpoint, EpochRecord, Progress};
 /// How many checkpoint files a directory keeps.
 pub const KEEP: usize = 2;
 
+/// The file in a checkpoint directory that the run writing there holds locked.
+pub const LOCK: &str = ".lock";
+
 /// Saves checkpoints into a directory; plug it into [`crate::train::Control::checkpoint`].
 #[derive(Debug)]
 pub struct CheckpointDir {
     dir: PathBuf,
     info: ModelInfo,
     run: Value,
+    /// The locked [`LOCK`] file, held open (hence locked) as long as this value lives.
+    _lock: std::fs::File,
 }
 
 impl CheckpointDir {
     /// Checkpoints of a run described by `info` (the model) and `run` (whatever the caller
-    /// needs to rebuild the run), into `dir`, which is created if needed.
+    /// needs to rebuild the run), into `dir`, which is created if needed. Fails, naming the
+    /// directory, while another run writes there (another process holds its lock).
     pub fn new(dir: &Path, info: ModelInfo, run: Value) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         if !dir.is_dir() {
@@ -46,8 +54,41 @@ impl CheckpointDir {
             dir: dir.to_path_buf(),
             info,
             run,
+            _lock: lock(dir)?,
         })
     }
+}
+
+/// Opens the [`LOCK`] file of `dir` and locks it exclusively, without waiting.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join(LOCK);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor this function owns; no memory is passed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(Error::io(&path, e));
+            }
+            return Err(Error::io(
+                dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::ResourceBusy,
+                    "in use by another backprop run, whose checkpoints this run would \
+                     replace: wait for it to end or give another --checkpoint-dir",
+                ),
+            ));
+        }
+    }
+    Ok(file)
 }
 
 fn file_name(step: usize) -> String {

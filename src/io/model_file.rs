@@ -67,17 +67,25 @@ fn sniff(bytes: &[u8], path: &Path) -> Result<Contents> {
         Ok(tensors) => return Ok(Contents::Pickle(tensors)),
         Err(e) => e,
     };
-    if bytes.first() == Some(&0x80) || looks_like_old_pickle(bytes) {
-        return Err(Error::format(
-            path,
-            format!("not a parameter pickle: {pickle_error}"),
-        ));
+    let as_pickle = format!("not a parameter pickle: {pickle_error}");
+    if looks_like_old_pickle(bytes) {
+        return Err(Error::format(path, as_pickle));
     }
-    // Neither: say what is wrong with it as a safetensors file (and what it looks like).
-    match safetensors::from_bytes::<f64>(bytes, path) {
-        Err(e) => Err(e),
+    // Neither: say what is wrong with it as a safetensors file (and what it looks like),
+    // and as a pickle too when it starts like one of protocols 2 to 5 — or like a
+    // safetensors header of 0x?80 bytes.
+    let as_safetensors = match safetensors::from_bytes::<f64>(bytes, path) {
+        Err(Error::Format { msg, .. }) => msg,
+        Err(e) => return Err(e),
         Ok(_) => unreachable!("a file that loads has a JSON header"),
-    }
+    };
+    Err(Error::format(
+        path,
+        match bytes {
+            [0x80, 2..=5, ..] => format!("{as_safetensors}; {as_pickle}"),
+            _ => as_safetensors,
+        },
+    ))
 }
 
 /// The kind of model file `bytes` hold (see the module's documentation for how it is
@@ -202,10 +210,8 @@ mod tests {
             assert_eq!(kind(&empty, p).unwrap(), Kind::Pickle);
         }
         let e = kind(b"\x80\x03}(X\x01", p).unwrap_err().to_string();
-        assert!(
-            e.starts_with("p.pkl: not a parameter pickle: truncated"),
-            "{e}"
-        );
+        assert!(e.starts_with("p.pkl: not a safetensors file"), "{e}");
+        assert!(e.contains("; not a parameter pickle: truncated"), "{e}");
         for (bytes, what) in [
             (&b"\x89PNG\r\n\x1a\n0000"[..], "a PNG image"),
             (b"\x1f\x8b\x08\x00", "a gzip file"),

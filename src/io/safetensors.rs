@@ -173,9 +173,7 @@ fn other_kind(bytes: &[u8]) -> Option<&'static str> {
         [0x89, b'P', b'N', b'G', ..] => Some("a PNG image"),
         [0xFF, 0xD8, 0xFF, ..] => Some("a JPEG image"),
         [0x1F, 0x8B, ..] => Some("a gzip file"),
-        [0x80, 2..=5, ..] | [b'(', ..] | [b'}', ..] => {
-            Some("a pickle: pass --arch to read the book's parameter pickles")
-        }
+        [0x80, 2..=5, ..] | [b'(', ..] | [b'}', ..] => Some("a pickle"),
         [0, 0, 8, 1..=3, ..] => Some("an IDX data file"),
         _ => None,
     }
