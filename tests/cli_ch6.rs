@@ -91,3 +91,36 @@ fn weight_decay_experiment_prints_the_books_lines_json_and_a_png() {
     assert_eq!(v["dataset"], "digits");
     assert_eq!(v["final"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn experiments_default_to_the_embedded_digits_on_a_fresh_machine() {
+    // No MNIST anywhere backprop looks: empty $BACKPROP_DATA, cache and home.
+    let empty = scratch("fresh-machine");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["experiment", "init", "--iters", "5", "--json"];
+        args.extend(extra);
+        common::backprop_command()
+            .args(&args)
+            .env("BACKPROP_DATA", &empty)
+            .env("XDG_CACHE_HOME", &empty)
+            .env("HOME", &empty)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["dataset"], "digits", "{v}");
+    // The same run as with the dataset named.
+    let named = run(&["--dataset", "digits"]);
+    assert_eq!(stdout(&o), stdout(&named));
+    // --help states one default for --dataset, the one used.
+    let help = stdout(&backprop(&["experiment", "--help"]));
+    let dataset = help
+        .split("--dataset <DATASET>")
+        .nth(1)
+        .and_then(|s| s.split("\n      --").next())
+        .unwrap();
+    assert_eq!(dataset.matches("default:").count(), 1, "{dataset}");
+    assert!(dataset.contains("[default: digits"), "{dataset}");
+}

@@ -10,10 +10,6 @@ use crate::experiments::{
 };
 use crate::report::plot;
 
-/// The dataset the experiments use when `--dataset` is not given. The book's experiments
-/// run on MNIST (`backprop data fetch mnist` or `data import` gets it).
-const DEFAULT_DATASET: &str = "mnist";
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Name {
     /// Fig. 6-9: SGD, Momentum, AdaGrad, Adam on a 4×100 ReLU net (2000 iterations).
@@ -30,8 +26,9 @@ enum Name {
     Hyperparams,
 }
 
+/// The data is [`DataArgs`]' default, as for `train`: the embedded digits, which every
+/// machine has (the book ran these on MNIST: `--dataset mnist`).
 #[derive(Debug, Args)]
-#[command(mut_arg("dataset", |a| a.default_value(DEFAULT_DATASET)))]
 pub struct ExperimentArgs {
     /// Which experiment.
     #[arg(value_enum)]
