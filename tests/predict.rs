@@ -381,6 +381,56 @@ fn a_book_pickle_predicts_directly() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v = &json_lines(&o)[0];
     assert_eq!(v["top"].as_array().unwrap().len(), 3);
+
+    // Against NumPy: make_pickles.py ran the fixture's three 8×8 inputs through its own
+    // forward pass (expected.json). predict reads bytes / 255, so the inputs go in as the
+    // nearest bytes: off by at most 1/510 each, which moves these logits by less than 0.001, a quarter of
+    // LOGIT_TOLERANCE (and the probabilities by less still).
+    const LOGIT_TOLERANCE: f64 = 0.003;
+    let net = &common::expected()["nets"]["deep_conv.pkl"];
+    let inputs: Vec<f64> = serde_json::from_value(net["inputs"].clone()).unwrap();
+    let want: Vec<Vec<f64>> = serde_json::from_value(net["logits"].clone()).unwrap();
+    let bytes: Vec<u8> = inputs.iter().map(|&x| (x * 255.0).round() as u8).collect();
+    let idx = dir().join("numpy-inputs-idx3-ubyte");
+    write_idx(&idx, &[want.len(), 8, 8], &bytes);
+    for (i, want) in want.iter().enumerate() {
+        let o = backprop(&[
+            "predict",
+            "--model",
+            pkl.to_str().unwrap(),
+            "--arch",
+            "deep-conv",
+            "--idx",
+            idx.to_str().unwrap(),
+            "--index",
+            &i.to_string(),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v = &json_lines(&o)[0];
+        let logits: Vec<f64> = serde_json::from_value(v["logits"].clone()).unwrap();
+        assert_eq!(logits.len(), want.len());
+        for (got, want) in logits.iter().zip(want) {
+            assert!(
+                (got - want).abs() < LOGIT_TOLERANCE,
+                "input {i}: {logits:?} vs NumPy {want:?}"
+            );
+        }
+        // The class NumPy's logits give, and their softmax (computed here) as the top.
+        let argmax = (0..want.len())
+            .max_by(|&a, &b| want[a].total_cmp(&want[b]))
+            .unwrap();
+        assert_eq!(v["class"], argmax, "input {i}: {v}");
+        let max = want[argmax];
+        let sum: f64 = want.iter().map(|y| (y - max).exp()).sum();
+        let p = v["top"][0]["probability"].as_f64().unwrap();
+        assert!(
+            (p - 1.0 / sum).abs() < LOGIT_TOLERANCE,
+            "input {i}: {p} vs {}",
+            1.0 / sum
+        );
+    }
+
     let o = backprop(&[
         "predict",
         "--model",
