@@ -1,5 +1,5 @@
 """The book's TwoLayerNet and SimpleConvNet in NumPy, written for this repository from the
-behaviour described in shared/reference/book.md (layers with forward/backward, im2col/col2im,
+behaviour of the book's `common/` code (layers with forward/backward, im2col/col2im,
 Adam with the folded bias correction), so that bench/compare.sh can time what a reader of the
 book would otherwise run.
 

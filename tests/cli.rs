@@ -130,7 +130,8 @@ fn gradcheck_differences_are_small_and_named() {
     assert_eq!(names, ["W1", "b1", "W2", "b2"]);
     for line in text.lines() {
         let v: f64 = line.split(':').nth(1).unwrap().parse().unwrap();
-        // book.md §2: with the 1e-7 guard in the loss, differences up to ~1e-7 are expected.
+        // ch05/gradient_check.py (§5.7.3) with the 1e-7 guard in today's loss: differences
+        // up to ~1e-7 are expected.
         assert!(v > 0.0 && v <= 1e-6, "{line}");
     }
 

@@ -73,7 +73,7 @@ mod tests {
         let d = load_digits().unwrap();
         assert_eq!(d.len(), DIGITS_LEN);
         assert_eq!(d.images.len(), DIGITS_LEN * 64);
-        // class counts from data.md
+        // class counts of the test part in UCI's description (optdigits.names)
         assert_eq!(
             d.class_counts(),
             [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]

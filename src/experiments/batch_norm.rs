@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn scales_are_numpy_logspace() {
-        // np.logspace(0, -4, num=16), book.md Appendix A
+        // np.logspace(0, -4, num=16), the scales of ch06/batch_norm_test.py (§6.3.2)
         let want = [
             1.0,
             0.5411695265464637,

@@ -208,7 +208,8 @@ mod tests {
 
     #[test]
     fn gradient_matches_numerical() {
-        // Batch ≥ 2: with one sample every activation normalises to exactly β (book.md §2).
+        // Batch ≥ 2: with one sample every activation normalises to exactly β, which makes
+        // the book's ch06/batch_norm_gradient_check.py (one sample) degenerate.
         check_layer(&mut random_bn(5, 1), &[4, 5], 2);
         check_layer(&mut random_bn(3, 3), &[2, 3], 4);
     }

@@ -14,7 +14,8 @@ use crate::functions::{Targets, cross_entropy_error, softmax_inplace};
 /// is scaled.
 ///
 /// The 1e-7 guard is in the loss only, not in the gradient, exactly as in the book's code;
-/// this is why a gradient check shows differences near 1e-7 for `b2` (book.md §2).
+/// this is why a gradient check shows differences near 1e-7 for `b2` (the book's
+/// `ch05/gradient_check.py`, §5.7.3, run with today's `common/functions.py`).
 #[derive(Debug)]
 pub struct SoftmaxWithLoss<F> {
     y: Array2<F>,

@@ -219,7 +219,8 @@ mod tests {
             }
             let e = relative_error(analytic, &numeric);
             // 1e-5, not 1e-6: the loss carries the book's 1e-7 guard inside the log and the
-            // gradient does not (book.md §0.4), which shifts gradients by ~1e-7 absolute.
+            // gradient does not (`common/functions.py`'s cross_entropy_error, §4.2.2), which
+            // shifts gradients by ~1e-7 absolute.
             assert!(e < 1e-5, "{name}: relative error {e:e}");
         }
     }

@@ -84,7 +84,8 @@ mod tests {
         let backprop: Vec<_> = net.params().iter().map(|p| p.grad.to_owned()).collect();
         let numerical = net.numerical_gradient(&x, Targets::Labels(&t), 1e-5);
         for ((name, num), bp) in numerical.iter().zip(&backprop) {
-            // the loss carries the 1e-7 guard and the gradient does not (book.md §2)
+            // the loss carries the 1e-7 guard and the gradient does not (as in the book's
+            // ch05/gradient_check.py, §5.7.3)
             let e = relative_error(bp, num);
             assert!(e < 1e-6, "{name}: relative error {e:e}");
         }

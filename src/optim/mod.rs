@@ -1,9 +1,10 @@
 //! Optimizers (`common/optimizer.py`): rules that update parameters from their gradients.
 //!
-//! Every rule follows the book's update exactly (book.md §1.5), including its defaults, its
-//! `1e-7` guards, Adam's bias correction folded into the step size and Nesterov's corrected
-//! order. Per-parameter state (velocities, squared-gradient sums) is created lazily as zeros
-//! on the first [`Optimizer::update`] and kept by position in the network's parameter walk.
+//! Every rule follows the book's update exactly (`common/optimizer.py`, §6.1), including its
+//! defaults, its `1e-7` guards, Adam's bias correction folded into the step size and
+//! Nesterov's corrected order. Per-parameter state (velocities, squared-gradient sums) is
+//! created lazily as zeros on the first [`Optimizer::update`] and kept by position in the
+//! network's parameter walk.
 
 mod adagrad;
 mod adam;
@@ -250,7 +251,8 @@ pub(crate) fn scalar<F>(state: &OptimizerState<F>, name: &str) -> Result<f64> {
 #[cfg(test)]
 pub(crate) mod tests {
     //! The book's `optimizer_compare_naive.py` setting: f(x, y) = x²/20 + y² from (−7, 2),
-    //! gradient evaluated before each update; golden positions from book.md Appendix A.
+    //! gradient evaluated before each update (§6.1.7). The golden positions were recomputed
+    //! with the script's own NumPy rules, independently of this code.
 
     use super::*;
     use crate::layers::ParamKind;

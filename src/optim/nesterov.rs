@@ -9,7 +9,8 @@ use crate::nets::NamedParam;
 
 /// With the **old** velocity `v`: `W ← W + μ²v − (1 + μ)η ∂L/∂W`, then `v ← μv − η ∂L/∂W`.
 ///
-/// This is the order of the book's code since its 2021 fix (book.md §1.5); the Korean
+/// This is the order of the book's `common/optimizer.py` since its 2021 fix (commit 89eadd0
+/// of oreilly-japan/deep-learning-from-scratch, matching arXiv:1212.0901); the Korean
 /// edition's repository still updates `v` first. Book defaults η = 0.01, μ = 0.9.
 #[derive(Clone, Debug)]
 pub struct Nesterov<F = f64> {
