@@ -199,3 +199,50 @@ fn input_shape_overrides_the_inference() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expected C,H,W"));
 }
+
+/// Each book net, imported into a `.safetensors` file by the CLI and read back from that
+/// file, still computes the NumPy logits: the file holds every value (batch norm's running
+/// statistics included) in full f64 precision.
+#[test]
+fn imported_files_compute_the_numpy_logits() {
+    let dir = scratch("imported-files");
+    let all = expected();
+    for (file, want) in all["nets"].as_object().unwrap() {
+        let out = dir.join(format!("{file}.safetensors"));
+        let o = backprop(&[
+            "import",
+            fixture(file).to_str().unwrap(),
+            "--arch",
+            want["arch"].as_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            o.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut m = backprop::io::safetensors::load::<f64>(&out).unwrap();
+        assert_eq!(m.dtype, "F64", "{file}");
+        let shape: Vec<usize> = serde_json::from_value(want["input_shape"].clone()).unwrap();
+        let inputs: Vec<f64> = serde_json::from_value(want["inputs"].clone()).unwrap();
+        let logits: Vec<Vec<f64>> = serde_json::from_value(want["logits"].clone()).unwrap();
+        let mut x_shape = vec![logits.len()];
+        match m.info.arch.layout() {
+            backprop::data::Layout::Flat => x_shape.push(inputs.len() / logits.len()),
+            backprop::data::Layout::Image => x_shape.extend(&shape),
+        }
+        let y = m
+            .net
+            .predict(ArrayD::from_shape_vec(x_shape, inputs).unwrap(), false);
+        for (row, want_row) in logits.iter().enumerate() {
+            for (c, &w) in want_row.iter().enumerate() {
+                let got = y[[row, c]];
+                assert!(
+                    (got - w).abs() <= 1e-10 * (1.0 + w.abs()),
+                    "{file} sample {row} class {c}: {got} vs NumPy {w}"
+                );
+            }
+        }
+    }
+}

@@ -297,3 +297,102 @@ fn protocol_0_and_1_pickles_are_refused_as_such() {
         }
     }
 }
+
+/// The misclassified test samples a `--report` lists, `(index, label, prediction)`, from its
+/// captions `#index: label → prediction` (the digits' class names are their numbers).
+fn report_mistakes(html: &str) -> Vec<(u64, u64, u64)> {
+    html.split("<figcaption>#")
+        .skip(1)
+        .map(|rest| {
+            let caption = &rest[..rest.find("</figcaption>").unwrap()];
+            let (i, pair) = caption.split_once(": ").unwrap();
+            let (l, p) = pair.split_once(" → ").unwrap();
+            (i.parse().unwrap(), l.parse().unwrap(), p.parse().unwrap())
+        })
+        .collect()
+}
+
+/// `train --save` then `eval`: the saved net classifies the test set as the trained net did
+/// in the training process (its final test accuracy, and the mistakes its report lists).
+fn saved_net_classifies_as_trained(tag: &str, args: &[&str]) {
+    let dir = scratch(tag);
+    let model = dir.join("m.safetensors");
+    let report = dir.join("r.html");
+    let o = backprop(
+        &[
+            &["train", "--seed", "3", "--json"][..],
+            args,
+            &[
+                "--save",
+                model.to_str().unwrap(),
+                "--report",
+                report.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{tag}: {}", stderr(&o));
+    let last: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    let mistakes = report_mistakes(&std::fs::read_to_string(&report).unwrap());
+    assert!(mistakes.len() >= 3, "{tag}: {mistakes:?}");
+    let o = backprop(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--json",
+        "--misclassified",
+        &mistakes.len().to_string(),
+    ]);
+    assert!(o.status.success(), "{tag}: {}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["accuracy"], last["test_acc"], "{tag}");
+    let listed: Vec<(u64, u64, u64)> = e["misclassified"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let n = |k: &str| m[k].as_u64().unwrap();
+            (n("index"), n("label"), n("prediction"))
+        })
+        .collect();
+    assert_eq!(listed, mistakes, "{tag}");
+}
+
+#[test]
+fn multi_layer_with_batch_norm_and_dropout_saves_what_it_learned() {
+    saved_net_classifies_as_trained(
+        "multi-layer-bn-dropout",
+        &[
+            "--model",
+            "multi-layer",
+            "--hidden",
+            "30,20",
+            "--batch-norm",
+            "--dropout",
+            "0.3",
+            "--iters",
+            "60",
+        ],
+    );
+}
+
+#[test]
+fn convolutional_nets_save_what_they_learned() {
+    saved_net_classifies_as_trained(
+        "simple-conv",
+        &["--model", "simple-conv", "--iters", "30", "--lr", "0.1"],
+    );
+    saved_net_classifies_as_trained(
+        "deep-conv",
+        &[
+            "--model",
+            "deep-conv",
+            "--iters",
+            "20",
+            "--optimizer",
+            "adam",
+            "--batch-size",
+            "50",
+        ],
+    );
+}
