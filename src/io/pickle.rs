@@ -29,8 +29,8 @@
 //! again and again (one buffer memoised, then built into a thousand arrays): everything the
 //! reader builds is counted (strings, buffers, arrays, tuples, the stack, the memo) and a
 //! file is refused once it has made the reader build more than [`MEMORY_PER_FILE_BYTE`] bytes
-//! per byte of file plus [`MEMORY_ALLOWANCE`]. A parameter pickle needs at most about four
-//! (float32 data widened to `f64`, through protocol 2's latin-1 text).
+//! per byte of file plus [`MEMORY_ALLOWANCE`]. A parameter pickle needs at most six (protocol
+//! 2's latin-1 text, its bytes, float32 widened to `f64`, in Fortran order then copied).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -859,5 +859,46 @@ impl<'a> Machine<'a> {
             Ok(a) => Ok(a),
             Err(e) => self.err(format!("cannot shape the array data: {e}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The most a real parameter pickle asks of the budget: protocol 2 (the data as latin-1
+    /// text, then bytes), float32 (widened to f64) in Fortran order (built, then copied), and
+    /// far beyond [`MEMORY_ALLOWANCE`]: 24 MiB of data in a 24 MiB file.
+    #[test]
+    fn the_costliest_real_pickle_fits_the_budget() {
+        let n = 24 << 20;
+        // Bytes below 0x80 are one UTF-8 byte each, so the text is as long as the data.
+        let raw: Vec<u8> = (0..n).map(|i| (i % 0x80) as u8).collect();
+        let text = |p: &mut Vec<u8>, s: &[u8]| {
+            p.push(b'X');
+            p.extend((s.len() as u32).to_le_bytes());
+            p.extend(s);
+        };
+        let mut p = vec![0x80, 2, b'}'];
+        text(&mut p, b"W1");
+        p.extend(b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85");
+        p.extend(b"c_codecs\nencode\n");
+        text(&mut p, b"b");
+        text(&mut p, b"latin1");
+        p.extend(b"\x86R\x87R(K\x01J");
+        p.extend(((n / 4 / 2) as i32).to_le_bytes());
+        p.extend(b"K\x02\x86cnumpy\ndtype\n");
+        text(&mut p, b"f4");
+        p.extend(b"\x85R\x88c_codecs\nencode\n");
+        text(&mut p, &raw);
+        text(&mut p, b"latin1");
+        p.extend(b"\x86Rtbs.");
+        let arrays = parse_pickle(&p).unwrap();
+        let w1 = &arrays["W1"];
+        assert_eq!(w1.shape(), [n / 8, 2]);
+        // Fortran order: column 1 starts halfway through the data.
+        let first = |at: usize| f32::from_le_bytes(raw[at..at + 4].try_into().unwrap()) as f64;
+        assert_eq!(w1[[0, 0]], first(0));
+        assert_eq!(w1[[0, 1]], first(n / 2));
     }
 }
