@@ -396,3 +396,53 @@ fn convolutional_nets_save_what_they_learned() {
         ],
     );
 }
+
+/// `--precision f64` trains in f64 and saves F64 tensors; it learns as the f32 run does, but
+/// not bit for bit like it.
+#[test]
+fn f64_training_saves_f64_and_learns() {
+    let dir = scratch("f64");
+    let run = |precision: &str| {
+        let model = dir.join(format!("{precision}.safetensors"));
+        let o = backprop(&[
+            "train",
+            "--precision",
+            precision,
+            "--iters",
+            "600",
+            "--hidden",
+            "30",
+            "--lr",
+            "0.5",
+            "--json",
+            "--save",
+            model.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let last: serde_json::Value =
+            serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+        let e = backprop(&["eval", "--model", model.to_str().unwrap(), "--json"]);
+        assert!(e.status.success(), "{}", stderr(&e));
+        let e: serde_json::Value = serde_json::from_str(&stdout(&e)).unwrap();
+        assert_eq!(e["accuracy"], last["test_acc"]);
+        let m = backprop::io::safetensors::load::<f64>(&model).unwrap();
+        (e["dtype"].clone(), last["test_acc"].as_f64().unwrap(), m)
+    };
+    let (dtype64, acc64, mut m64) = run("f64");
+    let (dtype32, acc32, mut m32) = run("f32");
+    assert_eq!(dtype64, "F64");
+    assert_eq!(m64.dtype, "F64");
+    assert_eq!(dtype32, "F32");
+    // Both reach 0.9526 here; chance is 0.1.
+    assert!(acc64 > 0.94 && acc32 > 0.94, "f64 {acc64}, f32 {acc32}");
+    // The same run in two precisions: close, not equal.
+    let (p64, p32) = (m64.net.params(), m32.net.params());
+    let mut differ = false;
+    for (a, b) in p64.iter().zip(&p32) {
+        for (x, y) in a.value.iter().zip(b.value.iter()) {
+            assert!((x - y).abs() < 1e-2, "{}: {x} vs {y}", a.name);
+            differ |= x != y;
+        }
+    }
+    assert!(differ, "the f64 run gave the f32 run's weights");
+}

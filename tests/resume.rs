@@ -398,3 +398,102 @@ fn two_runs_cannot_share_a_checkpoint_directory() {
         String::from_utf8_lossy(&third.stderr)
     );
 }
+
+/// The JSON lines of a `train --json` run: the evaluations, then the summary.
+fn json_lines(o: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `--eval-samples N` (the book's Trainer): each evaluation scores the first N train and
+/// test samples only, the final accuracies the whole sets. Checked against `eval` of the
+/// saved model, which lists every test mistake; and a resumed run repeats the evaluations
+/// and weights of the run that was never stopped.
+#[test]
+fn eval_samples_scores_the_first_samples_and_resumes_exactly() {
+    let dir = scratch("eval-samples");
+    let run = [
+        "train",
+        "--hidden",
+        "20",
+        "--epochs",
+        "4",
+        "--eval-samples",
+        "50",
+        "--seed",
+        "4",
+        "--json",
+    ];
+    let whole = dir.join("whole.safetensors");
+    let o = backprop(&[&run[..], &["--save", whole.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = json_lines(&o);
+    let (evals, summary) = lines.split_at(lines.len() - 1);
+    assert_eq!(evals.len(), 4);
+    for r in evals {
+        for key in ["train_acc", "test_acc"] {
+            let correct = r[key].as_f64().unwrap() * 50.0;
+            assert!(
+                (correct - correct.round()).abs() < 1e-9,
+                "{key} is not a count out of 50: {r}"
+            );
+        }
+    }
+    // The saved model is the one of the last evaluation.
+    let o = backprop(&[
+        "eval",
+        "--model",
+        whole.to_str().unwrap(),
+        "--json",
+        "--misclassified",
+        "100000",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(e["samples"], 359);
+    let wrong = e["misclassified"].as_array().unwrap();
+    assert_eq!(wrong.len() as u64, 359 - e["correct"].as_u64().unwrap());
+    let wrong_in_first_50 = wrong
+        .iter()
+        .filter(|m| m["index"].as_u64().unwrap() < 50)
+        .count();
+    let last = &evals[3];
+    assert_eq!(
+        last["test_acc"].as_f64().unwrap(),
+        (50 - wrong_in_first_50) as f64 / 50.0,
+        "{last}"
+    );
+    // The final accuracy is over the whole test set.
+    assert_eq!(summary[0]["test_acc"], e["accuracy"]);
+    assert_ne!(summary[0]["test_acc"], last["test_acc"], "an unlikely tie");
+
+    let cp = dir.join("cp");
+    let o = backprop(&[&run[..], &["--checkpoint-dir", cp.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_file(checkpoints(&cp).last().unwrap()).unwrap();
+    let resumed = dir.join("resumed.safetensors");
+    let o = backprop(&[
+        "train",
+        "--resume",
+        cp.to_str().unwrap(),
+        "--json",
+        "--save",
+        resumed.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = json_lines(&o);
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        for k in ["seconds", "samples_per_sec"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    assert_eq!(again.len(), 2, "one evaluation left, then the summary");
+    assert_eq!(strip(&again[0]), strip(&evals[3]));
+    assert_eq!(again[1]["test_acc"], summary[0]["test_acc"]);
+    assert_eq!(again[1]["train_acc"], summary[0]["train_acc"]);
+    assert_eq!(weights(&whole), weights(&resumed));
+}
