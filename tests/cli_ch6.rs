@@ -2,7 +2,10 @@
 
 mod common;
 
-use common::{backprop, scratch, stderr, stdout, weights};
+use backprop::io::safetensors;
+use backprop::nets::{Arch, Network};
+use backprop::rng::Rng;
+use common::{backprop, scratch, stderr, stdout, weights, write_idx};
 
 #[test]
 fn multi_layer_with_adam_batch_norm_dropout_and_decay_learns_and_plots() {
@@ -347,4 +350,89 @@ fn experiments_default_to_the_embedded_digits_on_a_fresh_machine() {
         .unwrap();
     assert_eq!(dataset.matches("default:").count(), 1, "{dataset}");
     assert!(dataset.contains("[default: digits"), "{dataset}");
+}
+
+#[test]
+fn test_mode_dropout_scales_like_smaller_weights_after_it() {
+    // Test-mode dropout multiplies each hidden output by 1 − ratio. The same net without
+    // dropout, with the weights that read the hidden outputs (W2, W3) times 1 − ratio,
+    // computes the same logits; with the outputs left unscaled they would be far apart.
+    let dir = scratch("dropout-scale");
+    let with = dir.join("dropout.safetensors");
+    let o = backprop(&[
+        "train",
+        "--model",
+        "multi-layer",
+        "--hidden",
+        "20,20",
+        "--dropout",
+        "0.5",
+        "--optimizer",
+        "adam",
+        "--epochs",
+        "5",
+        "--save",
+        with.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut model = safetensors::load::<f32>(&with).unwrap();
+    let Arch::MultiLayer { dropout, .. } = &mut model.info.arch else {
+        panic!("{:?}", model.info.arch)
+    };
+    *dropout = None;
+    let info = &model.info;
+    let mut plain: Network<f32> = info
+        .arch
+        .build(info.image_shape, info.class_names.len(), &mut Rng::new(0))
+        .unwrap();
+    let mut trained = model.net.params();
+    let mut copies = plain.params();
+    assert_eq!(copies.len(), 6);
+    for (p, q) in copies.iter_mut().zip(&mut trained) {
+        assert_eq!(p.name, q.name);
+        let scale = if p.name == "W2" || p.name == "W3" {
+            0.5
+        } else {
+            1.0
+        };
+        p.value.assign(&q.value.mapv(|v| v * scale));
+    }
+    drop((copies, trained));
+    let without = dir.join("plain.safetensors");
+    safetensors::save(&without, &mut plain, &model.info).unwrap();
+
+    // Three 8×8 images of arbitrary bytes.
+    let images = dir.join("images");
+    let pixels: Vec<u8> = (0..3 * 64).map(|i| (i * 37 + 11) as u8).collect();
+    write_idx(&images, &[3, 8, 8], &pixels);
+    let logits = |model: &std::path::Path, index: &str| -> Vec<f64> {
+        let o = backprop(&[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--idx",
+            images.to_str().unwrap(),
+            "--index",
+            index,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        v["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    for index in ["0", "1", "2"] {
+        let (a, b) = (logits(&with, index), logits(&without, index));
+        assert_eq!(a.len(), 10);
+        for (x, y) in a.iter().zip(&b) {
+            assert!(
+                (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                "{index}: {a:?} vs {b:?}"
+            );
+        }
+    }
 }
