@@ -1214,3 +1214,251 @@ fn model_files_that_declare_huge_networks_are_refused_on_load() {
         assert!(err.contains(says), "{name}: {err}");
     }
 }
+
+/// A data directory of `train` and `test` 8×8 images (labels 0, 1, 2, … so that there are
+/// several classes).
+fn data_dir(name: &str, train: u32, test: u32) -> String {
+    let d = dir().join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    let labels = |n: u32| {
+        let mut v = vec![0, 0, 8, 1];
+        v.extend(n.to_be_bytes());
+        v.extend((0..n).map(|i| (i % 3) as u8));
+        v
+    };
+    let images = |n: u32| idx_images(n, 8, 8, &vec![7; n as usize * 64]);
+    std::fs::write(d.join("train-images-idx3-ubyte"), images(train)).unwrap();
+    std::fs::write(d.join("train-labels-idx1-ubyte"), labels(train)).unwrap();
+    std::fs::write(d.join("t10k-images-idx3-ubyte"), images(test)).unwrap();
+    std::fs::write(d.join("t10k-labels-idx1-ubyte"), labels(test)).unwrap();
+    d.to_str().unwrap().to_string()
+}
+
+/// Empty sets are refused as `train` refuses them (exit 2), by every command that needs them:
+/// `gradcheck` without training images, `eval` without test images (not "0/0, exit 0").
+#[test]
+fn empty_training_or_test_sets_are_refused() {
+    let no_train = data_dir("data-no-train", 0, 6);
+    let no_test = data_dir("data-no-test", 6, 0);
+    for args in [
+        vec!["gradcheck", "--data", &no_train],
+        vec!["train", "--data", &no_train, "--epochs", "1"],
+        vec!["train", "--data", &no_test, "--epochs", "1"],
+    ] {
+        refused(&args, 2, None);
+        let err = String::from_utf8_lossy(&backprop(&args).stderr).into_owned();
+        assert!(
+            err.contains("no training") || err.contains("no test"),
+            "{args:?}: {err}"
+        );
+    }
+    let good = p("good.safetensors");
+    let args = ["eval", "--model", &good, "--data", &no_test];
+    refused(&args, 2, None);
+    let o = backprop(&args);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no test"));
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+/// A symbolic link loop is reported as one, not as a missing file.
+#[test]
+fn a_symlink_loop_is_reported_as_one() {
+    let d = dir().join("loops");
+    std::fs::create_dir_all(&d).unwrap();
+    let (a, b) = (d.join("loop-a"), d.join("loop-b"));
+    let _ = std::os::unix::fs::symlink(&b, &a);
+    let _ = std::os::unix::fs::symlink(&a, &b);
+    let looped_file = data_dir("data-looped-file", 6, 6);
+    let images = Path::new(&looped_file).join("train-images-idx3-ubyte");
+    std::fs::remove_file(&images).unwrap();
+    std::os::unix::fs::symlink(&images, &images).unwrap();
+    let a = a.to_str().unwrap();
+    for (args, names) in [
+        (vec!["train", "--data", a, "--epochs", "1"], "loop-a"),
+        (vec!["eval", "--model", a], "loop-a"),
+        (
+            vec!["train", "--data", &looped_file, "--epochs", "1"],
+            "data-looped-file/train-images-idx3-ubyte",
+        ),
+        (
+            vec!["data", "import", "mnist", &looped_file],
+            "train-images-idx3-ubyte",
+        ),
+    ] {
+        refused(&args, 1, Some(names));
+        let err = String::from_utf8_lossy(&backprop(&args).stderr).to_lowercase();
+        assert!(
+            err.contains("too many levels of symbolic links"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("no such file"), "{args:?}: {err}");
+    }
+}
+
+/// Class names come from the model file: their control characters are printed escaped, so a
+/// file cannot send escape sequences to the terminal.
+#[test]
+fn control_characters_in_class_names_are_printed_escaped() {
+    use backprop::io::safetensors;
+    let path = dir().join("escapes.safetensors");
+    let mut m = safetensors::load::<f32>(&dir().join("good.safetensors")).unwrap();
+    let n = m.info.class_names.len();
+    m.info.class_names = (0..n).map(|i| format!("\x1b[31mred{i}\x07\r")).collect();
+    safetensors::save(&path, &mut m.net, &m.info).unwrap();
+    let o = backprop(&[
+        "predict",
+        "--model",
+        path.to_str().unwrap(),
+        "--top",
+        &n.to_string(),
+        &p("image.png"),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters printed: {out:?}"
+    );
+    for i in 0..n {
+        assert!(
+            out.contains(&format!("\\u{{1b}}[31mred{i}\\u{{7}}\\r")),
+            "{out}"
+        );
+    }
+}
+
+/// Sizes that overflow or cannot fit in memory are refused with exit 2 before anything is
+/// allocated: no panic (101), no allocation failure (134).
+#[test]
+fn absurd_sizes_are_refused_before_allocating() {
+    let max = usize::MAX.to_string();
+    let max = max.as_str();
+    for args in [
+        vec!["train", "--hidden", max, "--epochs", "1"],
+        vec![
+            "train",
+            "--model",
+            "simple-conv",
+            "--hidden",
+            max,
+            "--epochs",
+            "1",
+        ],
+        vec![
+            "train",
+            "--batch-size",
+            max,
+            "--sampling",
+            "replacement",
+            "--epochs",
+            "1",
+        ],
+        vec!["train", "--epochs", max],
+        vec!["gradcheck", "--hidden", max],
+        vec!["train", "--hidden", "100000000", "--epochs", "1"],
+        vec![
+            "train",
+            "--model",
+            "multi-layer",
+            "--hidden",
+            "100000,100000",
+            "--epochs",
+            "1",
+        ],
+        vec!["gradcheck", "--hidden", "100000000"],
+    ] {
+        refused(&args, 2, None);
+        let o = backprop(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("memory") || err.contains("too large"),
+            "{args:?}: {err}"
+        );
+    }
+    // A batch larger than the set, drawn without replacement, is the whole set.
+    let o = backprop(&["train", "--batch-size", max, "--epochs", "1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A write error on stdout (a full disk) is `error: …` and exit 1 for every command, not a
+/// panic; a closed pipe still ends quietly (a_closed_stdout_ends_every_command_quietly).
+#[test]
+fn a_full_stdout_is_an_error_not_a_panic() {
+    let good = p("good.safetensors");
+    let image = p("image.png");
+    let cases: &[&[&str]] = &[
+        &["graph", "apple"],
+        &["graph", "apple", "--json"],
+        &["data", "list"],
+        &["eval", "--model", &good],
+        &["predict", "--model", &good, &image],
+        &["gradcheck"],
+        &["train", "--epochs", "1"],
+        &["train", "--epochs", "1", "--json"],
+        &["experiment", "init", "--dataset", "digits", "--iters", "2"],
+        &["--help"],
+        &["--version"],
+    ];
+    for args in cases {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = backprop_command()
+            .args(*args)
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains("No space left on device"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// `--iters` of 2⁶⁴−1 is a long run, not an allocation for every step's loss up front: the
+/// run gets to its first evaluation (under the address-space limit) and is then stopped.
+#[test]
+fn the_largest_iteration_count_starts_training() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {MEMORY_KIB}; exec \"$0\" \"$@\""))
+        .arg(BIN)
+        .args([
+            "train",
+            "--iters",
+            &usize::MAX.to_string(),
+            "--eval-every",
+            "5",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(|l| l.ok());
+    let second = lines.next().and_then(|l| l.ok());
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        !err.contains("panicked") && !err.contains("memory allocation"),
+        "{err}"
+    );
+    assert!(
+        first.is_some_and(|l| l.starts_with("training ")),
+        "{status:?} {err}"
+    );
+    assert!(
+        second.is_some_and(|l| l.starts_with("epoch ")),
+        "{status:?} {err}"
+    );
+}

@@ -72,6 +72,19 @@ impl DataArgs {
     }
 }
 
+/// Refuses a set without samples (a usage error, exit 2): `part` says which ("training",
+/// "test"), so that a command never reports on nothing (an accuracy of 0/0).
+pub fn require_samples(set: &crate::data::Dataset, part: &str) -> Result<()> {
+    if set.is_empty() {
+        Err(Error::Invalid(format!(
+            "the {} dataset has no {part} samples",
+            set.name
+        )))
+    } else {
+        Ok(())
+    }
+}
+
 /// Parses a number that must be finite and greater than zero.
 pub fn positive_f64(s: &str) -> std::result::Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;

@@ -60,7 +60,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
     let mut model = model_file::load::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
     for w in &model.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", super::printable(w));
     }
     let recorded = DatasetName::from_str(&model.info.dataset, true).ok();
     // The run's record: `{"data": {"dataset", "dir", "seed"}, …}` as `train` writes it.
@@ -88,6 +88,7 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
     };
     let split = data.load()?;
     let test = &split.test;
+    super::args::require_samples(test, "test")?;
     let layout = model.info.arch.layout();
     let mut shape = vec![1];
     shape.extend(test.input_shape(layout));

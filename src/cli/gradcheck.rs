@@ -28,6 +28,7 @@ pub struct GradcheckArgs {
 pub fn run(args: GradcheckArgs) -> Result<()> {
     let data = args.data.load()?;
     let train = &data.train;
+    super::args::require_samples(train, "training")?;
     let n = args.samples.min(train.len());
     let mut labels = Vec::new();
     let x = train.batch::<f64>(

@@ -37,7 +37,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
     // The book's pickles hold float64 arrays; keep that precision.
     let mut model = model_file::load::<f64>(&args.file, Some(&args.arch), args.input_shape)?;
     for w in &model.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", super::printable(w));
     }
     if let Some(d) = args.dataset {
         model.info.dataset = d;

@@ -115,7 +115,10 @@ pub fn run() -> ExitCode {
         Ok(parsed) => parsed,
         Err(e) => {
             // clap prints help and version to stdout (exit 0) and errors to stderr (exit 2).
-            let _ = e.print();
+            if let Err(io) = e.print() {
+                eprintln!("error: {}", stdout_error(io));
+                return ExitCode::from(EXIT_FAILURE);
+            }
             return ExitCode::from(e.exit_code() as u8);
         }
     };
@@ -128,7 +131,7 @@ pub fn run() -> ExitCode {
         crate::alloc::keep_freed_memory();
     }
     crate::parallel::use_threads(cli.threads);
-    let result = match cli.command {
+    let result = catching_stdout_errors(|| match cli.command {
         Command::Train(a) => train::run(*a, &given("train", matches.subcommand_matches("train"))),
         Command::Show(a) => show::run(a),
         Command::Gradcheck(a) => gradcheck::run(a),
@@ -139,7 +142,7 @@ pub fn run() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Import(a) => import::run(a),
         Command::Predict(a) => predict::run(a),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Interrupted(msg)) => {
@@ -147,7 +150,7 @@ pub fn run() -> ExitCode {
             ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", printable(&e.to_string()));
             ExitCode::from(match e {
                 Error::Invalid(_) => EXIT_USAGE,
                 Error::Diverged(_) => EXIT_DIVERGED,
@@ -155,4 +158,60 @@ pub fn run() -> ExitCode {
             })
         }
     }
+}
+
+/// What `println!` panics with when stdout cannot be written, before the I/O error.
+const STDOUT_FAILURE: &str = "failed printing to stdout: ";
+
+/// The error `println!` reported in a panic `payload`, if that is what the panic was.
+fn stdout_failure(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    let msg = match payload.downcast_ref::<String>() {
+        Some(s) => s.as_str(),
+        None => *payload.downcast_ref::<&str>()?,
+    };
+    msg.strip_prefix(STDOUT_FAILURE)
+}
+
+/// A failed write to stdout as the error the command ends with (exit 1).
+fn stdout_error(e: impl std::fmt::Display) -> Error {
+    Error::io("stdout", std::io::Error::other(e.to_string()))
+}
+
+/// Runs `command`, turning a failed write to stdout into an error instead of a panic.
+///
+/// The commands print with `println!`, which panics when stdout cannot be written (a full
+/// disk: `backprop graph apple > /dev/full`); that panic is caught here, kept out of the panic
+/// hook's report, and becomes `error: stdout: …` with exit 1. A closed pipe never gets here:
+/// SIGPIPE ends the process first ([`restore_sigpipe`]). Whatever is left in stdout's buffer is
+/// flushed at the end, so that its failure is reported too.
+fn catching_stdout_errors(command: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
+    use std::io::Write;
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if stdout_failure(info.payload()).is_none() {
+            report(info);
+        }
+    }));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(command)) {
+        Ok(result) => result.and_then(|()| std::io::stdout().flush().map_err(stdout_error)),
+        Err(payload) => match stdout_failure(&*payload) {
+            Some(e) => Err(stdout_error(e)),
+            None => std::panic::resume_unwind(payload),
+        },
+    }
+}
+
+/// `s` with its control characters other than line breaks escaped as Rust writes them
+/// (`\u{1b}`, `\r`), for text that comes from a file (class names, tensor names in errors):
+/// a file must not be able to send escape sequences to the terminal.
+pub(crate) fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

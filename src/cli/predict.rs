@@ -79,7 +79,7 @@ fn run_as<F: Float>(args: PredictArgs) -> Result<()> {
     }
     let mut model = model_file::load::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
     for w in &model.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", super::printable(w));
     }
     let (h, w) = predict::grey_input(&model.info, &args.model)?;
     if let (Some(file), Some(index)) = (&args.idx, args.index) {
@@ -120,14 +120,16 @@ fn run_as<F: Float>(args: PredictArgs) -> Result<()> {
 
 fn report<F: Float>(args: &PredictArgs, model: &LoadedModel<F>, src: &Source, p: &Prediction) {
     let names = &model.info.class_names;
-    let name = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
+    // JSON escapes control characters itself; text gets them escaped by `printable`.
+    let raw = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
+    let name = |c: usize| super::printable(&raw(c));
     let top = p.top(args.top);
     if args.json {
         let mut o = json!({
             "file": src.file.display().to_string(),
-            "prediction": name(top[0].0),
+            "prediction": raw(top[0].0),
             "class": top[0].0,
-            "top": top.iter().map(|&(c, pr)| json!({"class": c, "name": name(c), "probability": pr}))
+            "top": top.iter().map(|&(c, pr)| json!({"class": c, "name": raw(c), "probability": pr}))
                 .collect::<Vec<_>>(),
             "logits": p.logits,
         });

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::args::{
     DataArgs, DatasetName, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, positive_f64,
-    positive_usize, ratio,
+    positive_usize, ratio, require_samples,
 };
 use crate::data::Split;
 use crate::error::{Error, Result};
@@ -285,11 +285,8 @@ struct Run<F: Float> {
 /// A new run from the command-line flags.
 fn fresh<F: Float>(args: &TrainArgs) -> Result<Run<F>> {
     let data = args.data.load()?;
-    if data.train.is_empty() || data.test.is_empty() {
-        return Err(Error::Invalid(
-            "the dataset has no training or no test samples".into(),
-        ));
-    }
+    require_samples(&data.train, "training")?;
+    require_samples(&data.test, "test")?;
     let arch = arch(args)?;
     let kind = args.opt.optimizer;
     let mut hyper = args.opt.hyper();

@@ -224,18 +224,35 @@ pub fn find_files(dir: &Path) -> Result<[PathBuf; 4]> {
     for name in FILE_NAMES {
         match find_file(dir, name) {
             Some(p) => found.push(p),
-            None => {
-                return Err(Error::io(
-                    dir.join(name),
-                    std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "no such file (raw or .gz) in this directory",
-                    ),
-                ));
-            }
+            None => return Err(missing_file_error(dir, name)),
         }
     }
     Ok(found.try_into().expect("four files"))
+}
+
+/// Why `name` (raw or `.gz`) was not found in `dir`: the directory's or the file's own error
+/// when there is one that is not "not found" (a symbolic link loop, a path through a regular
+/// file, no permission), else "no such file".
+fn missing_file_error(dir: &Path, name: &str) -> Error {
+    let candidates = [
+        dir.to_path_buf(),
+        dir.join(name),
+        dir.join(format!("{name}.gz")),
+    ];
+    for path in candidates {
+        if let Err(e) = std::fs::metadata(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Error::io(path, e);
+        }
+    }
+    Error::io(
+        dir.join(name),
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file (raw or .gz) in this directory",
+        ),
+    )
 }
 
 /// The first directory of [`search_dirs`] holding all four files, and where it came from.
