@@ -1,4 +1,5 @@
-//! Process-wide allocator settings for the `backprop` command.
+//! Process-wide allocator settings for the `backprop` command, and the memory the process may
+//! still take ([`available_memory`]).
 //!
 //! A training step allocates and frees the same few buffers again and again (a batch of
 //! images, the GEMM crate's packing buffers, layer outputs). With glibc's default settings a
@@ -25,5 +26,78 @@ pub fn keep_freed_memory() {
             mallopt(-1, 1 << 30);
             mallopt(-3, 64 << 20);
         }
+    }
+}
+
+/// How much memory the process may still take, and what limits it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Available {
+    /// Bytes.
+    pub bytes: u64,
+    /// Where the figure comes from, for messages: "available on this machine" (the kernel's
+    /// `MemAvailable`) or "left under the address-space limit" (`ulimit -v`).
+    pub source: &'static str,
+}
+
+/// The memory this process may still allocate: the smaller of what the system reports
+/// available (`MemAvailable` in `/proc/meminfo`, which counts reclaimable caches) and what the
+/// address-space limit (`RLIMIT_AS`, `ulimit -v`) leaves beyond the process's current size.
+/// `None` where neither is known.
+pub fn available_memory() -> Option<Available> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
+    let machine = meminfo
+        .as_deref()
+        .and_then(|m| kib_field(m, "MemAvailable:"))
+        .map(|bytes| Available {
+            bytes,
+            source: "available on this machine",
+        });
+    let limit = address_space_left().map(|bytes| Available {
+        bytes,
+        source: "left under the address-space limit (ulimit -v)",
+    });
+    match (machine, limit) {
+        (Some(m), Some(l)) => Some(if l.bytes < m.bytes { l } else { m }),
+        (m, l) => m.or(l),
+    }
+}
+
+/// A `NAME: <n> kB` line of a `/proc` file, in bytes.
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    let line = text.lines().find_map(|l| l.strip_prefix(name))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// What `RLIMIT_AS` leaves beyond the process's current virtual size (`VmSize`), if a limit is
+/// set.
+fn address_space_left() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit into the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0
+            || limit.rlim_cur == libc::RLIM_INFINITY
+        {
+            return None;
+        }
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let used = kib_field(&status, "VmSize:").unwrap_or(0);
+        Some(limit.rlim_cur.saturating_sub(used))
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// `bytes` for people: `25.6 GB`, `640 MB`, `12 kB` (powers of 1000).
+pub fn human_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1_000_000 => format!("{:.0} kB", b / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.0} MB", b / 1e6),
+        _ => format!("{:.1} GB", b / 1e9),
     }
 }

@@ -30,6 +30,14 @@ pub fn use_threads(n: usize) {
     }
 }
 
+/// The largest `--threads` the command accepts: four threads per core the system reports
+/// (`available_parallelism`, 1 if unknown). More threads than cores only time-slice the same
+/// cores (four per core leaves room to measure that); a value beyond is a mistake, and building a
+/// pool of 100,000 threads would load the machine for nothing.
+pub fn max_threads() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The runs of images `0..n` to give one task each, for a job of about `work` operations:
 /// one run unless more threads are allowed and `work` ≥ [`PARALLEL_THRESHOLD`].
 pub fn runs(n: usize, work: usize) -> Vec<Range<usize>> {

@@ -280,7 +280,11 @@ pub fn train_with<F: Float>(
     })?;
     let per_epoch = iters_per_epoch(train_set.len(), cfg.batch_size);
     let total = match cfg.length {
-        Length::Epochs(e) => e * per_epoch,
+        Length::Epochs(e) => e.checked_mul(per_epoch).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{e} epochs of {per_epoch} steps are too large a number of steps"
+            ))
+        })?,
         Length::Iters(n) => n,
     };
     on_event(Event::Start { total_iters: total });
@@ -291,9 +295,13 @@ pub fn train_with<F: Float>(
     });
     let mut rng = Rng::from_state(progress.rng);
     let mut order: Vec<usize> = Vec::new();
-    let mut indices = Vec::with_capacity(cfg.batch_size);
-    let mut labels = Vec::with_capacity(cfg.batch_size);
-    progress.losses.reserve(total.saturating_sub(progress.iter));
+    // Capacities only: a batch larger than the set (drawn without replacement) is the set, and
+    // a very long run's losses grow as it goes rather than being allocated up front.
+    let mut indices = Vec::with_capacity(cfg.batch_size.min(train_set.len()));
+    let mut labels = Vec::with_capacity(cfg.batch_size.min(train_set.len()));
+    progress
+        .losses
+        .reserve(total.saturating_sub(progress.iter).min(1 << 20));
     let mut since_eval = (0.0, 0usize);
     let start = Instant::now();
     let mut eval_time = 0.0;

@@ -1462,3 +1462,72 @@ fn the_largest_iteration_count_starts_training() {
         "{status:?} {err}"
     );
 }
+
+/// An absurd `--threads` is a usage error for every command, before any thread starts.
+#[test]
+fn absurd_thread_counts_are_refused() {
+    for args in [
+        vec!["graph", "apple", "--threads", "100000"],
+        vec!["train", "--epochs", "1", "--threads", "100000"],
+        vec!["--threads", "4097", "data", "list"],
+    ] {
+        refused(&args, 2, None);
+        let err = String::from_utf8_lossy(&backprop(&args).stderr).into_owned();
+        assert!(err.contains("at most"), "{args:?}: {err}");
+    }
+}
+
+/// The threads of a running command, counted once it is blocked writing its first line to a
+/// pipe that is already full: by then it has started every thread it starts before printing.
+fn threads_when_blocked(args: &[&str]) -> usize {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    // SAFETY: F_GETPIPE_SZ only reads the pipe's capacity.
+    let capacity = unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    writer.write_all(&vec![b'.'; capacity as usize]).unwrap();
+    let mut child = backprop_command()
+        .args(args)
+        .stdout(writer.try_clone().unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(writer);
+    let proc = format!("/proc/{}", child.id());
+    let blocked = || {
+        let wchan = std::fs::read_to_string(format!("{proc}/wchan")).unwrap_or_default();
+        let syscall = std::fs::read_to_string(format!("{proc}/syscall")).unwrap_or_default();
+        // write(2) is syscall 1 on x86-64, 64 on aarch64.
+        let write = if cfg!(target_arch = "aarch64") {
+            "64 "
+        } else {
+            "1 "
+        };
+        wchan.contains("pipe_write") || syscall.starts_with(write)
+    };
+    let start = Instant::now();
+    while !blocked() {
+        assert!(
+            start.elapsed() < QUICK,
+            "{args:?} never blocked on its output"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let threads = std::fs::read_dir(format!("{proc}/task")).unwrap().count();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(reader);
+    threads
+}
+
+/// `graph` does no parallel work: `--threads 4` starts no pool for it, while `train` builds
+/// one of 4 before its first line.
+#[test]
+fn commands_without_parallel_work_start_no_threads() {
+    assert_eq!(
+        threads_when_blocked(&["graph", "apple", "--threads", "4"]),
+        1
+    );
+    assert_eq!(threads_when_blocked(&["data", "list", "--threads", "4"]), 1);
+    assert!(threads_when_blocked(&["train", "--epochs", "1", "--threads", "4"]) > 4);
+}

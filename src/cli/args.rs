@@ -107,6 +107,19 @@ pub fn positive_usize(s: &str) -> std::result::Result<usize, String> {
     }
 }
 
+/// Parses a thread count: at least 1, at most [`crate::parallel::max_threads`].
+pub fn thread_count(s: &str) -> std::result::Result<usize, String> {
+    let n = positive_usize(s)?;
+    let max = crate::parallel::max_threads();
+    if n <= max {
+        Ok(n)
+    } else {
+        Err(format!(
+            "at most {max} (4 per core of this machine), got {s}"
+        ))
+    }
+}
+
 /// Layer sizes given as one comma-separated value (a newtype so clap keeps it one value).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sizes(pub Vec<usize>);

@@ -36,6 +36,12 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
         crate::data::Layout::Flat,
         &mut labels,
     );
+    // The numerical gradient keeps one copy of each parameter besides its gradient.
+    let arch = crate::nets::Arch::TwoLayer {
+        hidden: args.hidden,
+        weight_init_std: 0.01,
+    };
+    arch.check_training_fits(train.image_shape, train.num_classes(), n, 8, 1)?;
     let mut net = TwoLayerNet::<f64>::new(
         train.sample_size(),
         args.hidden,

@@ -25,9 +25,9 @@ use crate::error::Error;
 #[derive(Debug, Parser)]
 #[command(name = "backprop", version, about, long_about = None)]
 pub struct Cli {
-    /// Threads for large matrix products (1 = single-threaded). Results agree across thread
-    /// counts up to floating-point reassociation.
-    #[arg(long, global = true, default_value = "1", value_parser = args::positive_usize)]
+    /// Threads for large matrix products and layers (1 = single-threaded; at most 4 per
+    /// core). Results agree across thread counts up to floating-point reassociation.
+    #[arg(long, global = true, default_value = "1", value_parser = args::thread_count)]
     threads: usize,
     #[command(subcommand)]
     command: Command,
@@ -56,6 +56,22 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Pictures of a model: `show filters` writes the first conv layer's filters as a PNG.
     Show(show::ShowArgs),
+}
+
+impl Command {
+    /// Whether the command runs products or layers that `--threads` may split: the others
+    /// (graphs, data files, imports, filter pictures) start no thread pool.
+    fn does_parallel_work(&self) -> bool {
+        match self {
+            Command::Train(_)
+            | Command::Gradcheck(_)
+            | Command::Bench(_)
+            | Command::Experiment(_)
+            | Command::Eval(_)
+            | Command::Predict(_) => true,
+            Command::Data(_) | Command::Graph(_) | Command::Import(_) | Command::Show(_) => false,
+        }
+    }
 }
 
 /// Exit code for a runtime failure.
@@ -130,7 +146,9 @@ pub fn run() -> ExitCode {
     if std::env::var_os("BACKPROP_NO_MALLOPT").is_none() {
         crate::alloc::keep_freed_memory();
     }
-    crate::parallel::use_threads(cli.threads);
+    if cli.command.does_parallel_work() {
+        crate::parallel::use_threads(cli.threads);
+    }
     let result = catching_stdout_errors(|| match cli.command {
         Command::Train(a) => train::run(*a, &given("train", matches.subcommand_matches("train"))),
         Command::Show(a) => show::run(a),

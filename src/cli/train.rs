@@ -291,6 +291,19 @@ fn fresh<F: Float>(args: &TrainArgs) -> Result<Run<F>> {
     let kind = args.opt.optimizer;
     let mut hyper = args.opt.hyper();
     hyper.lr = Some(hyper.lr.unwrap_or(default_lr(kind)));
+    // Each step holds one batch (the whole set at most when drawing without replacement),
+    // each evaluation one of EVAL_BATCH.
+    let batch = match args.sampling {
+        SamplingArg::Shuffle => args.batch_size.min(data.train.len()),
+        SamplingArg::Replacement => args.batch_size,
+    };
+    arch.check_training_fits(
+        data.train.image_shape,
+        data.train.num_classes(),
+        batch.max(crate::train::EVAL_BATCH),
+        std::mem::size_of::<F>(),
+        kind.arrays_per_param(),
+    )?;
     let net: Network<F> = arch.build(
         data.train.image_shape,
         data.train.num_classes(),

@@ -481,6 +481,76 @@ impl Count {
     }
 }
 
+/// What training a network needs in memory, estimated from its sizes before anything is
+/// allocated, so that sizes that cannot fit are refused with an error instead of ending the
+/// process in an allocation failure.
+impl Arch {
+    /// About the bytes that training this architecture on `image_shape` images with `classes`
+    /// outputs, in batches of `batch`, holds at once, in floats of `float_bytes` bytes, with an
+    /// optimizer keeping `optimizer_arrays` arrays per parameter
+    /// ([`OptimizerKind::arrays_per_param`](crate::optim::OptimizerKind::arrays_per_param)).
+    ///
+    /// Parameters count `2 + optimizer_arrays` times (values, gradients, the optimizer's
+    /// arrays); each sample, twice what its forward pass holds (the values of
+    /// [`Arch::check_sizes`]' count, and the gradients flowing back through them). `None` when
+    /// a size overflows.
+    pub fn training_bytes(
+        &self,
+        image_shape: [usize; 3],
+        classes: usize,
+        batch: usize,
+        float_bytes: usize,
+        optimizer_arrays: usize,
+    ) -> Option<usize> {
+        let mut params = 0usize;
+        for (_, shape) in self.tensor_shapes(image_shape, classes) {
+            params = params.checked_add(product(&shape)?)?;
+        }
+        let per_sample = self.forward_values(image_shape, classes)?.checked_mul(2)?;
+        params
+            .checked_mul(optimizer_arrays.checked_add(2)?)?
+            .checked_add(per_sample.checked_mul(batch)?)?
+            .checked_mul(float_bytes)
+    }
+
+    /// Refuses, as a usage error, training that would need more memory than the process may
+    /// have ([`crate::alloc::available_memory`]), or whose sizes overflow, by
+    /// [`Arch::training_bytes`]: sizes that cannot fit are an error, not an allocation failure.
+    pub fn check_training_fits(
+        &self,
+        image_shape: [usize; 3],
+        classes: usize,
+        batch: usize,
+        float_bytes: usize,
+        optimizer_arrays: usize,
+    ) -> Result<()> {
+        let [c, h, w] = image_shape;
+        let what = format!(
+            "training a {} net on {c}×{h}×{w} images in batches of {batch}",
+            self.name()
+        );
+        let Some(need) =
+            self.training_bytes(image_shape, classes, batch, float_bytes, optimizer_arrays)
+        else {
+            return Err(Error::Invalid(format!(
+                "{what} is too large: the memory it needs overflows a \
+                 {}-bit count; choose smaller sizes",
+                usize::BITS
+            )));
+        };
+        match crate::alloc::available_memory() {
+            Some(available) if need as u64 > available.bytes => Err(Error::Invalid(format!(
+                "{what} needs about {} of memory, more than the {} {}; choose smaller sizes \
+                 (--hidden, --batch-size)",
+                crate::alloc::human_bytes(need as u64),
+                crate::alloc::human_bytes(available.bytes),
+                available.source
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,5 +697,43 @@ mod tests {
         let e =
             Arch::from_json(&serde_json::json!({"name": "two-layer", "hidden": -1})).unwrap_err();
         assert!(e.to_string().contains("hidden"), "{e}");
+    }
+
+    /// The estimate by hand for a small two-layer net, and its parameter part against every
+    /// built network's tensors.
+    #[test]
+    fn training_bytes_count_parameters_gradients_state_and_activations() {
+        let arch = Arch::TwoLayer {
+            hidden: 7,
+            weight_init_std: 0.01,
+        };
+        // Parameters 12·7 + 7 + 7·5 + 5 = 131, twice (values, gradients): 262. Per sample,
+        // the Affines hold their inputs and outputs (12 + 7, 7 + 5) and the ReLU its own
+        // (7 + 7): 45 values, twice with their gradients, for 2 samples 180. 442 f32 values.
+        assert_eq!(arch.training_bytes([1, 3, 4], 5, 2, 4, 0), Some(442 * 4));
+        // Adam's two arrays add 2·131 values.
+        assert_eq!(arch.training_bytes([1, 3, 4], 5, 2, 4, 2), Some((442 + 262) * 4));
+        for (arch, shape) in all_archs() {
+            let mut net: Network<f64> = arch.build(shape, 5, &mut Rng::new(0)).unwrap();
+            let values: usize = crate::io::tensor_shapes(&mut net)
+                .iter()
+                .map(|(_, s)| s.iter().product::<usize>())
+                .sum();
+            assert_eq!(arch.training_bytes(shape, 5, 0, 1, 0), Some(2 * values));
+            // A batch only adds.
+            assert!(arch.training_bytes(shape, 5, 10, 1, 0).unwrap() > 2 * values);
+        }
+        let huge = Arch::TwoLayer {
+            hidden: usize::MAX,
+            weight_init_std: 0.01,
+        };
+        assert_eq!(huge.training_bytes([1, 8, 8], 10, 100, 4, 0), None);
+        let e = huge
+            .check_training_fits([1, 8, 8], 10, 100, 4, 0)
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Invalid(_)) && e.to_string().contains("too large"),
+            "{e}"
+        );
     }
 }

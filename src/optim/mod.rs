@@ -106,6 +106,16 @@ impl OptimizerKind {
         }
     }
 
+    /// How many arrays the size of each parameter the rule keeps: none for SGD, the velocity
+    /// or the sum of squares for momentum, Nesterov, AdaGrad and RMSprop, `m` and `v` for Adam.
+    pub fn arrays_per_param(self) -> usize {
+        match self {
+            OptimizerKind::Sgd => 0,
+            OptimizerKind::Adam => 2,
+            _ => 1,
+        }
+    }
+
     /// The lower-case name (`sgd`, `momentum`, …).
     pub fn key(self) -> &'static str {
         match self {
