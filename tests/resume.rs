@@ -351,6 +351,28 @@ fn resume_refuses_flags_that_contradict_the_checkpoint() {
     );
     assert_eq!(weights(&whole), weights(&resumed));
 
+    // A run counted in epochs takes more epochs, not fewer than it has done.
+    let ep = dir.join("epochs");
+    let eps = ep.to_str().unwrap();
+    let o = backprop(&["train", "--epochs", "2", "--checkpoint-dir", eps]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = backprop(&["train", "--resume", eps, "--epochs", "1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--epochs 1") && err.contains("at least --epochs 2"),
+        "{err}"
+    );
+    let o = backprop(&["train", "--resume", eps, "--epochs", "3", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let epochs: Vec<u64> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["epoch"].as_u64())
+        .collect();
+    assert_eq!(epochs, [3], "{out}");
+
     // --help says which flags go with --resume.
     let help = String::from_utf8_lossy(&backprop(&["train", "--help"]).stdout).into_owned();
     let resume = help.split("--resume").nth(1).unwrap();

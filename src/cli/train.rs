@@ -127,7 +127,8 @@ pub struct TrainArgs {
     /// Save the trained model to this .safetensors file (written atomically).
     #[arg(long)]
     save: Option<PathBuf>,
-    /// Write a checkpoint into this directory at every evaluation (and when interrupted).
+    /// Write a checkpoint into this directory at every evaluation (and when interrupted);
+    /// the two newest are kept. One run at a time may write into a directory.
     #[arg(long, value_name = "DIR")]
     checkpoint_dir: Option<PathBuf>,
     /// Continue the run saved in this checkpoint directory: every setting comes from it. Only
