@@ -2,7 +2,7 @@
 //! for its features.
 //!
 //! The crate is built for baseline x86-64 (SSE2). A few hot loops are also compiled for AVX2
-//! or AVX-512 and chosen at run time ([`dispatch!`](crate::dispatch)), and GEMM goes to
+//! or AVX-512 and chosen at run time (`cpu::dispatch!`), and GEMM goes to
 //! [`crate::linalg::avx512`] on AVX-512 CPUs. Each call reads the level once with
 //! [`active`]: the best level this CPU supports, lowered by the environment variable
 //! `BACKPROP_SIMD` (`avx512`, `avx2` or `baseline`), read once per process, or for work
@@ -139,8 +139,6 @@ pub fn with_simd<R>(simd: Simd, f: impl FnOnce() -> R) -> R {
 ///
 /// `simd` must come from [`active`] (which only gives levels the CPU supports), or be checked
 /// with [`Simd::supported`].
-#[macro_export]
-#[doc(hidden)]
 macro_rules! dispatch {
     (
         [$($level:ident),*]
@@ -156,7 +154,7 @@ macro_rules! dispatch {
             #[inline(always)]
             fn baseline<F: $crate::float::Float $(, const $c: $ct)?>($($arg: $ty),*) $(-> $ret)?
             $body
-            $crate::dispatch!(
+            $crate::cpu::dispatch!(
                 @levels simd [$($level)*]
                 {<F: $crate::float::Float $(, const $c: $ct)?>}
                 {($($arg: $ty),*) $(-> $ret)?}
@@ -167,8 +165,8 @@ macro_rules! dispatch {
     };
     (@levels $simd:ident [] $generics:tt $sig:tt $call:tt) => {};
     (@levels $simd:ident [$first:ident $($rest:ident)*] $generics:tt $sig:tt $call:tt) => {
-        $crate::dispatch!(@level $first $simd $generics $sig $call);
-        $crate::dispatch!(@levels $simd [$($rest)*] $generics $sig $call);
+        $crate::cpu::dispatch!(@level $first $simd $generics $sig $call);
+        $crate::cpu::dispatch!(@levels $simd [$($rest)*] $generics $sig $call);
     };
     (@level avx512 $simd:ident {$($generics:tt)*} {$($sig:tt)*} {$($call:tt)*}) => {
         #[cfg(target_arch = "x86_64")]
@@ -197,6 +195,8 @@ macro_rules! dispatch {
         }
     };
 }
+
+pub(crate) use dispatch;
 
 /// The levels a test should run its paths at: every level this CPU supports.
 ///
@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn a_dispatched_body_runs_at_each_level() {
-        crate::dispatch! {
+        crate::cpu::dispatch! {
             [avx512, avx2]
             fn add_one<F, const N: usize>(xs: &mut [F]) -> usize {
                 for x in xs.iter_mut() {

@@ -44,7 +44,7 @@ pub trait Float:
     }
 }
 
-crate::dispatch! {
+crate::cpu::dispatch! {
     [avx512, avx2]
     /// [`Float::extend_from_pixels`] at the level `simd`.
     fn extend_from_pixels<F>(src: &[u8], scale: F, dst: &mut Vec<F>) {

@@ -64,7 +64,7 @@ impl<F: Float> Pooling<F> {
     }
 }
 
-crate::dispatch! {
+crate::cpu::dispatch! {
     // The crate is built for baseline x86-64 (SSE2), where the compiler's vectorised selects
     // of the 2×2 path work on 4 lanes; profiles showed this loop compute-bound.
     [avx2]

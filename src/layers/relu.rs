@@ -33,7 +33,7 @@ impl Relu {
     }
 }
 
-crate::dispatch! {
+crate::cpu::dispatch! {
     // The crate is built for baseline x86-64, where this loop uses 4-lane SSE selects.
     [avx2]
     /// `mask = x <= 0`, `x = 0` where masked.
@@ -46,7 +46,7 @@ crate::dispatch! {
     }
 }
 
-crate::dispatch! {
+crate::cpu::dispatch! {
     // Compiled for AVX-512 (masked moves) only: with AVX2 this loop was measured 3× *slower*
     // than baseline SSE (0.24 → 0.73 ms on the conv activations), with AVX-512 twice as fast
     // (0.11 ms).
