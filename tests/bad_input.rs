@@ -1531,3 +1531,19 @@ fn commands_without_parallel_work_start_no_threads() {
     assert_eq!(threads_when_blocked(&["data", "list", "--threads", "4"]), 1);
     assert!(threads_when_blocked(&["train", "--epochs", "1", "--threads", "4"]) > 4);
 }
+
+/// An output that is one of the data files being trained on is refused before training, so
+/// that the training set is not overwritten by a model.
+#[test]
+fn an_output_over_a_data_file_is_refused() {
+    let data = data_dir("data-overwritten", 6, 6);
+    let images = format!("{data}/train-images-idx3-ubyte");
+    let before = std::fs::read(&images).unwrap();
+    for flag in ["--save", "--report"] {
+        let args = ["train", "--data", &data, "--epochs", "1", flag, &images];
+        refused(&args, 2, None);
+        let err = String::from_utf8_lossy(&backprop(&args).stderr).into_owned();
+        assert!(err.contains(flag) && err.contains("--data"), "{err}");
+    }
+    assert_eq!(std::fs::read(&images).unwrap(), before);
+}

@@ -50,6 +50,19 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// The files `--data DIR` may be read from (each IDX file raw and gzipped), which no output
+    /// may replace; none without `--data`.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.data
+            .iter()
+            .flat_map(|dir| {
+                datasets::FILE_NAMES
+                    .iter()
+                    .flat_map(move |name| [dir.join(name), dir.join(format!("{name}.gz"))])
+            })
+            .collect()
+    }
+
     /// Loads the dataset's training and test parts.
     ///
     /// The embedded digits are split 80/20 by the seed; IDX sets come with their own split.

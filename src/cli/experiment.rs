@@ -74,7 +74,9 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     )?;
     given("--trials", args.trials.is_some(), &[Hyperparams])?;
 
+    let data_files = args.data.files();
     crate::io::Paths::new()
+        .inputs("--data", data_files.iter().map(std::path::PathBuf::as_path))
         .output("--plot", args.plot.plot.as_deref())
         .check()?;
     let data = args.data.load()?;

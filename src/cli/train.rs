@@ -159,7 +159,10 @@ fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
 pub fn run(args: TrainArgs, given: &[String]) -> Result<()> {
     // A typo in an output path should not cost a whole training run: check the outputs now;
     // the files themselves are still written atomically at the end.
+    // The data files are inputs: no output may replace one.
+    let data_files = args.data.files();
     crate::io::Paths::new()
+        .inputs("--data", data_files.iter().map(PathBuf::as_path))
         .output("--save", args.save.as_deref())
         .output("--plot", args.plot.plot.as_deref())
         .output("--report", args.report.as_deref())

@@ -168,6 +168,12 @@ impl<'a> Paths<'a> {
         self
     }
 
+    /// Files the command may read, all given by `flag` (the files of a data directory).
+    pub fn inputs(mut self, flag: &'a str, paths: impl IntoIterator<Item = &'a Path>) -> Self {
+        self.inputs.extend(paths.into_iter().map(|p| (flag, p)));
+        self
+    }
+
     /// A file the command writes, given by `flag` (if given at all).
     pub fn output(mut self, flag: &'a str, path: Option<&'a Path>) -> Self {
         self.outputs.extend(path.map(|p| (flag, p)));

@@ -712,7 +712,10 @@ mod tests {
         // (7 + 7): 45 values, twice with their gradients, for 2 samples 180. 442 f32 values.
         assert_eq!(arch.training_bytes([1, 3, 4], 5, 2, 4, 0), Some(442 * 4));
         // Adam's two arrays add 2·131 values.
-        assert_eq!(arch.training_bytes([1, 3, 4], 5, 2, 4, 2), Some((442 + 262) * 4));
+        assert_eq!(
+            arch.training_bytes([1, 3, 4], 5, 2, 4, 2),
+            Some((442 + 262) * 4)
+        );
         for (arch, shape) in all_archs() {
             let mut net: Network<f64> = arch.build(shape, 5, &mut Rng::new(0)).unwrap();
             let values: usize = crate::io::tensor_shapes(&mut net)
