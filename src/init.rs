@@ -5,8 +5,10 @@ use ndarray::{Array, Dimension, ShapeBuilder};
 use crate::float::Float;
 use crate::rng::Rng;
 
-/// How the standard deviation of a layer's initial weights is chosen.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How the standard deviation of a layer's initial weights is chosen. Serialised as its
+/// `--init` spelling (`"std:0.01"`, `"xavier"`, `"he"`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Init {
     /// A fixed standard deviation (the book's `weight_init_std=0.01`).
     Std(f64),
@@ -64,6 +66,19 @@ impl std::fmt::Display for Init {
             Init::Xavier => f.write_str("xavier"),
             Init::He => f.write_str("he"),
         }
+    }
+}
+
+impl From<Init> for String {
+    fn from(init: Init) -> String {
+        init.to_string()
+    }
+}
+
+impl TryFrom<String> for Init {
+    type Error = crate::error::Error;
+    fn try_from(s: String) -> crate::error::Result<Init> {
+        s.parse()
     }
 }
 

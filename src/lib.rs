@@ -43,6 +43,7 @@ pub mod predict;
 pub mod pyfmt;
 pub mod report;
 pub mod rng;
+pub mod run;
 pub mod train;
 
 pub use error::{Error, Result};

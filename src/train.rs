@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 use crate::data::{Dataset, Layout, Split};
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -12,8 +14,9 @@ use crate::nets::Network;
 use crate::optim::Optimizer;
 use crate::rng::Rng;
 
-/// How mini-batches are drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How mini-batches are drawn (serialised as `"shuffle"`, `"replacement"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Sampling {
     /// A fresh permutation of the training set each epoch, cut into consecutive batches:
     /// every sample is seen once per epoch.
@@ -72,7 +75,7 @@ impl Default for TrainConfig {
 }
 
 /// One evaluation point of a run.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// Evaluation number, from 1.
     pub epoch: usize,
@@ -168,8 +171,9 @@ pub fn evaluate_first<F: Float>(
     correct / n as f64
 }
 
-/// Where a run stands: enough to continue it exactly where it stopped.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Where a run stands: enough to continue it exactly where it stopped. Serialised into
+/// checkpoints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// Steps done.
     pub iter: usize,

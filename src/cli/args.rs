@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::data::Split;
 use crate::data::datasets::{self, Known};
-use crate::data::{Split, digits};
 use crate::error::{Error, Result};
 use crate::optim::{Hyper, OptimizerKind};
-use crate::rng::Rng;
+use crate::run::DataSpec;
 
 /// The datasets `--dataset` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -63,39 +63,36 @@ impl DataArgs {
             .collect()
     }
 
+    /// The data source the flags name; `--data` with `--dataset digits` is a usage error.
+    pub fn spec(&self) -> Result<DataSpec> {
+        if let (Some(DatasetName::Digits), Some(dir)) = (self.dataset, &self.data) {
+            return Err(Error::Invalid(format!(
+                "--data {} reads IDX files, which conflicts with --dataset digits (the embedded \
+                 set); drop one of them",
+                dir.display()
+            )));
+        }
+        Ok(DataSpec {
+            dataset: self.dataset.map(|d| match d.known() {
+                Some(known) => known.name().to_string(),
+                None => "digits".to_string(),
+            }),
+            dir: self.data.clone(),
+            seed: self.seed,
+        })
+    }
+
     /// Loads the dataset's training and test parts.
     ///
     /// The embedded digits are split 80/20 by the seed; IDX sets come with their own split.
     pub fn load(&self) -> Result<Split> {
-        match (self.dataset, &self.data) {
-            (Some(DatasetName::Digits), Some(dir)) => Err(Error::Invalid(format!(
-                "--data {} reads IDX files, which conflicts with --dataset digits (the embedded \
-                 set); drop one of them",
-                dir.display()
-            ))),
-            (None | Some(DatasetName::Digits), None) => {
-                Ok(digits::load_digits()?.split(0.8, &mut Rng::stream(self.seed, "split")))
-            }
-            (Some(name), dir) => {
-                let known = name.known().expect("not digits");
-                datasets::load_known(known, dir.as_deref())
-            }
-            (None, Some(dir)) => Ok(datasets::load_dir(dir, None)?.0),
-        }
+        self.spec()?.load()
     }
 }
 
-/// Refuses a set without samples (a usage error, exit 2): `part` says which ("training",
-/// "test"), so that a command never reports on nothing (an accuracy of 0/0).
+/// Refuses a set without samples (see [`crate::data::Dataset::require_samples`]).
 pub fn require_samples(set: &crate::data::Dataset, part: &str) -> Result<()> {
-    if set.is_empty() {
-        Err(Error::Invalid(format!(
-            "the {} dataset has no {part} samples",
-            set.name
-        )))
-    } else {
-        Ok(())
-    }
+    set.require_samples(part)
 }
 
 /// Parses a number that must be finite and greater than zero.

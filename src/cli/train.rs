@@ -7,25 +7,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::args::{
-    DataArgs, DatasetName, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, positive_f64,
-    positive_usize, ratio, require_samples,
+    DataArgs, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, positive_f64, positive_usize, ratio,
 };
-use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::init::Init;
-use crate::io::checkpoint::{self, CheckpointDir};
-use crate::io::safetensors::ModelInfo;
-use crate::nets::{Activation, Arch, Network};
-use crate::optim::{Hyper, Optimizer, OptimizerKind};
-use crate::report::{html, plot};
-use crate::rng::Rng;
-use crate::train::{
-    Checkpoint, Control, Event, Length, Progress, Sampling, Summary, TrainConfig, train_with,
-};
+use crate::io::checkpoint;
+use crate::nets::{Activation, Arch};
+use crate::report::plot;
+use crate::run::{self, Hooks, OptimizerSpec, Run, RunSpec, Schedule};
+use crate::train::{Event, Length, Sampling};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Model {
@@ -154,7 +148,6 @@ fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
         Err(format!("must be a non-negative number, got {s}"))
     }
 }
-
 /// Runs `train`; `given` holds the ids of the flags given on the command line.
 pub fn run(args: TrainArgs, given: &[String]) -> Result<()> {
     // A typo in an output path should not cost a whole training run: check the outputs now;
@@ -185,10 +178,40 @@ pub fn run(args: TrainArgs, given: &[String]) -> Result<()> {
             execute(resumed::<f64>(&path, &args, given)?, &args)
         };
     }
-    match args.precision {
-        Precision::F32 => execute(fresh::<f32>(&args)?, &args),
-        Precision::F64 => execute(fresh::<f64>(&args)?, &args),
+    let spec = spec(&args)?;
+    match spec.precision {
+        run::Precision::F32 => execute(Run::<f32>::new(&spec)?, &args),
+        run::Precision::F64 => execute(Run::<f64>::new(&spec)?, &args),
     }
+}
+
+/// The run the flags describe (defaults left to [`Run::new`]).
+fn spec(args: &TrainArgs) -> Result<RunSpec> {
+    Ok(RunSpec {
+        data: args.data.spec()?,
+        arch: arch(args)?,
+        optimizer: OptimizerSpec {
+            kind: args.opt.optimizer,
+            hyper: args.opt.hyper(),
+        },
+        schedule: Schedule {
+            length: match (args.iters, args.epochs) {
+                (Some(n), _) => Some(Length::Iters(n)),
+                (None, e) => e.map(Length::Epochs),
+            },
+            batch_size: args.batch_size,
+            eval_every: args.eval_every,
+            eval_samples: args.eval_samples,
+            sampling: match args.sampling {
+                SamplingArg::Shuffle => Sampling::Shuffle,
+                SamplingArg::Replacement => Sampling::Replacement,
+            },
+        },
+        precision: match args.precision {
+            Precision::F32 => run::Precision::F32,
+            Precision::F64 => run::Precision::F64,
+        },
+    })
 }
 
 /// The architecture the flags describe; flags that the model does not have are usage errors.
@@ -259,187 +282,23 @@ fn std_init(init: Option<Init>, default: f64) -> Result<f64> {
         ))),
     }
 }
-
-/// `train`'s default learning rate: 0.1 for SGD (the book's chapter-5 run), the book's
-/// optimizer defaults otherwise.
-fn default_lr(kind: OptimizerKind) -> f64 {
-    match kind {
-        OptimizerKind::Sgd => 0.1,
-        other => other.default_lr(),
-    }
-}
-
-/// About 10,000 steps of 100 on MNIST (the book's run); many short epochs on small sets.
-fn default_epochs(train_len: usize) -> usize {
-    if train_len >= 10_000 { 17 } else { 200 }
-}
-
-/// Everything a training run needs, built from the flags or read back from a checkpoint.
-struct Run<F: Float> {
-    data: Split,
-    arch: Arch,
-    net: Network<F>,
-    opt: Box<dyn Optimizer<F>>,
-    cfg: TrainConfig,
-    /// How to rebuild this run (data source, optimizer, schedule), kept in checkpoints.
-    description: Value,
-    progress: Option<Progress>,
-}
-
-/// A new run from the command-line flags.
-fn fresh<F: Float>(args: &TrainArgs) -> Result<Run<F>> {
-    let data = args.data.load()?;
-    require_samples(&data.train, "training")?;
-    require_samples(&data.test, "test")?;
-    let arch = arch(args)?;
-    let kind = args.opt.optimizer;
-    let mut hyper = args.opt.hyper();
-    hyper.lr = Some(hyper.lr.unwrap_or(default_lr(kind)));
-    // Each step holds one batch (the whole set at most when drawing without replacement),
-    // each evaluation one of EVAL_BATCH.
-    let batch = match args.sampling {
-        SamplingArg::Shuffle => args.batch_size.min(data.train.len()),
-        SamplingArg::Replacement => args.batch_size,
-    };
-    arch.check_training_fits(
-        data.train.image_shape,
-        data.train.num_classes(),
-        batch.max(crate::train::EVAL_BATCH),
-        std::mem::size_of::<F>(),
-        kind.arrays_per_param(),
-    )?;
-    let net: Network<F> = arch.build(
-        data.train.image_shape,
-        data.train.num_classes(),
-        &mut Rng::stream(args.data.seed, "init"),
-    )?;
-    let cfg = TrainConfig {
-        length: match args.iters {
-            Some(n) => Length::Iters(n),
-            None => Length::Epochs(args.epochs.unwrap_or(default_epochs(data.train.len()))),
-        },
-        batch_size: args.batch_size,
-        seed: args.data.seed,
-        eval_every: args.eval_every,
-        sampling: match args.sampling {
-            SamplingArg::Shuffle => Sampling::Shuffle,
-            SamplingArg::Replacement => Sampling::Replacement,
-        },
-        layout: arch.layout(),
-        eval_batch: crate::train::EVAL_BATCH,
-        eval_samples: args.eval_samples,
-    };
-    let description = json!({
-        "data": {
-            "dataset": data.train.name,
-            "dir": args.data.data.as_ref().map(|d| d.display().to_string()),
-            "seed": args.data.seed,
-        },
-        "optimizer": {
-            "name": kind.key(), "lr": hyper.lr, "momentum": hyper.momentum,
-            "beta1": hyper.beta1, "beta2": hyper.beta2, "decay_rate": hyper.decay_rate,
-        },
-        "schedule": {
-            "epochs": match cfg.length { Length::Epochs(e) => Some(e), Length::Iters(_) => None },
-            "iters": match cfg.length { Length::Iters(n) => Some(n), Length::Epochs(_) => None },
-            "batch_size": cfg.batch_size,
-            "eval_every": cfg.eval_every,
-            "eval_samples": cfg.eval_samples,
-            "sampling": match cfg.sampling { Sampling::Shuffle => "shuffle", Sampling::Replacement => "replacement" },
-        },
-        "precision": F::DTYPE,
-    });
-    Ok(Run {
-        opt: crate::optim::build::<F>(kind, &hyper),
-        data,
-        arch,
-        net,
-        cfg,
-        description,
-        progress: None,
-    })
-}
-
-/// A run read back from a checkpoint: the same data, network, optimizer state, batch order
-/// and schedule, continuing from the step it reached, for as long as `args` say (more
+/// A run read back from a checkpoint, continuing for as long as `args` say (more
 /// `--epochs` or `--iters`). The other flags in `given` must repeat the checkpoint's settings.
 fn resumed<F: Float>(path: &Path, args: &TrainArgs, given: &[String]) -> Result<Run<F>> {
-    let mut restored = checkpoint::load::<F>(path)?;
-    check_resume_flags(args, given, &restored.model.info.arch, &restored.run, path)?;
-    let d = &restored.run;
-    let bad = |what: &str| Error::format(path, format!("the checkpoint's run has a bad {what}"));
-    let opt_f64 = |v: &Value| v.as_f64();
-    let opt_usize = |v: &Value| v.as_u64().and_then(|n| usize::try_from(n).ok());
-    let data_args = DataArgs {
-        // A directory given at the start names its own dataset (any IDX set, whose name is
-        // then the directory's); otherwise the dataset is one of ours, by name.
-        dataset: match d["data"]["dir"] {
-            Value::String(_) => None,
-            _ => Some(
-                d["data"]["dataset"]
-                    .as_str()
-                    .and_then(|n| DatasetName::from_str(n, true).ok())
-                    .ok_or_else(|| bad("dataset"))?,
-            ),
-        },
-        data: d["data"]["dir"].as_str().map(PathBuf::from),
-        seed: d["data"]["seed"].as_u64().ok_or_else(|| bad("seed"))?,
-    };
-    let data = data_args.load()?;
-    let kind: OptimizerKind = d["optimizer"]["name"]
-        .as_str()
-        .ok_or_else(|| bad("optimizer"))?
-        .parse()?;
-    let hyper = Hyper {
-        lr: opt_f64(&d["optimizer"]["lr"]),
-        momentum: opt_f64(&d["optimizer"]["momentum"]),
-        beta1: opt_f64(&d["optimizer"]["beta1"]),
-        beta2: opt_f64(&d["optimizer"]["beta2"]),
-        decay_rate: opt_f64(&d["optimizer"]["decay_rate"]),
-    };
-    let mut opt = crate::optim::build::<F>(kind, &hyper);
-    opt.load_state(&restored.optimizer)
-        .map_err(|e| Error::format(path, e.to_string()))?;
-    let s = &d["schedule"];
-    let batch_size = opt_usize(&s["batch_size"]).ok_or_else(|| bad("batch size"))?;
-    let per_epoch = crate::train::iters_per_epoch(data.train.len(), batch_size);
-    let done = restored.progress.iter;
-    let length = match (opt_usize(&s["epochs"]), opt_usize(&s["iters"])) {
-        (Some(e), None) => Length::Epochs(longer("epochs", e, args.epochs, per_epoch, done)?),
-        (None, Some(n)) => Length::Iters(longer("iters", n, args.iters, 1, done)?),
-        _ => return Err(bad("schedule")),
-    };
-    let arch = restored.model.info.arch.clone();
-    let cfg = TrainConfig {
-        length,
-        batch_size,
-        seed: data_args.seed,
-        eval_every: opt_usize(&s["eval_every"]),
-        sampling: match s["sampling"].as_str() {
-            Some("shuffle") => Sampling::Shuffle,
-            Some("replacement") => Sampling::Replacement,
-            _ => return Err(bad("sampling")),
-        },
-        layout: arch.layout(),
-        eval_batch: crate::train::EVAL_BATCH,
-        eval_samples: opt_usize(&s["eval_samples"]),
+    let mut run = Run::<F>::resume(path)?;
+    check_resume_flags(args, given, &run.spec, path)?;
+    let per_epoch = run.steps_per_epoch();
+    let done = run.resumed_at().unwrap_or(0);
+    let length = match run.spec.schedule.length {
+        Some(Length::Epochs(e)) => {
+            Length::Epochs(longer("epochs", e, args.epochs, per_epoch, done)?)
+        }
+        Some(Length::Iters(n)) => Length::Iters(longer("iters", n, args.iters, 1, done)?),
+        None => return Err(Error::format(path, "the checkpoint's run has no length")),
     };
     // Later checkpoints record the new length.
-    let (epochs, iters) = match length {
-        Length::Epochs(e) => (Some(e), None),
-        Length::Iters(n) => (None, Some(n)),
-    };
-    restored.run["schedule"]["epochs"] = json!(epochs);
-    restored.run["schedule"]["iters"] = json!(iters);
-    Ok(Run {
-        data,
-        arch,
-        net: restored.model.net,
-        opt,
-        cfg,
-        description: restored.run,
-        progress: Some(restored.progress),
-    })
+    run.spec.schedule.length = Some(length);
+    Ok(run)
 }
 
 /// The flags `--resume` takes besides the checkpoint directory: they change the outputs,
@@ -490,13 +349,17 @@ fn longer(
 fn check_resume_flags(
     args: &TrainArgs,
     given: &[String],
-    arch: &Arch,
-    d: &Value,
+    spec: &RunSpec,
     path: &Path,
 ) -> Result<()> {
     let allowed = "with --resume only --epochs or --iters (to train longer), --threads and the \
                    outputs (--save, --plot, --report, --json, --checkpoint-dir) may be given";
-    let counted = |unit: &str| d["schedule"][unit].is_u64();
+    let counted = |unit: &str| {
+        matches!(
+            (unit, spec.schedule.length),
+            ("epochs", Some(Length::Epochs(_))) | ("iters", Some(Length::Iters(_)))
+        )
+    };
     for id in given {
         let flag = format!("--{}", id.replace('_', "-"));
         match id.as_str() {
@@ -512,10 +375,8 @@ fn check_resume_flags(
             id if RESUME_MAY_CHANGE.contains(&id) => continue,
             _ => {}
         }
-        let (Some(wanted), Some(recorded)) = (
-            given_setting(id, args),
-            recorded_setting(id, arch, d, path)?,
-        ) else {
+        let (Some(wanted), Some(recorded)) = (given_setting(id, args), recorded_setting(id, spec))
+        else {
             return Err(Error::Invalid(format!(
                 "{flag} cannot be given with --resume: {allowed}"
             )));
@@ -564,15 +425,10 @@ fn given_setting(id: &str, args: &TrainArgs) -> Option<String> {
     })
 }
 
-/// The setting that the flag `id` stands for in a checkpoint's run (`arch`, and the run's
-/// description `d`), spelled as the flag's value; `None` for flags that set nothing there.
-fn recorded_setting(id: &str, arch: &Arch, d: &Value, path: &Path) -> Result<Option<String>> {
-    let text = |v: &Value| match v {
-        Value::Null => "none".to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let (hidden, activation, init, batch_norm, dropout, weight_decay) = match arch {
+/// The setting that the flag `id` stands for in a checkpoint's run `spec`, spelled as the
+/// flag's value; `None` for flags that set nothing there.
+fn recorded_setting(id: &str, spec: &RunSpec) -> Option<String> {
+    let (hidden, activation, init, batch_norm, dropout, weight_decay) = match &spec.arch {
         Arch::TwoLayer {
             hidden,
             weight_init_std,
@@ -606,24 +462,13 @@ fn recorded_setting(id: &str, arch: &Arch, d: &Value, path: &Path) -> Result<Opt
             *weight_decay,
         ),
     };
-    let o = &d["optimizer"];
-    let kind: OptimizerKind = o["name"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| Error::format(path, "the checkpoint's run has a bad optimizer"))?;
-    let hyper = Hyper {
-        lr: o["lr"].as_f64(),
-        momentum: o["momentum"].as_f64(),
-        beta1: o["beta1"].as_f64(),
-        beta2: o["beta2"].as_f64(),
-        decay_rate: o["decay_rate"].as_f64(),
-    }
-    .resolved(kind);
+    let kind = spec.optimizer.kind;
+    let hyper = spec.optimizer.hyper.resolved(kind);
     let number = |v: Option<f64>| v.map_or("none".to_string(), |v| v.to_string());
-    let s = &d["schedule"];
-    Ok(Some(match id {
-        "model" => arch.name().to_string(),
+    let count = |v: Option<usize>| v.map_or("none".to_string(), |v| v.to_string());
+    let s = &spec.schedule;
+    Some(match id {
+        "model" => spec.arch.name().to_string(),
         "hidden" => sizes(&hidden),
         "activation" => activation.key().to_string(),
         "init" | "init_std" => init.to_string(),
@@ -636,16 +481,27 @@ fn recorded_setting(id: &str, arch: &Arch, d: &Value, path: &Path) -> Result<Opt
         "beta1" => number(hyper.beta1),
         "beta2" => number(hyper.beta2),
         "decay_rate" => number(hyper.decay_rate),
-        "batch_size" | "eval_every" | "eval_samples" | "sampling" => text(&s[id]),
-        "precision" => text(&d["precision"]).to_lowercase(),
-        "dataset" => text(&d["data"]["dataset"]),
-        "data" => match d["data"]["dir"].as_str() {
-            Some(dir) => same_path(Path::new(dir)),
+        "batch_size" => s.batch_size.to_string(),
+        "eval_every" => count(s.eval_every),
+        "eval_samples" => count(s.eval_samples),
+        "sampling" => match s.sampling {
+            Sampling::Shuffle => "shuffle",
+            Sampling::Replacement => "replacement",
+        }
+        .to_string(),
+        "precision" => match spec.precision {
+            run::Precision::F32 => "f32",
+            run::Precision::F64 => "f64",
+        }
+        .to_string(),
+        "dataset" => spec.data.dataset.clone().unwrap_or("none".to_string()),
+        "data" => match &spec.data.dir {
+            Some(dir) => same_path(dir),
             None => "none".to_string(),
         },
-        "seed" => text(&d["data"]["seed"]),
-        _ => return Ok(None),
-    }))
+        "seed" => spec.data.seed.to_string(),
+        _ => return None,
+    })
 }
 
 /// Layer sizes as `--hidden` takes them: `100,100`.
@@ -664,36 +520,28 @@ fn same_path(p: &Path) -> String {
         .display()
         .to_string()
 }
-
 /// Set by SIGINT/SIGTERM: training stops after the current step.
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Trains `run`, reporting as the flags ask, and writes the requested files.
-fn execute<F: Float>(run: Run<F>, args: &TrainArgs) -> Result<()> {
-    let Run {
-        data,
-        arch,
-        mut net,
-        mut opt,
-        cfg,
-        description,
-        progress,
-    } = run;
-    let params = net.param_count();
-    let model = arch.name();
-    let dataset = data.train.name.clone();
+fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
+    let params = run.net.param_count();
+    let model = run.spec.arch.name();
+    let dataset = run.data.train.name.clone();
     let json = args.json;
-    let resumed_at = progress.as_ref().map(|p| p.iter);
+    let resumed_at = run.resumed_at();
     if !json {
         println!(
             "training {model} ({params} parameters) on {dataset}: {} train / {} test samples, \
              batch {}, {} {}",
-            data.train.len(),
-            data.test.len(),
-            cfg.batch_size,
-            opt.name(),
-            description["optimizer"]["lr"]
-                .as_f64()
+            run.data.train.len(),
+            run.data.test.len(),
+            run.spec.schedule.batch_size,
+            run.optimizer.name(),
+            run.spec
+                .optimizer
+                .hyper
+                .lr
                 .map_or(String::new(), |lr| format!("lr {lr}")),
         );
         if let Some(step) = resumed_at {
@@ -701,19 +549,8 @@ fn execute<F: Float>(run: Run<F>, args: &TrainArgs) -> Result<()> {
         }
     }
 
-    let info = ModelInfo {
-        arch: arch.clone(),
-        image_shape: data.train.image_shape,
-        class_names: data.train.class_names.clone(),
-        dataset: dataset.clone(),
-        train_config: description.clone(),
-    };
     // Resuming keeps writing checkpoints where it found them.
     let checkpoint_dir = args.checkpoint_dir.as_ref().or(args.resume.as_ref());
-    let mut checkpoints = match checkpoint_dir {
-        Some(dir) => Some(CheckpointDir::new(dir, info.clone(), description.clone())?),
-        None => None,
-    };
     // A second signal while stopping falls back to the default (immediate exit) behaviour
     // only after the handler is gone; one signal finishes the step cleanly.
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
@@ -753,30 +590,28 @@ fn execute<F: Float>(run: Run<F>, args: &TrainArgs) -> Result<()> {
             }
         }),
     };
-    let control = Control {
-        resume: progress,
-        checkpoint: checkpoints.as_mut().map(|c| c as &mut dyn Checkpoint<F>),
+    let summary = run.train(Hooks {
+        on_event: Some(&mut on_event),
         stop: Some(&STOP),
-    };
-    let summary = train_with(&mut net, &mut *opt, &data, &cfg, control, &mut on_event);
+        checkpoint_dir: checkpoint_dir.map(PathBuf::as_path),
+    });
     bar.finish_and_clear();
     let summary = summary?;
 
     if let Some(path) = &args.plot.plot {
-        plot::save(&learning_curves(&summary, model, &dataset), path)?;
+        plot::save(&run.learning_curves(&summary), path)?;
         if !json {
             println!("plot written to {}", path.display());
         }
     }
     if let Some(path) = &args.save {
-        crate::io::safetensors::save(path, &mut net, &info)?;
+        run.save(path)?;
         if !json {
             println!("model saved to {}", path.display());
         }
     }
     if let Some(path) = &args.report {
-        let report = build_report(&mut net, &arch, &data, &summary, &info)?;
-        crate::io::write_atomic(path, html::render(&report).as_bytes())?;
+        crate::io::write_atomic(path, run.report(&summary)?.as_bytes())?;
         if !json {
             println!("report written to {}", path.display());
         }
@@ -816,151 +651,4 @@ fn execute<F: Float>(run: Run<F>, args: &TrainArgs) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// The run's learning curves: the smoothed loss per step and the accuracies per evaluation.
-fn learning_curves(summary: &Summary, model: &str, dataset: &str) -> plot::Figure {
-    let loss = plot::Series::from_values("loss (raw)", &summary.losses);
-    let smooth = plot::Series::from_values("loss (smoothed)", &plot::smooth_curve(&summary.losses));
-    let epochs = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<(f64, f64)> {
-        summary
-            .history
-            .iter()
-            .map(|r| (r.epoch as f64, f(r)))
-            .collect()
-    };
-    plot::Figure {
-        panels: vec![
-            plot::Panel {
-                title: format!("{model} on {dataset}: training loss"),
-                x_label: "iterations".into(),
-                y_label: "loss".into(),
-                y_range: None,
-                legend_lower_right: false,
-                series: vec![loss, smooth],
-            },
-            plot::Panel {
-                title: "accuracy".into(),
-                x_label: "epochs".into(),
-                y_label: "accuracy".into(),
-                y_range: Some((0.0, 1.0)),
-                legend_lower_right: true,
-                series: vec![
-                    plot::Series {
-                        label: "train".into(),
-                        points: epochs(|r| r.train_acc),
-                        dashed: false,
-                    },
-                    plot::Series {
-                        label: "test".into(),
-                        points: epochs(|r| r.test_acc),
-                        dashed: true,
-                    },
-                ],
-            },
-        ],
-        columns: 2,
-        panel_size: (640, 480),
-    }
-}
-
-/// The HTML report's content: configuration, curves, confusion matrix, misclassified test
-/// images and the first layer's weights.
-fn build_report<F: Float>(
-    net: &mut Network<F>,
-    arch: &Arch,
-    data: &Split,
-    summary: &Summary,
-    info: &ModelInfo,
-) -> Result<html::Report> {
-    let test = &data.test;
-    let evaluation = crate::eval::evaluate(net, test, arch.layout(), 100, 24);
-    let [_, h, w] = test.image_shape;
-    let misclassified = evaluation
-        .misclassified
-        .iter()
-        .map(|&(i, label, pred)| html::Tile {
-            values: test.image(i).iter().map(|&p| p as f32).collect(),
-            width: w,
-            height: h,
-            caption: format!(
-                "#{i}: {} → {}",
-                test.class_names[label], test.class_names[pred]
-            ),
-        })
-        .collect();
-    // The first layer's weights: conv filters (channel 0), or Affine columns as images.
-    let mut first_layer = Vec::new();
-    if let Some(p) = net.params().first() {
-        let shape = p.value.shape().to_vec();
-        let values: Vec<f32> = p.value.iter().map(|v| v.to_f64_lossy() as f32).collect();
-        match shape.as_slice() {
-            [fnum, c, fh, fw] => {
-                let (fnum, c, fh, fw) = (*fnum, *c, *fh, *fw);
-                for f in 0..fnum.min(64) {
-                    let start = f * c * fh * fw;
-                    first_layer.push(html::Tile {
-                        values: values[start..start + fh * fw].to_vec(),
-                        width: fw,
-                        height: fh,
-                        caption: format!("filter {}", f + 1),
-                    });
-                }
-            }
-            [inputs, units] if *inputs == h * w * test.image_shape[0] => {
-                let units = *units;
-                for u in 0..units.min(64) {
-                    first_layer.push(html::Tile {
-                        values: (0..h * w).map(|i| values[i * units + u]).collect(),
-                        width: w,
-                        height: h,
-                        caption: format!("unit {}", u + 1),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    let curves = learning_curves(summary, arch.name(), &info.dataset);
-    let mut charts = Vec::new();
-    for panel in curves.panels {
-        let title = panel.title.clone();
-        let figure = plot::Figure::single(panel);
-        charts.push((title, plot::to_svg(&figure)?));
-    }
-    let mut config = vec![
-        ("model".to_string(), arch.to_json().to_string()),
-        (
-            "dataset".to_string(),
-            format!(
-                "{} ({} train / {} test)",
-                info.dataset,
-                data.train.len(),
-                test.len()
-            ),
-        ),
-        ("run".to_string(), info.train_config.to_string()),
-        ("steps".to_string(), summary.iters.to_string()),
-        (
-            "final train accuracy".to_string(),
-            format!("{:.4}", summary.train_acc),
-        ),
-        (
-            "final test accuracy".to_string(),
-            format!("{:.4}", summary.test_acc),
-        ),
-    ];
-    if summary.interrupted {
-        config.push(("note".to_string(), "interrupted before the end".to_string()));
-    }
-    Ok(html::Report {
-        title: format!("backprop: {} on {}", arch.name(), info.dataset),
-        config,
-        charts,
-        history: summary.history.clone(),
-        class_names: test.class_names.clone(),
-        confusion: evaluation.confusion,
-        misclassified,
-        first_layer,
-    })
 }

@@ -76,6 +76,19 @@ impl Dataset {
         self.labels.is_empty()
     }
 
+    /// Refuses a set without samples (a usage error): `part` says which ("training",
+    /// "test"), so that nothing is reported on nothing (an accuracy of 0/0).
+    pub fn require_samples(&self, part: &str) -> crate::error::Result<()> {
+        if self.is_empty() {
+            Err(crate::error::Error::Invalid(format!(
+                "the {} dataset has no {part} samples",
+                self.name
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Pixels per sample, `C·H·W`.
     pub fn sample_size(&self) -> usize {
         self.image_shape.iter().product()

@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::ArrayD;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::safetensors::{self, LoadedModel, ModelInfo, OPTIMIZER_PREFIX};
@@ -23,7 +24,7 @@ use crate::float::Float;
 use crate::nets::Network;
 use crate::optim::{Optimizer, OptimizerState};
 use crate::rng::Rng;
-use crate::train::{Checkpoint, EpochRecord, Progress};
+use crate::train::{Checkpoint, Progress};
 
 /// How many checkpoint files a directory keeps.
 pub const KEEP: usize = 2;
@@ -138,7 +139,7 @@ impl<F: Float> Checkpoint<F> for CheckpointDir {
             .collect();
         let rngs: Vec<[u64; 4]> = net.rngs().iter().map(|r| r.state()).collect();
         let checkpoint = json!({
-            "progress": progress_to_json(progress),
+            "progress": progress,
             "optimizer": {"name": opt.name(), "scalars": state.scalars},
             "rngs": rngs,
             "run": self.run,
@@ -159,66 +160,17 @@ impl<F: Float> Checkpoint<F> for CheckpointDir {
     }
 }
 
-fn progress_to_json(p: &Progress) -> Value {
-    json!({
-        "iter": p.iter,
-        "rng": p.rng,
-        "seconds": p.seconds,
-        "losses": p.losses,
-        "history": p.history.iter().map(|r| json!({
-            "epoch": r.epoch, "iter": r.iter, "loss": r.loss, "train_acc": r.train_acc,
-            "test_acc": r.test_acc, "seconds": r.seconds,
-        })).collect::<Vec<_>>(),
-    })
-}
-
+/// The progress recorded in a checkpoint, checked for consistency.
 fn progress_from_json(v: &Value, path: &Path) -> Result<Progress> {
-    let bad =
-        |what: &str| Error::format(path, format!("the checkpoint's progress has a bad {what}"));
-    let num = |v: &Value, key: &str| v.get(key).and_then(Value::as_f64).ok_or_else(|| bad(key));
-    let count = |v: &Value, key: &str| {
-        v.get(key)
-            .and_then(Value::as_u64)
-            .and_then(|n| usize::try_from(n).ok())
-            .ok_or_else(|| bad(key))
-    };
-    let rng: Vec<u64> = v
-        .get("rng")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .ok_or_else(|| bad("rng"))?;
-    let losses = v
-        .get("losses")
-        .and_then(Value::as_array)
-        .and_then(|a| a.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
-        .ok_or_else(|| bad("losses"))?;
-    let history = v
-        .get("history")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("history"))?
-        .iter()
-        .map(|r| {
-            Ok(EpochRecord {
-                epoch: count(r, "epoch")?,
-                iter: count(r, "iter")?,
-                loss: num(r, "loss")?,
-                train_acc: num(r, "train_acc")?,
-                test_acc: num(r, "test_acc")?,
-                seconds: num(r, "seconds")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let iter = count(v, "iter")?;
-    if losses.len() != iter {
-        return Err(bad("loss history (its length is not the step count)"));
+    let progress = Progress::deserialize(v)
+        .map_err(|e| Error::format(path, format!("the checkpoint's progress is invalid: {e}")))?;
+    if progress.losses.len() != progress.iter {
+        return Err(Error::format(
+            path,
+            "the checkpoint's progress has a bad loss history (its length is not the step count)",
+        ));
     }
-    Ok(Progress {
-        iter,
-        rng: rng.try_into().map_err(|_| bad("rng"))?,
-        history,
-        losses,
-        seconds: num(v, "seconds")?,
-    })
+    Ok(progress)
 }
 
 /// A checkpoint read back.

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::init::Init;
 use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
 
 /// The most values one forward pass may hold in its layers, as [`Arch::check_sizes`]
 /// counts them (each layer's input and output, and the unrolled windows of a convolution or
@@ -19,7 +20,11 @@ use crate::rng::Rng;
 pub const MAX_FORWARD_VALUES: usize = 1 << 26;
 
 /// A network architecture, independent of the data it will be trained on.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serialised (serde) as `{"name": "two-layer", "hidden": 50, "weight_init_std": 0.01}`:
+/// the `--model` name, then the variant's fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
 pub enum Arch {
     /// The book's TwoLayerNet (§5.7): Affine → ReLU → Affine.
     TwoLayer {
@@ -31,6 +36,7 @@ pub enum Arch {
     /// The book's SimpleConvNet (§7.5): conv → ReLU → pool → Affine → ReLU → Affine.
     SimpleConv {
         /// The convolution's filters, padding and stride.
+        #[serde(flatten)]
         conv: ConvParam,
         /// Hidden units of the first Affine (the book's 100).
         hidden: usize,
@@ -73,125 +79,19 @@ impl Arch {
     }
 
     /// The architecture as JSON, for model files: `{"name": "two-layer", …}` with the
-    /// variant's fields. [`Arch::from_json`] reads it back.
+    /// variant's fields (its serde form). [`Arch::from_json`] reads it back.
     pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Arch::TwoLayer {
-                hidden,
-                weight_init_std,
-            } => serde_json::json!({
-                "name": self.name(),
-                "hidden": hidden,
-                "weight_init_std": weight_init_std,
-            }),
-            Arch::SimpleConv {
-                conv,
-                hidden,
-                weight_init_std,
-            } => serde_json::json!({
-                "name": self.name(),
-                "filter_num": conv.filter_num,
-                "filter_size": conv.filter_size,
-                "pad": conv.pad,
-                "stride": conv.stride,
-                "hidden": hidden,
-                "weight_init_std": weight_init_std,
-            }),
-            Arch::DeepConv { hidden } => serde_json::json!({
-                "name": self.name(),
-                "hidden": hidden,
-            }),
-            Arch::MultiLayer {
-                hidden,
-                activation,
-                init,
-                batch_norm,
-                dropout,
-                weight_decay,
-            } => serde_json::json!({
-                "name": self.name(),
-                "hidden": hidden,
-                "activation": activation.key(),
-                "init": init.to_string(),
-                "batch_norm": batch_norm,
-                "dropout": dropout,
-                "weight_decay": weight_decay,
-            }),
-        }
+        serde_json::to_value(self).expect("an architecture serialises")
     }
 
     /// Reads an architecture written by [`Arch::to_json`].
     pub fn from_json(v: &serde_json::Value) -> Result<Arch> {
-        let field = |key: &str| {
-            v.get(key)
-                .ok_or_else(|| Error::Invalid(format!("the architecture has no {key:?}: {v}")))
-        };
-        let usize_field = |key: &str| {
-            field(key)?
-                .as_u64()
-                .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| {
-                    Error::Invalid(format!("the architecture's {key:?} is not a count: {v}"))
-                })
-        };
-        let f64_field = |key: &str| {
-            field(key)?.as_f64().ok_or_else(|| {
-                Error::Invalid(format!("the architecture's {key:?} is not a number: {v}"))
-            })
-        };
-        match field("name")?.as_str() {
-            Some("two-layer") => Ok(Arch::TwoLayer {
-                hidden: usize_field("hidden")?,
-                weight_init_std: f64_field("weight_init_std")?,
-            }),
-            Some("simple-conv") => Ok(Arch::SimpleConv {
-                conv: ConvParam {
-                    filter_num: usize_field("filter_num")?,
-                    filter_size: usize_field("filter_size")?,
-                    pad: usize_field("pad")?,
-                    stride: usize_field("stride")?,
-                },
-                hidden: usize_field("hidden")?,
-                weight_init_std: f64_field("weight_init_std")?,
-            }),
-            Some("deep-conv") => Ok(Arch::DeepConv {
-                hidden: usize_field("hidden")?,
-            }),
-            Some("multi-layer") => {
-                let bad = |key: &str| {
-                    Error::Invalid(format!("the architecture's {key:?} is invalid: {v}"))
-                };
-                let hidden = field("hidden")?
-                    .as_array()
-                    .and_then(|a| {
-                        a.iter()
-                            .map(|h| h.as_u64().and_then(|n| usize::try_from(n).ok()))
-                            .collect::<Option<Vec<usize>>>()
-                    })
-                    .ok_or_else(|| bad("hidden"))?;
-                let text = |key: &str| field(key)?.as_str().ok_or_else(|| bad(key));
-                Ok(Arch::MultiLayer {
-                    hidden,
-                    activation: text("activation")?.parse()?,
-                    init: text("init")?.parse()?,
-                    batch_norm: field("batch_norm")?
-                        .as_bool()
-                        .ok_or_else(|| bad("batch_norm"))?,
-                    dropout: match field("dropout")? {
-                        serde_json::Value::Null => None,
-                        d => Some(d.as_f64().ok_or_else(|| bad("dropout"))?),
-                    },
-                    weight_decay: f64_field("weight_decay")?,
-                })
-            }
-            Some(other) => Err(Error::Invalid(format!(
-                "unknown architecture {other:?} (this build knows two-layer, multi-layer, \
-                 simple-conv and deep-conv)"
-            ))),
-            None => Err(Error::Invalid(format!(
-                "the architecture's name is not a string: {v}"
-            ))),
-        }
+        Arch::deserialize(v).map_err(|e| {
+            Error::Invalid(format!(
+                "the architecture {v} is invalid: {e} (this build knows two-layer, \
+                 multi-layer, simple-conv and deep-conv)"
+            ))
+        })
     }
 
     /// Whether the network takes flat vectors or images.

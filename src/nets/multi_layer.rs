@@ -12,8 +12,9 @@ use crate::init::{Init, gaussian};
 use crate::layers::{Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid};
 use crate::rng::Rng;
 
-/// The activation function of the hidden layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The activation function of the hidden layers (serialised as `"relu"`, `"sigmoid"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Activation {
     /// ReLU (the book's default).
     Relu,

@@ -13,7 +13,7 @@ use crate::layers::{Affine, Convolution, Layer, Pooling, Relu};
 use crate::rng::Rng;
 
 /// The convolution settings of [`SimpleConvNet`], the book's `conv_param`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConvParam {
     /// Number of filters (`filter_num`, 30 in the book).
     pub filter_num: usize,

@@ -70,10 +70,13 @@ pub struct OptimizerState<F> {
     pub scalars: Vec<(String, f64)>,
 }
 
-/// The rules `--optimizer` names, as the book's `Trainer` spells them (lower-cased).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The rules `--optimizer` names, as the book's `Trainer` spells them (lower-cased; so
+/// serialised).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// [`Sgd`].
+    #[default]
     Sgd,
     /// [`Momentum`].
     Momentum,
@@ -145,7 +148,7 @@ impl std::str::FromStr for OptimizerKind {
 }
 
 /// Hyperparameters of an optimizer; `None` takes the book's default.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Hyper {
     /// Learning rate (default [`OptimizerKind::default_lr`]).
     pub lr: Option<f64>,

@@ -1,0 +1,157 @@
+//! The pictures of a finished training run: its learning curves (loss per step, accuracies
+//! per evaluation) and its HTML report.
+
+use super::{html, plot};
+use crate::data::Split;
+use crate::error::Result;
+use crate::float::Float;
+use crate::io::safetensors::ModelInfo;
+use crate::nets::Network;
+use crate::train::{EpochRecord, Summary};
+
+/// The run's learning curves: the smoothed loss per step and the accuracies per evaluation.
+pub fn learning_curves(summary: &Summary, model: &str, dataset: &str) -> plot::Figure {
+    let loss = plot::Series::from_values("loss (raw)", &summary.losses);
+    let smooth = plot::Series::from_values("loss (smoothed)", &plot::smooth_curve(&summary.losses));
+    let epochs = |f: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
+        summary
+            .history
+            .iter()
+            .map(|r| (r.epoch as f64, f(r)))
+            .collect()
+    };
+    plot::Figure {
+        panels: vec![
+            plot::Panel {
+                title: format!("{model} on {dataset}: training loss"),
+                x_label: "iterations".into(),
+                y_label: "loss".into(),
+                y_range: None,
+                legend_lower_right: false,
+                series: vec![loss, smooth],
+            },
+            plot::Panel {
+                title: "accuracy".into(),
+                x_label: "epochs".into(),
+                y_label: "accuracy".into(),
+                y_range: Some((0.0, 1.0)),
+                legend_lower_right: true,
+                series: vec![
+                    plot::Series {
+                        label: "train".into(),
+                        points: epochs(|r| r.train_acc),
+                        dashed: false,
+                    },
+                    plot::Series {
+                        label: "test".into(),
+                        points: epochs(|r| r.test_acc),
+                        dashed: true,
+                    },
+                ],
+            },
+        ],
+        columns: 2,
+        panel_size: (640, 480),
+    }
+}
+
+/// The HTML report's content: configuration, curves, confusion matrix, misclassified test
+/// images and the first layer's weights.
+pub fn report<F: Float>(
+    net: &mut Network<F>,
+    data: &Split,
+    summary: &Summary,
+    info: &ModelInfo,
+) -> Result<html::Report> {
+    let arch = &info.arch;
+    let test = &data.test;
+    let evaluation = crate::eval::evaluate(net, test, arch.layout(), 100, 24);
+    let [_, h, w] = test.image_shape;
+    let misclassified = evaluation
+        .misclassified
+        .iter()
+        .map(|&(i, label, pred)| html::Tile {
+            values: test.image(i).iter().map(|&p| p as f32).collect(),
+            width: w,
+            height: h,
+            caption: format!(
+                "#{i}: {} → {}",
+                test.class_names[label], test.class_names[pred]
+            ),
+        })
+        .collect();
+    // The first layer's weights: conv filters (channel 0), or Affine columns as images.
+    let mut first_layer = Vec::new();
+    if let Some(p) = net.params().first() {
+        let shape = p.value.shape().to_vec();
+        let values: Vec<f32> = p.value.iter().map(|v| v.to_f64_lossy() as f32).collect();
+        match shape.as_slice() {
+            [fnum, c, fh, fw] => {
+                let (fnum, c, fh, fw) = (*fnum, *c, *fh, *fw);
+                for f in 0..fnum.min(64) {
+                    let start = f * c * fh * fw;
+                    first_layer.push(html::Tile {
+                        values: values[start..start + fh * fw].to_vec(),
+                        width: fw,
+                        height: fh,
+                        caption: format!("filter {}", f + 1),
+                    });
+                }
+            }
+            [inputs, units] if *inputs == h * w * test.image_shape[0] => {
+                let units = *units;
+                for u in 0..units.min(64) {
+                    first_layer.push(html::Tile {
+                        values: (0..h * w).map(|i| values[i * units + u]).collect(),
+                        width: w,
+                        height: h,
+                        caption: format!("unit {}", u + 1),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let curves = learning_curves(summary, arch.name(), &info.dataset);
+    let mut charts = Vec::new();
+    for panel in curves.panels {
+        let title = panel.title.clone();
+        let figure = plot::Figure::single(panel);
+        charts.push((title, plot::to_svg(&figure)?));
+    }
+    let mut config = vec![
+        ("model".to_string(), arch.to_json().to_string()),
+        (
+            "dataset".to_string(),
+            format!(
+                "{} ({} train / {} test)",
+                info.dataset,
+                data.train.len(),
+                test.len()
+            ),
+        ),
+        ("run".to_string(), info.train_config.to_string()),
+        ("steps".to_string(), summary.iters.to_string()),
+        (
+            "final train accuracy".to_string(),
+            format!("{:.4}", summary.train_acc),
+        ),
+        (
+            "final test accuracy".to_string(),
+            format!("{:.4}", summary.test_acc),
+        ),
+    ];
+    if summary.interrupted {
+        config.push(("note".to_string(), "interrupted before the end".to_string()));
+    }
+    Ok(html::Report {
+        title: format!("backprop: {} on {}", arch.name(), info.dataset),
+        config,
+        charts,
+        history: summary.history.clone(),
+        class_names: test.class_names.clone(),
+        confusion: evaluation.confusion,
+        misclassified,
+        first_layer,
+    })
+}

@@ -1,0 +1,643 @@
+//! A whole training run as a value: what `backprop train` does, for any caller.
+//!
+//! A [`RunSpec`] says what to train — the data and the seed, the architecture, the optimizer
+//! and its parameters, the schedule, the precision — and serialises (serde) to the JSON that
+//! model files and checkpoints record. [`Run::new`] loads the data and builds the network and
+//! optimizer from a spec; [`Run::resume`] reads them back from a checkpoint.
+//! [`Run::train`] trains, calling back with progress ([`Event`]s), stopping when asked,
+//! writing checkpoints if told where, and returns the history ([`Summary`]); the trained
+//! network stays in [`Run::net`], ready for [`Run::save`], [`Run::report`] or
+//! [`Run::learning_curves`].
+//!
+//! `backprop train` in a few lines:
+//!
+//! ```
+//! use backprop::run::{Hooks, Run, RunSpec};
+//! use backprop::train::{Event, Length};
+//!
+//! let mut spec = RunSpec::default(); // TwoLayerNet 64-50-10 on the embedded digits, SGD 0.1
+//! spec.schedule.length = Some(Length::Epochs(40));
+//! let mut run = Run::<f32>::new(&spec)?;
+//! let mut evaluations = 0;
+//! let summary = run.train(Hooks {
+//!     on_event: Some(&mut |e: Event| {
+//!         if let Event::Eval(r) = e {
+//!             evaluations += 1;
+//!             println!("epoch {} test acc {:.4}", r.epoch, r.test_acc);
+//!         }
+//!     }),
+//!     ..Hooks::default()
+//! })?;
+//! assert_eq!((evaluations, summary.history.len()), (40, 40));
+//! assert!(summary.test_acc > 0.9);
+//! // The spec as recorded, with every default filled in: the same JSON gives the same run.
+//! let json = run.spec.to_json();
+//! assert_eq!(RunSpec::from_json(&json)?, run.spec);
+//! let svg = backprop::report::plot::to_svg(&run.learning_curves(&summary))?;
+//! assert!(svg.starts_with("<svg"));
+//! # Ok::<(), backprop::Error>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Split, datasets, digits};
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::io::checkpoint::{self, CheckpointDir};
+use crate::io::safetensors::ModelInfo;
+use crate::nets::{Arch, Network};
+use crate::optim::{Hyper, Optimizer, OptimizerKind};
+use crate::report;
+use crate::rng::Rng;
+use crate::train::{
+    Checkpoint, Control, EVAL_BATCH, Event, Length, Progress, Sampling, Summary, TrainConfig,
+};
+
+/// Everything that decides a training run. Serialised as
+/// `{"data": …, "arch": …, "optimizer": …, "schedule": …, "precision": "F32"}`; unset values
+/// (`None`) take the defaults [`Run::new`] fills in and records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Where the data comes from, and the seed of every random choice.
+    pub data: DataSpec,
+    /// The network.
+    pub arch: Arch,
+    /// The update rule and its parameters.
+    pub optimizer: OptimizerSpec,
+    /// How long, in what batches, evaluated how often.
+    pub schedule: Schedule,
+    /// The float type the run computes in.
+    pub precision: Precision,
+}
+
+impl Default for RunSpec {
+    /// `backprop train` without flags: the book's TwoLayerNet (50 hidden units, weights
+    /// N(0, 0.01²)) on the embedded digits, SGD with lr 0.1, batches of 100, seed 42.
+    fn default() -> Self {
+        RunSpec {
+            data: DataSpec::default(),
+            arch: Arch::TwoLayer {
+                hidden: 50,
+                weight_init_std: 0.01,
+            },
+            optimizer: OptimizerSpec::default(),
+            schedule: Schedule::default(),
+            precision: Precision::F32,
+        }
+    }
+}
+
+impl RunSpec {
+    /// The spec as JSON text (its serde form).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a run spec serialises")
+    }
+
+    /// The spec as a JSON value (its serde form).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a run spec serialises")
+    }
+
+    /// Reads a spec written by [`RunSpec::to_json`].
+    pub fn from_json(text: &str) -> Result<RunSpec> {
+        serde_json::from_str(text)
+            .map_err(|e| Error::Invalid(format!("not a valid run specification: {e}")))
+    }
+}
+
+/// Where the data comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataSpec {
+    /// `digits`, `mnist` or `fashion-mnist`; `None` for the embedded digits, or for what
+    /// `dir` holds. A run records here the name of the set it loaded.
+    pub dataset: Option<String>,
+    /// A directory holding the four IDX files.
+    pub dir: Option<PathBuf>,
+    /// The seed of the digits' split, the initial weights, the batch order and dropout.
+    pub seed: u64,
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        DataSpec {
+            dataset: None,
+            dir: None,
+            seed: 42,
+        }
+    }
+}
+
+impl DataSpec {
+    /// Loads the training and test parts: the embedded digits split 80/20 by the seed, or an
+    /// IDX set with its own split (a named set from `dir` or where
+    /// [`datasets::load_known`] looks for it; any set from `dir`).
+    pub fn load(&self) -> Result<Split> {
+        match (self.dataset.as_deref(), &self.dir) {
+            (Some("digits"), Some(dir)) => Err(Error::Invalid(format!(
+                "{} holds IDX files, which conflicts with the embedded digits dataset",
+                dir.display()
+            ))),
+            (None | Some("digits"), None) => {
+                Ok(digits::load_digits()?.split(0.8, &mut Rng::stream(self.seed, "split")))
+            }
+            (Some(name), dir) => match (datasets::Known::from_name(name), dir) {
+                (Some(known), dir) => datasets::load_known(known, dir.as_deref()),
+                (None, Some(dir)) => Ok(datasets::load_dir(dir, None)?.0),
+                (None, None) => Err(Error::Invalid(format!(
+                    "unknown dataset {name:?}; expected digits, mnist or fashion-mnist"
+                ))),
+            },
+            (None, Some(dir)) => Ok(datasets::load_dir(dir, None)?.0),
+        }
+    }
+}
+
+/// The update rule and its hyperparameters. Serialised flat:
+/// `{"name": "adam", "lr": 0.001, "momentum": null, …}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerSpec {
+    /// The rule.
+    #[serde(rename = "name")]
+    pub kind: OptimizerKind,
+    /// Its hyperparameters; unset ones take the book's defaults, and an unset learning rate
+    /// [`default_lr`].
+    #[serde(flatten)]
+    pub hyper: Hyper,
+}
+
+impl OptimizerSpec {
+    /// The optimizer, in precision `F`.
+    pub fn build<F: Float>(&self) -> Box<dyn Optimizer<F>> {
+        crate::optim::build::<F>(self.kind, &self.hyper)
+    }
+}
+
+/// `train`'s default learning rate: 0.1 for SGD (the book's chapter-5 run), the book's
+/// optimizer defaults otherwise.
+pub fn default_lr(kind: OptimizerKind) -> f64 {
+    match kind {
+        OptimizerKind::Sgd => 0.1,
+        other => other.default_lr(),
+    }
+}
+
+/// The default length of a run on `train_len` samples: about 10,000 steps of 100 on MNIST
+/// (the book's run, 17 epochs), 200 short epochs on small sets.
+pub fn default_epochs(train_len: usize) -> usize {
+    if train_len >= 10_000 { 17 } else { 200 }
+}
+
+/// How long to train, in what batches, evaluated how often. Serialised as
+/// `{"epochs", "iters", "batch_size", "eval_every", "eval_samples", "sampling"}`, one of
+/// `epochs` and `iters` set (neither: [`default_epochs`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "ScheduleRecord", try_from = "ScheduleRecord")]
+pub struct Schedule {
+    /// Epochs or steps; `None` is [`default_epochs`] for the data.
+    pub length: Option<Length>,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Evaluate every this many steps instead of after every epoch.
+    pub eval_every: Option<usize>,
+    /// Per-evaluation accuracies on only the first this-many samples of each set.
+    pub eval_samples: Option<usize>,
+    /// How batches are drawn.
+    pub sampling: Sampling,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            length: None,
+            batch_size: 100,
+            eval_every: None,
+            eval_samples: None,
+            sampling: Sampling::Shuffle,
+        }
+    }
+}
+
+/// [`Schedule`] as it is written.
+#[derive(Clone, Serialize, Deserialize)]
+struct ScheduleRecord {
+    epochs: Option<usize>,
+    iters: Option<usize>,
+    batch_size: usize,
+    eval_every: Option<usize>,
+    eval_samples: Option<usize>,
+    sampling: Sampling,
+}
+
+impl From<Schedule> for ScheduleRecord {
+    fn from(s: Schedule) -> Self {
+        ScheduleRecord {
+            epochs: match s.length {
+                Some(Length::Epochs(e)) => Some(e),
+                _ => None,
+            },
+            iters: match s.length {
+                Some(Length::Iters(n)) => Some(n),
+                _ => None,
+            },
+            batch_size: s.batch_size,
+            eval_every: s.eval_every,
+            eval_samples: s.eval_samples,
+            sampling: s.sampling,
+        }
+    }
+}
+
+impl TryFrom<ScheduleRecord> for Schedule {
+    type Error = String;
+    fn try_from(r: ScheduleRecord) -> std::result::Result<Self, String> {
+        let length = match (r.epochs, r.iters) {
+            (Some(_), Some(_)) => return Err("a schedule has epochs or iters, not both".into()),
+            (Some(e), None) => Some(Length::Epochs(e)),
+            (None, Some(n)) => Some(Length::Iters(n)),
+            (None, None) => None,
+        };
+        if r.batch_size == 0 {
+            return Err("the batch size must be at least 1".into());
+        }
+        Ok(Schedule {
+            length,
+            batch_size: r.batch_size,
+            eval_every: r.eval_every,
+            eval_samples: r.eval_samples,
+            sampling: r.sampling,
+        })
+    }
+}
+
+/// The float type of a run or a model file. Serialised as `"F32"`, `"F64"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Precision {
+    /// 32-bit floats (fast).
+    #[default]
+    F32,
+    /// 64-bit floats, as the book's NumPy code computes.
+    F64,
+}
+
+impl Precision {
+    /// The precision of `F`.
+    pub fn of<F: Float>() -> Precision {
+        if F::DTYPE == "F32" {
+            Precision::F32
+        } else {
+            Precision::F64
+        }
+    }
+}
+
+/// The callbacks and controls of [`Run::train`]; all optional.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    /// Called at the start, after every step and after every evaluation.
+    pub on_event: Option<&'a mut dyn FnMut(Event)>,
+    /// When it becomes `true` (a signal handler, a button), training stops after the current
+    /// step; the summary says `interrupted`, and a checkpoint is written first if
+    /// `checkpoint_dir` is set.
+    pub stop: Option<&'a AtomicBool>,
+    /// Write a checkpoint into this directory at every evaluation (the two newest are
+    /// kept); [`Run::resume`] continues from it. The directory is locked while the run
+    /// trains.
+    pub checkpoint_dir: Option<&'a Path>,
+}
+
+/// A training run: its spec with every default filled in, the data, the network and the
+/// optimizer (and, when resumed, where it stands).
+pub struct Run<F: Float> {
+    /// What the run is, as it will be recorded.
+    pub spec: RunSpec,
+    /// The training and test sets.
+    pub data: Split,
+    /// The network: freshly initialised, restored, or — after [`Run::train`] — trained.
+    pub net: Network<F>,
+    /// The optimizer, with its state.
+    pub optimizer: Box<dyn Optimizer<F>>,
+    progress: Option<Progress>,
+}
+
+impl<F: Float> Run<F> {
+    /// Loads the data and builds the network and optimizer that `spec` describes, computing
+    /// in `F` (recorded as [`RunSpec::precision`]). Refuses data without training or test
+    /// samples, and sizes that would not fit in memory.
+    pub fn new(spec: &RunSpec) -> Result<Self> {
+        let data = spec.data.load()?;
+        data.train.require_samples("training")?;
+        data.test.require_samples("test")?;
+        let mut spec = spec.clone();
+        spec.precision = Precision::of::<F>();
+        spec.data.dataset = Some(data.train.name.clone());
+        let kind = spec.optimizer.kind;
+        let hyper = &mut spec.optimizer.hyper;
+        hyper.lr = Some(hyper.lr.unwrap_or(default_lr(kind)));
+        let s = &mut spec.schedule;
+        s.length = Some(
+            s.length
+                .unwrap_or(Length::Epochs(default_epochs(data.train.len()))),
+        );
+        // Each step holds one batch (the whole set at most when drawing without
+        // replacement), each evaluation one of EVAL_BATCH.
+        let batch = match s.sampling {
+            Sampling::Shuffle => s.batch_size.min(data.train.len()),
+            Sampling::Replacement => s.batch_size,
+        };
+        spec.arch.check_training_fits(
+            data.train.image_shape,
+            data.train.num_classes(),
+            batch.max(EVAL_BATCH),
+            size_of::<F>(),
+            kind.arrays_per_param(),
+        )?;
+        let net = spec.arch.build(
+            data.train.image_shape,
+            data.train.num_classes(),
+            &mut Rng::stream(spec.data.seed, "init"),
+        )?;
+        Ok(Run {
+            optimizer: spec.optimizer.build(),
+            spec,
+            data,
+            net,
+            progress: None,
+        })
+    }
+
+    /// The run saved in the checkpoint file `path` (see [`checkpoint::latest`] for a
+    /// directory's newest): the same data, network, optimizer state, batch order and
+    /// schedule, continuing from the step it reached. Change [`Schedule::length`] in
+    /// [`Run::spec`] to train longer.
+    pub fn resume(path: &Path) -> Result<Self> {
+        let restored = checkpoint::load::<F>(path)?;
+        let mut spec = recorded_spec(&restored.run, &restored.model.info, path)?;
+        spec.precision = Precision::of::<F>();
+        // A directory names its own dataset (any IDX set, whose name is then the
+        // directory's); otherwise the dataset is one of ours, by name.
+        let mut source = spec.data.clone();
+        if source.dir.is_some() {
+            source.dataset = None;
+        }
+        let data = source.load()?;
+        let mut optimizer = spec.optimizer.build::<F>();
+        optimizer
+            .load_state(&restored.optimizer)
+            .map_err(|e| Error::format(path, e.to_string()))?;
+        Ok(Run {
+            spec,
+            data,
+            net: restored.model.net,
+            optimizer,
+            progress: Some(restored.progress),
+        })
+    }
+
+    /// The step a resumed run continues from (`None` for a new run).
+    pub fn resumed_at(&self) -> Option<usize> {
+        self.progress.as_ref().map(|p| p.iter)
+    }
+
+    /// Steps per epoch on this run's data: `ceil(N / batch_size)`.
+    pub fn steps_per_epoch(&self) -> usize {
+        crate::train::iters_per_epoch(self.data.train.len(), self.spec.schedule.batch_size)
+    }
+
+    /// The training loop's settings.
+    pub fn config(&self) -> TrainConfig {
+        let s = &self.spec.schedule;
+        TrainConfig {
+            length: s
+                .length
+                .unwrap_or(Length::Epochs(default_epochs(self.data.train.len()))),
+            batch_size: s.batch_size,
+            seed: self.spec.data.seed,
+            eval_every: s.eval_every,
+            sampling: s.sampling,
+            layout: self.spec.arch.layout(),
+            eval_batch: EVAL_BATCH,
+            eval_samples: s.eval_samples,
+        }
+    }
+
+    /// What a model file records about this run's network besides its tensors.
+    pub fn model_info(&self) -> ModelInfo {
+        ModelInfo {
+            arch: self.spec.arch.clone(),
+            image_shape: self.data.train.image_shape,
+            class_names: self.data.train.class_names.clone(),
+            dataset: self.data.train.name.clone(),
+            train_config: self.spec.to_value(),
+        }
+    }
+
+    /// Trains the network (from where a resumed run stood), reporting through `hooks`.
+    ///
+    /// Stops with [`Error::Diverged`] at the first step whose loss or weights are not
+    /// finite; a run stopped through [`Hooks::stop`] returns its summary with `interrupted`.
+    pub fn train(&mut self, hooks: Hooks<'_>) -> Result<Summary> {
+        let mut checkpoints = match hooks.checkpoint_dir {
+            Some(dir) => Some(CheckpointDir::new(
+                dir,
+                self.model_info(),
+                self.spec.to_value(),
+            )?),
+            None => None,
+        };
+        let control = Control {
+            resume: self.progress.take(),
+            checkpoint: checkpoints.as_mut().map(|c| c as &mut dyn Checkpoint<F>),
+            stop: hooks.stop,
+        };
+        let mut ignore = |_: Event| {};
+        let on_event = match hooks.on_event {
+            Some(f) => f,
+            None => &mut ignore,
+        };
+        let cfg = self.config();
+        crate::train::train_with(
+            &mut self.net,
+            &mut *self.optimizer,
+            &self.data,
+            &cfg,
+            control,
+            on_event,
+        )
+    }
+
+    /// Writes the network and [`Run::model_info`] to a model file, atomically.
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        let info = self.model_info();
+        crate::io::safetensors::save(path, &mut self.net, &info)
+    }
+
+    /// The learning curves of a finished run: loss per step, accuracies per evaluation.
+    pub fn learning_curves(&self, summary: &Summary) -> report::plot::Figure {
+        report::run::learning_curves(summary, self.spec.arch.name(), &self.data.train.name)
+    }
+
+    /// The self-contained HTML report of a finished run (see [`report::run::report`]).
+    pub fn report(&mut self, summary: &Summary) -> Result<String> {
+        let info = self.model_info();
+        let r = report::run::report(&mut self.net, &self.data, summary, &info)?;
+        Ok(report::html::render(&r))
+    }
+}
+
+/// The spec a checkpoint recorded (`run`), with the architecture of its model (`info`) when
+/// the record predates specs holding one.
+fn recorded_spec(run: &serde_json::Value, info: &ModelInfo, path: &Path) -> Result<RunSpec> {
+    let mut run = run.clone();
+    if let Some(map) = run.as_object_mut() {
+        map.entry("arch").or_insert_with(|| info.arch.to_json());
+    }
+    let spec: RunSpec = serde_json::from_value(run)
+        .map_err(|e| Error::format(path, format!("the checkpoint's run is invalid: {e}")))?;
+    if spec.arch != info.arch {
+        return Err(Error::format(
+            path,
+            "the checkpoint's run and its model have different architectures",
+        ));
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::Init;
+    use crate::nets::Activation;
+
+    #[test]
+    fn a_spec_round_trips_through_json_in_the_recorded_shape() {
+        let spec = RunSpec {
+            data: DataSpec {
+                dataset: Some("digits".into()),
+                dir: None,
+                seed: 7,
+            },
+            arch: Arch::MultiLayer {
+                hidden: vec![10, 20],
+                activation: Activation::Sigmoid,
+                init: Init::Std(0.05),
+                batch_norm: true,
+                dropout: Some(0.25),
+                weight_decay: 0.001,
+            },
+            optimizer: OptimizerSpec {
+                kind: OptimizerKind::Adam,
+                hyper: Hyper {
+                    lr: Some(0.002),
+                    beta1: Some(0.8),
+                    ..Hyper::default()
+                },
+            },
+            schedule: Schedule {
+                length: Some(Length::Iters(300)),
+                batch_size: 32,
+                eval_every: Some(50),
+                eval_samples: None,
+                sampling: Sampling::Replacement,
+            },
+            precision: Precision::F64,
+        };
+        let v: serde_json::Value = serde_json::from_str(&spec.to_json()).unwrap();
+        // The shape `train` wrote before specs existed, which checkpoints and `eval` read.
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "data": {"dataset": "digits", "dir": null, "seed": 7},
+                "arch": {"name": "multi-layer", "hidden": [10, 20], "activation": "sigmoid",
+                         "init": "std:0.05", "batch_norm": true, "dropout": 0.25,
+                         "weight_decay": 0.001},
+                "optimizer": {"name": "adam", "lr": 0.002, "momentum": null, "beta1": 0.8,
+                              "beta2": null, "decay_rate": null},
+                "schedule": {"epochs": null, "iters": 300, "batch_size": 32, "eval_every": 50,
+                             "eval_samples": null, "sampling": "replacement"},
+                "precision": "F64",
+            })
+        );
+        assert_eq!(RunSpec::from_json(&spec.to_json()).unwrap(), spec);
+        // Both lengths at once, or a zero batch, is no schedule.
+        let mut both = v.clone();
+        both["schedule"]["epochs"] = serde_json::json!(3);
+        let e = RunSpec::from_json(&both.to_string()).unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
+        let mut zero = v;
+        zero["schedule"]["batch_size"] = serde_json::json!(0);
+        assert!(RunSpec::from_json(&zero.to_string()).is_err());
+    }
+
+    #[test]
+    fn new_fills_in_the_defaults_it_used() {
+        let mut run = Run::<f64>::new(&RunSpec::default()).unwrap();
+        let s = &run.spec;
+        assert_eq!(s.precision, Precision::F64);
+        assert_eq!(s.data.dataset.as_deref(), Some("digits"));
+        assert_eq!(s.optimizer.hyper.lr, Some(0.1));
+        // 1438 training digits (80 % of 1797): the short-set default.
+        assert_eq!(run.data.train.len(), 1438);
+        assert_eq!(s.schedule.length, Some(Length::Epochs(200)));
+        assert_eq!(run.steps_per_epoch(), 15);
+        assert_eq!(run.net.param_count(), 64 * 50 + 50 + 50 * 10 + 10);
+    }
+
+    /// A stop request ends the run after the step in progress; the checkpoint it leaves
+    /// resumes into the same weights as an uninterrupted run of the same spec.
+    #[test]
+    fn a_run_stopped_and_resumed_equals_a_whole_run() {
+        let dir = std::env::temp_dir().join(format!("backprop-run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut spec = RunSpec {
+            arch: Arch::TwoLayer {
+                hidden: 8,
+                weight_init_std: 0.01,
+            },
+            ..RunSpec::default()
+        };
+        spec.schedule.length = Some(Length::Iters(30));
+        spec.schedule.eval_every = Some(10);
+        spec.optimizer.kind = OptimizerKind::Adam;
+
+        let mut whole = Run::<f32>::new(&spec).unwrap();
+        let full = whole.train(Hooks::default()).unwrap();
+
+        let stop = AtomicBool::new(false);
+        let mut first = Run::<f32>::new(&spec).unwrap();
+        let mut steps = 0;
+        let part = first
+            .train(Hooks {
+                on_event: Some(&mut |e| {
+                    if let Event::Step { .. } = e {
+                        steps += 1;
+                        if steps == 17 {
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }),
+                stop: Some(&stop),
+                checkpoint_dir: Some(&dir),
+            })
+            .unwrap();
+        assert!(part.interrupted);
+        assert_eq!(part.iters, 17);
+
+        let mut rest = Run::<f32>::resume(&checkpoint::latest(&dir).unwrap()).unwrap();
+        assert_eq!(rest.resumed_at(), Some(17));
+        assert_eq!(rest.spec, whole.spec);
+        let end = rest.train(Hooks::default()).unwrap();
+        assert_eq!(end.iters, 30);
+        assert_eq!(end.losses, full.losses);
+        let weights = |net: &mut Network<f32>| -> Vec<Vec<f32>> {
+            net.params()
+                .iter()
+                .map(|p| p.value.iter().copied().collect())
+                .collect()
+        };
+        assert_eq!(weights(&mut rest.net), weights(&mut whole.net));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
