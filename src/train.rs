@@ -87,7 +87,9 @@ pub struct EpochRecord {
     pub train_acc: f64,
     /// Accuracy on the whole test set.
     pub test_acc: f64,
-    /// Seconds since the start of training.
+    /// Seconds since the start of training (0 when read from a checkpoint, which records
+    /// no wall-clock times).
+    #[serde(default)]
     pub seconds: f64,
 }
 
@@ -183,7 +185,10 @@ pub struct Progress {
     pub history: Vec<EpochRecord>,
     /// The loss of every step so far.
     pub losses: Vec<f64>,
-    /// Wall time spent before this session, in seconds.
+    /// Wall time spent before this session, in seconds. Checkpoints do not record it (nor
+    /// the history's times), so that the same run writes the same bytes: a resumed run counts
+    /// time from its own start.
+    #[serde(default)]
     pub seconds: f64,
 }
 

@@ -3,7 +3,8 @@
 //! A checkpoint is a model file ([`super::safetensors`]) that also holds the optimizer's
 //! arrays (tensors named `optimizer.…`, which model loading skips — so `backprop eval` reads
 //! a checkpoint like any model) and, in its metadata, the run's [`Progress`] (step, batch
-//! generator, history, losses), the optimizer's scalars, the dropout generators, and an
+//! generator, history, losses; no wall-clock times, so that the same run writes the same
+//! bytes), the optimizer's scalars, the dropout generators, and an
 //! opaque description of the run that the caller uses to rebuild the data and settings.
 //!
 //! A checkpoint directory holds `step-NNNNNNNN.safetensors` files, each written atomically
@@ -139,7 +140,7 @@ impl<F: Float> Checkpoint<F> for CheckpointDir {
             .collect();
         let rngs: Vec<[u64; 4]> = net.rngs().iter().map(|r| r.state()).collect();
         let checkpoint = json!({
-            "progress": progress,
+            "progress": without_times(progress),
             "optimizer": {"name": opt.name(), "scalars": state.scalars},
             "rngs": rngs,
             "run": self.run,
@@ -158,6 +159,22 @@ impl<F: Float> Checkpoint<F> for CheckpointDir {
         }
         Ok(())
     }
+}
+
+/// `progress` as a checkpoint records it: without its wall-clock times (`seconds`, also in
+/// each evaluation), so that two identical runs write identical checkpoints.
+fn without_times(progress: &Progress) -> Value {
+    let mut v = serde_json::to_value(progress).expect("progress serialises");
+    let mut strip = |o: &mut Value| {
+        if let Some(map) = o.as_object_mut() {
+            map.remove("seconds");
+        }
+    };
+    strip(&mut v);
+    if let Some(history) = v.get_mut("history").and_then(Value::as_array_mut) {
+        history.iter_mut().for_each(&mut strip);
+    }
+    v
 }
 
 /// The progress recorded in a checkpoint, checked for consistency.

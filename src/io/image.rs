@@ -56,7 +56,8 @@ impl std::error::Error for DecodeError {}
 const MAX_DECODED_BYTES: usize = 512 << 20;
 
 /// The most pixels an image may have (8192 × 8192): enough for any camera, and at most
-/// [`MAX_DECODED_BYTES`] for its decoded samples (8 bytes per pixel: RGBA at 16 bits).
+/// 512 MiB (the `image` crate's default limit) for its decoded samples (8 bytes per pixel: RGBA
+/// at 16 bits).
 /// Everything else `predict` keeps per image is a byte per pixel (the grey image), so
 /// reading and preparing one image takes at most 576 MiB beyond the file.
 pub const MAX_PIXELS: usize = 64 << 20;
