@@ -70,26 +70,19 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
 }
 
 /// What `RLIMIT_AS` leaves beyond the process's current virtual size (`VmSize`), if a limit is
-/// set.
+/// set (read from `/proc/self/limits`, the soft limit's column).
 fn address_space_left() -> Option<u64> {
-    #[cfg(target_os = "linux")]
-    {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes one rlimit into the struct it is given.
-        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0
-            || limit.rlim_cur == libc::RLIM_INFINITY
-        {
-            return None;
-        }
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let used = kib_field(&status, "VmSize:").unwrap_or(0);
-        Some(limit.rlim_cur.saturating_sub(used))
-    }
-    #[cfg(not(target_os = "linux"))]
-    None
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let soft: u64 = soft_limit(&limits, "Max address space")?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let used = kib_field(&status, "VmSize:").unwrap_or(0);
+    Some(soft.saturating_sub(used))
+}
+
+/// The soft limit of the `name` row of a `/proc/<pid>/limits` table, `None` when unlimited.
+fn soft_limit(limits: &str, name: &str) -> Option<u64> {
+    let row = limits.lines().find_map(|l| l.strip_prefix(name))?;
+    row.split_whitespace().next()?.parse().ok()
 }
 
 /// `bytes` for people: `25.6 GB`, `640 MB`, `12 kB` (powers of 1000).
@@ -99,5 +92,25 @@ pub fn human_bytes(bytes: u64) -> String {
         0..1_000_000 => format!("{:.0} kB", b / 1e3),
         1_000_000..1_000_000_000 => format!("{:.0} MB", b / 1e6),
         _ => format!("{:.1} GB", b / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_address_space_limit_is_read_from_proc_limits() {
+        let table = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                     Max stack size            8388608              unlimited            bytes     \n\
+                     Max address space         4294967296           unlimited            bytes     \n";
+        assert_eq!(soft_limit(table, "Max address space"), Some(4 << 30));
+        assert_eq!(soft_limit(table, "Max stack size"), Some(8 << 20));
+        let unlimited =
+            "Max address space         unlimited            unlimited            bytes\n";
+        assert_eq!(soft_limit(unlimited, "Max address space"), None);
+        // This process's own table has the row.
+        let own = std::fs::read_to_string("/proc/self/limits").unwrap();
+        assert!(own.contains("Max address space"), "{own}");
     }
 }

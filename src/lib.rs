@@ -22,6 +22,7 @@
 
 pub mod alloc;
 pub mod bench;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod cpu;
 pub mod data;

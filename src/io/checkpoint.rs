@@ -71,15 +71,12 @@ fn lock(dir: &Path) -> Result<std::fs::File> {
         .truncate(false)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a descriptor this function owns; no memory is passed.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::WouldBlock {
-                return Err(Error::io(&path, e));
-            }
+    // std's lock is flock(2) on Unix: held by the open file, released by the kernel
+    // however the process ends.
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        Err(std::fs::TryLockError::WouldBlock) => {
             return Err(Error::io(
                 dir,
                 std::io::Error::new(
