@@ -76,6 +76,27 @@ impl Float for f64 {
     }
 }
 
+/// The float type of a run or a model file. Serialised as `"F32"`, `"F64"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Precision {
+    /// 32-bit floats (fast).
+    #[default]
+    F32,
+    /// 64-bit floats, as the book's NumPy code computes.
+    F64,
+}
+
+impl Precision {
+    /// The precision of `F`.
+    pub fn of<F: Float>() -> Precision {
+        if F::DTYPE == "F32" {
+            Precision::F32
+        } else {
+            Precision::F64
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Split, datasets, digits};
 use crate::error::{Error, Result};
 use crate::float::Float;
+pub use crate::float::Precision;
 use crate::io::checkpoint::{self, CheckpointDir};
 use crate::io::safetensors::ModelInfo;
 use crate::nets::{Arch, Network};
@@ -269,27 +270,6 @@ impl TryFrom<ScheduleRecord> for Schedule {
             eval_samples: r.eval_samples,
             sampling: r.sampling,
         })
-    }
-}
-
-/// The float type of a run or a model file. Serialised as `"F32"`, `"F64"`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Precision {
-    /// 32-bit floats (fast).
-    #[default]
-    F32,
-    /// 64-bit floats, as the book's NumPy code computes.
-    F64,
-}
-
-impl Precision {
-    /// The precision of `F`.
-    pub fn of<F: Float>() -> Precision {
-        if F::DTYPE == "F32" {
-            Precision::F32
-        } else {
-            Precision::F64
-        }
     }
 }
 

@@ -28,7 +28,7 @@ fn pickle_corpus_never_panics() {
             let tensors = backprop::io::pickle::parse_pickle(&bytes)?;
             // As the fuzz target does: import what parsed as a TwoLayerNet.
             let _ = backprop::io::import::network_from_tensors::<f32>(
-                &backprop::io::import::ArchSpec::TwoLayer,
+                &backprop::nets::Arch::book("two-layer").unwrap(),
                 &tensors,
                 Path::new("corpus"),
             );

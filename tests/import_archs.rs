@@ -4,7 +4,8 @@
 
 mod common;
 
-use backprop::io::import::{ArchSpec, import_pickle};
+use backprop::io::import::import_pickle;
+use backprop::nets::Arch;
 use ndarray::ArrayD;
 
 use common::{backprop, expected, fixture, scratch};
@@ -15,7 +16,7 @@ fn imported_nets_compute_the_numpy_logits() {
     let nets = all["nets"].as_object().unwrap();
     assert_eq!(nets.len(), 4);
     for (file, want) in nets {
-        let spec: ArchSpec = want["arch"].as_str().unwrap().parse().unwrap();
+        let spec: Arch = want["arch"].as_str().unwrap().parse().unwrap();
         let (mut net, info, warnings) = import_pickle::<f64>(&fixture(file), &spec, None).unwrap();
         assert!(warnings.is_empty(), "{file}: {warnings:?}");
         // The input shape is not in the pickle: it was inferred from the weights.
@@ -175,13 +176,21 @@ fn wrong_pickles_list_every_mismatch() {
 fn input_shape_overrides_the_inference() {
     let path = fixture("simple_conv.pkl");
     // 13×13 pools to the same 4×4 maps as 12×12 (conv 9×9, pool 4×4): both fit.
-    let (_, info, _) =
-        import_pickle::<f32>(&path, &ArchSpec::SimpleConv, Some([1, 13, 13])).unwrap();
+    let (_, info, _) = import_pickle::<f32>(
+        &path,
+        &Arch::book("simple-conv").unwrap(),
+        Some([1, 13, 13]),
+    )
+    .unwrap();
     assert_eq!(info.image_shape, [1, 13, 13]);
     // 16×16 gives 6×6 maps: W2 no longer fits, and the error says so.
-    let e = import_pickle::<f32>(&path, &ArchSpec::SimpleConv, Some([1, 16, 16]))
-        .unwrap_err()
-        .to_string();
+    let e = import_pickle::<f32>(
+        &path,
+        &Arch::book("simple-conv").unwrap(),
+        Some([1, 16, 16]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("tensor W2 has shape [64, 12], the architecture needs [144, 12]"),
         "{e}"

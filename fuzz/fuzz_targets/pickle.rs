@@ -4,12 +4,13 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use backprop::io::import::{ArchSpec, network_from_tensors};
+use backprop::io::import::network_from_tensors;
+use backprop::nets::Arch;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(tensors) = backprop::io::pickle::parse_pickle(data) {
         let _ = network_from_tensors::<f32>(
-            &ArchSpec::TwoLayer,
+            &Arch::book("two-layer").unwrap(),
             &tensors,
             std::path::Path::new("fuzz"),
         );

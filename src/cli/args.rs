@@ -10,6 +10,37 @@ use crate::error::{Error, Result};
 use crate::optim::{Hyper, OptimizerKind};
 use crate::run::DataSpec;
 
+/// A flag whose values name library values: `choices` holds each value's name, its help
+/// (listed by `--help`) and the value, so the flag needs no enum of its own.
+pub fn named<T: Clone + Send + Sync + 'static>(
+    choices: &'static [(&'static str, &'static str, T)],
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(
+        choices
+            .iter()
+            .map(|(name, help, _)| clap::builder::PossibleValue::new(*name).help(*help)),
+    )
+    .map(move |s| {
+        choices
+            .iter()
+            .find(|(name, _, _)| *name == s)
+            .map(|(_, _, v)| v.clone())
+            .expect("clap accepts only the listed names")
+    })
+}
+
+/// The name of `value` among `choices` (see [`named`]).
+pub fn choice_name<T: PartialEq>(
+    choices: &[(&'static str, &'static str, T)],
+    value: &T,
+) -> &'static str {
+    choices
+        .iter()
+        .find(|(_, _, v)| v == value)
+        .map_or("none", |(name, _, _)| *name)
+}
+
 /// The datasets `--dataset` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DatasetName {

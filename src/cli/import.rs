@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::error::Result;
-use crate::io::import::{ArchSpec, parse_input_shape};
+use crate::io::import::parse_input_shape;
 use crate::io::{model_file, safetensors};
 
 #[derive(Debug, Args)]
@@ -16,7 +16,7 @@ pub struct ImportArgs {
     /// Its architecture: two-layer, multi-layer:H1,H2,…[:sigmoid|relu], simple-conv or
     /// deep-conv.
     #[arg(long)]
-    arch: ArchSpec,
+    arch: crate::nets::Arch,
     /// The input shape `C,H,W` [default: inferred from the weights: 784 inputs → 1,28,28;
     /// a conv net's from its first Affine, trying 28×28 and 8×8 first].
     #[arg(long, value_name = "C,H,W", value_parser = parse_input_shape)]

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::args::positive_usize;
 use crate::error::Result;
 use crate::float::Float;
-use crate::io::import::{ArchSpec, parse_input_shape};
+use crate::io::import::parse_input_shape;
 use crate::io::model_file;
 use crate::io::safetensors::LoadedModel;
 use crate::predict::{self, Prediction};
@@ -23,7 +23,7 @@ pub struct PredictArgs {
     /// The architecture of a pickle: two-layer, multi-layer:H1,H2,…[:sigmoid|relu],
     /// simple-conv or deep-conv.
     #[arg(long)]
-    arch: Option<ArchSpec>,
+    arch: Option<crate::nets::Arch>,
     /// The input shape of a pickle's net, `C,H,W` [default: inferred from its weights].
     #[arg(long, value_name = "C,H,W", value_parser = parse_input_shape, requires = "arch")]
     input_shape: Option<[usize; 3]>,

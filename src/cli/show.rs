@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use ndarray::Ix4;
 
 use crate::error::{Error, Result};
-use crate::io::import::ArchSpec;
+
 use crate::nets::Network;
 use crate::report::filters::FilterGrid;
 use crate::rng::Rng;
@@ -28,7 +28,7 @@ enum What {
         model: PathBuf,
         /// The architecture of a pickle (simple-conv or deep-conv).
         #[arg(long)]
-        arch: Option<ArchSpec>,
+        arch: Option<crate::nets::Arch>,
         /// Where to write the PNG.
         #[arg(long, default_value = "filters.png")]
         out: PathBuf,

@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use super::args::{
-    DataArgs, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, positive_f64, positive_usize, ratio,
+    DataArgs, OptimizerArgs, PlotArgs, Sizes, choice_name, hidden_sizes, named, positive_f64,
+    positive_usize, ratio,
 };
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -18,60 +19,78 @@ use crate::init::Init;
 use crate::io::checkpoint;
 use crate::nets::{Activation, Arch};
 use crate::report::plot;
-use crate::run::{self, Hooks, OptimizerSpec, Run, RunSpec, Schedule};
+use crate::run::{Hooks, OptimizerSpec, Precision, Run, RunSpec, Schedule};
 use crate::train::{Event, Length, Sampling};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Model {
-    /// The book's TwoLayerNet: Affine → ReLU → Affine (§5.7).
-    TwoLayer,
-    /// The book's SimpleConvNet: conv 30×5×5 → ReLU → pool → Affine → ReLU → Affine (§7.5).
-    SimpleConv,
-    /// The book's DeepConvNet: six 3×3 convs, three pools, Affine, dropout (§8.1.1).
-    DeepConv,
-    /// The book's MultiLayerNet(Extend): any hidden sizes, optional batch norm, dropout and
-    /// weight decay (§6).
-    MultiLayer,
-}
+/// `--model`: the architectures by name ([`Arch::NAMES`], built by [`Arch::book`]).
+const MODELS: &[(&str, &str, &str)] = &[
+    (
+        "two-layer",
+        "The book's TwoLayerNet: Affine → ReLU → Affine (§5.7)",
+        "two-layer",
+    ),
+    (
+        "simple-conv",
+        "The book's SimpleConvNet: conv 30×5×5 → ReLU → pool → Affine → ReLU → Affine (§7.5)",
+        "simple-conv",
+    ),
+    (
+        "deep-conv",
+        "The book's DeepConvNet: six 3×3 convs, three pools, Affine, dropout (§8.1.1)",
+        "deep-conv",
+    ),
+    (
+        "multi-layer",
+        "The book's MultiLayerNet(Extend): any hidden sizes, optional batch norm, dropout and \
+         weight decay (§6)",
+        "multi-layer",
+    ),
+];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ActivationArg {
-    /// ReLU.
-    Relu,
-    /// Sigmoid.
-    Sigmoid,
-}
+/// `--activation`.
+const ACTIVATIONS: &[(&str, &str, Activation)] = &[
+    ("relu", "ReLU", Activation::Relu),
+    ("sigmoid", "Sigmoid", Activation::Sigmoid),
+];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum SamplingArg {
-    /// A shuffled pass over the training set per epoch.
-    Shuffle,
-    /// Independent batches with replacement, like the book's np.random.choice.
-    Replacement,
-}
+/// `--sampling`.
+const SAMPLINGS: &[(&str, &str, Sampling)] = &[
+    (
+        "shuffle",
+        "A shuffled pass over the training set per epoch",
+        Sampling::Shuffle,
+    ),
+    (
+        "replacement",
+        "Independent batches with replacement, like the book's np.random.choice",
+        Sampling::Replacement,
+    ),
+];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Precision {
-    /// 32-bit floats (fast).
-    F32,
-    /// 64-bit floats, as the book's NumPy code computes.
-    F64,
-}
+/// `--precision`.
+const PRECISIONS: &[(&str, &str, Precision)] = &[
+    ("f32", "32-bit floats (fast)", Precision::F32),
+    (
+        "f64",
+        "64-bit floats, as the book's NumPy code computes",
+        Precision::F64,
+    ),
+];
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
     /// Network architecture.
-    #[arg(long, value_enum, default_value_t = Model::TwoLayer)]
-    model: Model,
+    #[arg(long, default_value = "two-layer", value_parser = named(MODELS))]
+    model: &'static str,
     /// Hidden layer sizes, comma-separated (`100,100,100,100`); two-layer takes one
     /// [default: 50 for two-layer, 100,100,100,100 for multi-layer].
     #[arg(long, value_parser = hidden_sizes)]
     hidden: Option<Sizes>,
     /// Hidden activation of multi-layer.
-    #[arg(long, value_enum, default_value_t = ActivationArg::Relu)]
-    activation: ActivationArg,
+    #[arg(long, default_value = "relu", value_parser = named(ACTIVATIONS))]
+    activation: Activation,
     /// Initial weights: std:<σ>, xavier (√(1/n)) or he (√(2/n))
     /// [default: std:0.01 for two-layer, he for multi-layer].
     #[arg(long, value_parser = parse_init, conflicts_with = "init_std")]
@@ -104,14 +123,14 @@ pub struct TrainArgs {
     #[arg(long, value_parser = positive_usize)]
     eval_samples: Option<usize>,
     /// How batches are drawn.
-    #[arg(long, value_enum, default_value_t = SamplingArg::Shuffle)]
-    sampling: SamplingArg,
+    #[arg(long, default_value = "shuffle", value_parser = named(SAMPLINGS))]
+    sampling: Sampling,
     /// Standard deviation of the initial Gaussian weights (the book's weight_init_std); the
     /// same as --init std:<σ>.
     #[arg(long, value_parser = positive_f64)]
     init_std: Option<f64>,
     /// Floating-point precision of the computation.
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    #[arg(long, default_value = "f32", value_parser = named(PRECISIONS))]
     precision: Precision,
     /// Write JSON Lines on stdout: one object per evaluation, then a summary.
     #[arg(long)]
@@ -180,8 +199,8 @@ pub fn run(args: TrainArgs, given: &[String]) -> Result<()> {
     }
     let spec = spec(&args)?;
     match spec.precision {
-        run::Precision::F32 => execute(Run::<f32>::new(&spec)?, &args),
-        run::Precision::F64 => execute(Run::<f64>::new(&spec)?, &args),
+        Precision::F32 => execute(Run::<f32>::new(&spec)?, &args),
+        Precision::F64 => execute(Run::<f64>::new(&spec)?, &args),
     }
 }
 
@@ -202,49 +221,49 @@ fn spec(args: &TrainArgs) -> Result<RunSpec> {
             batch_size: args.batch_size,
             eval_every: args.eval_every,
             eval_samples: args.eval_samples,
-            sampling: match args.sampling {
-                SamplingArg::Shuffle => Sampling::Shuffle,
-                SamplingArg::Replacement => Sampling::Replacement,
-            },
+            sampling: args.sampling,
         },
-        precision: match args.precision {
-            Precision::F32 => run::Precision::F32,
-            Precision::F64 => run::Precision::F64,
-        },
+        precision: args.precision,
     })
 }
 
 /// The architecture the flags describe; flags that the model does not have are usage errors.
 fn arch(args: &TrainArgs) -> Result<Arch> {
     let init = args.init.or(args.init_std.map(Init::Std));
-    match args.model {
-        Model::TwoLayer => Ok(Arch::TwoLayer {
-            hidden: one_hidden_size(args, 50)?,
-            weight_init_std: std_init(init, 0.01)?,
+    match Arch::book(args.model).expect("--model takes the book's names") {
+        Arch::TwoLayer {
+            hidden,
+            weight_init_std,
+        } => Ok(Arch::TwoLayer {
+            hidden: one_hidden_size(args, hidden)?,
+            weight_init_std: std_init(init, weight_init_std)?,
         }),
-        Model::SimpleConv => Ok(Arch::SimpleConv {
-            conv: crate::nets::ConvParam::default(),
-            hidden: one_hidden_size(args, 100)?,
-            weight_init_std: std_init(init, 0.01)?,
+        Arch::SimpleConv {
+            conv,
+            hidden,
+            weight_init_std,
+        } => Ok(Arch::SimpleConv {
+            conv,
+            hidden: one_hidden_size(args, hidden)?,
+            weight_init_std: std_init(init, weight_init_std)?,
         }),
-        Model::DeepConv => {
+        Arch::DeepConv { hidden } => {
             if init.is_some_and(|i| i != Init::He) {
                 return Err(Error::Invalid(
                     "deep-conv is always He-initialised, as in the book".into(),
                 ));
             }
             Ok(Arch::DeepConv {
-                hidden: one_hidden_size(args, 50)?,
+                hidden: one_hidden_size(args, hidden)?,
             })
         }
-        Model::MultiLayer => Ok(Arch::MultiLayer {
-            hidden: args.hidden.clone().map_or(vec![100; 4], |h| h.0),
-            activation: match args.activation {
-                ActivationArg::Relu => Activation::Relu,
-                ActivationArg::Sigmoid => Activation::Sigmoid,
-            },
-            // The book's MultiLayerNet defaults to weight_init_std='relu' (He).
-            init: init.unwrap_or(Init::He),
+        // The book's MultiLayerNet defaults to weight_init_std='relu' (He).
+        Arch::MultiLayer {
+            hidden, init: book, ..
+        } => Ok(Arch::MultiLayer {
+            hidden: args.hidden.clone().map_or(hidden, |h| h.0),
+            activation: args.activation,
+            init: init.unwrap_or(book),
             batch_norm: args.batch_norm,
             dropout: args.dropout,
             weight_decay: args.weight_decay,
@@ -255,11 +274,11 @@ fn arch(args: &TrainArgs) -> Result<Arch> {
 /// The one hidden size of the nets that have one (the model's book default if not given);
 /// those nets take no batch norm, dropout or weight decay flags.
 fn one_hidden_size(args: &TrainArgs, default: usize) -> Result<usize> {
-    let model = args.model.to_possible_value().expect("no skipped values");
+    let model = args.model;
     if args.batch_norm || args.dropout.is_some() || args.weight_decay != 0.0 {
         return Err(Error::Invalid(format!(
             "--batch-norm, --dropout and --weight-decay need --model multi-layer, not {}",
-            model.get_name()
+            model
         )));
     }
     match args.hidden.as_ref().map(|h| h.0.as_slice()) {
@@ -267,7 +286,7 @@ fn one_hidden_size(args: &TrainArgs, default: usize) -> Result<usize> {
         Some(&[h]) => Ok(h),
         Some(more) => Err(Error::Invalid(format!(
             "{} takes one hidden size, got {more:?}; use --model multi-layer",
-            model.get_name()
+            model
         ))),
     }
 }
@@ -399,9 +418,9 @@ fn given_setting(id: &str, args: &TrainArgs) -> Option<String> {
     };
     let number = |v: Option<f64>| v.map(|v| v.to_string());
     Some(match id {
-        "model" => name(&|| args.model.to_possible_value())?,
+        "model" => args.model.to_string(),
         "hidden" => sizes(&args.hidden.as_ref()?.0),
-        "activation" => name(&|| args.activation.to_possible_value())?,
+        "activation" => args.activation.key().to_string(),
         "init" => args.init?.to_string(),
         "init_std" => Init::Std(args.init_std?).to_string(),
         "batch_norm" => args.batch_norm.to_string(),
@@ -416,8 +435,8 @@ fn given_setting(id: &str, args: &TrainArgs) -> Option<String> {
         "batch_size" => args.batch_size.to_string(),
         "eval_every" => args.eval_every?.to_string(),
         "eval_samples" => args.eval_samples?.to_string(),
-        "sampling" => name(&|| args.sampling.to_possible_value())?,
-        "precision" => name(&|| args.precision.to_possible_value())?,
+        "sampling" => choice_name(SAMPLINGS, &args.sampling).to_string(),
+        "precision" => choice_name(PRECISIONS, &args.precision).to_string(),
         "dataset" => name(&|| args.data.dataset?.to_possible_value())?,
         "data" => same_path(args.data.data.as_ref()?),
         "seed" => args.data.seed.to_string(),
@@ -484,16 +503,8 @@ fn recorded_setting(id: &str, spec: &RunSpec) -> Option<String> {
         "batch_size" => s.batch_size.to_string(),
         "eval_every" => count(s.eval_every),
         "eval_samples" => count(s.eval_samples),
-        "sampling" => match s.sampling {
-            Sampling::Shuffle => "shuffle",
-            Sampling::Replacement => "replacement",
-        }
-        .to_string(),
-        "precision" => match spec.precision {
-            run::Precision::F32 => "f32",
-            run::Precision::F64 => "f64",
-        }
-        .to_string(),
+        "sampling" => choice_name(SAMPLINGS, &s.sampling).to_string(),
+        "precision" => choice_name(PRECISIONS, &spec.precision).to_string(),
         "dataset" => spec.data.dataset.clone().unwrap_or("none".to_string()),
         "data" => match &spec.data.dir {
             Some(dir) => same_path(dir),

@@ -14,86 +14,6 @@ use crate::float::Float;
 use crate::nets::{Arch, Network};
 use crate::rng::Rng;
 
-/// The activation of a MultiLayerNet's hidden layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// `sigmoid`.
-    Sigmoid,
-    /// `relu` (the book's default).
-    Relu,
-}
-
-/// The architecture a pickle is said to hold, as `--arch` spells it:
-/// `two-layer`, `multi-layer:H1,H2,…[:sigmoid|relu]`, `simple-conv`, `deep-conv`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ArchSpec {
-    /// The book's TwoLayerNet; the hidden size comes from `W1`'s shape.
-    TwoLayer,
-    /// The book's MultiLayerNet with these hidden sizes.
-    MultiLayer {
-        /// Hidden layer sizes.
-        hidden: Vec<usize>,
-        /// Their activation.
-        activation: Activation,
-    },
-    /// The book's SimpleConvNet (ch07).
-    SimpleConv,
-    /// The book's DeepConvNet (ch08).
-    DeepConv,
-}
-
-impl std::str::FromStr for ArchSpec {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let mut parts = s.split(':');
-        let head = parts.next().unwrap_or_default();
-        let rest: Vec<&str> = parts.collect();
-        let no_args = |spec: ArchSpec| {
-            if rest.is_empty() {
-                Ok(spec)
-            } else {
-                Err(format!("{head} takes no arguments, got {s:?}"))
-            }
-        };
-        match head {
-            "two-layer" => no_args(ArchSpec::TwoLayer),
-            "simple-conv" => no_args(ArchSpec::SimpleConv),
-            "deep-conv" => no_args(ArchSpec::DeepConv),
-            "multi-layer" => {
-                let (sizes, act) = match rest[..] {
-                    [sizes] => (sizes, "relu"),
-                    [sizes, act] => (sizes, act),
-                    _ => {
-                        return Err(format!(
-                            "expected multi-layer:H1,H2,…[:sigmoid|relu], got {s:?}"
-                        ));
-                    }
-                };
-                let hidden = sizes
-                    .split(',')
-                    .map(|h| match h.trim().parse::<usize>() {
-                        Ok(n) if n > 0 => Ok(n),
-                        _ => Err(format!(
-                            "hidden size {h:?} in {s:?} is not a positive integer"
-                        )),
-                    })
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                let activation = match act {
-                    "relu" => Activation::Relu,
-                    "sigmoid" => Activation::Sigmoid,
-                    _ => return Err(format!("activation {act:?} is not sigmoid or relu")),
-                };
-                Ok(ArchSpec::MultiLayer { hidden, activation })
-            }
-            _ => Err(format!(
-                "unknown architecture {head:?}: expected two-layer, multi-layer:H1,H2,…[:sigmoid|relu], \
-                 simple-conv or deep-conv"
-            )),
-        }
-    }
-}
-
 fn shape_of<'a>(
     tensors: &'a BTreeMap<String, ArrayD<f64>>,
     name: &str,
@@ -170,7 +90,7 @@ fn infer_square(
 /// mismatches listed at once). Returns the network, its [`ModelInfo`] and any warnings.
 /// The input shape is inferred (see [`network_from_tensors_with`]).
 pub fn network_from_tensors<F: Float>(
-    spec: &ArchSpec,
+    spec: &Arch,
     tensors: &BTreeMap<String, ArrayD<f64>>,
     path: &Path,
 ) -> Result<(Network<F>, ModelInfo, Vec<String>)> {
@@ -190,13 +110,15 @@ pub fn network_from_tensors<F: Float>(
 /// `running_var{k}`. Dropout is not recorded in parameters and is not rebuilt: a net trained
 /// with dropout in its hidden layers scales them by `1 − ratio` in the book's test mode.
 pub fn network_from_tensors_with<F: Float>(
-    spec: &ArchSpec,
+    spec: &Arch,
     tensors: &BTreeMap<String, ArrayD<f64>>,
     path: &Path,
     input_shape: Option<[usize; 3]>,
 ) -> Result<(Network<F>, ModelInfo, Vec<String>)> {
     let (arch, image_shape, classes) = match spec {
-        ArchSpec::TwoLayer => {
+        Arch::TwoLayer {
+            weight_init_std, ..
+        } => {
             let w1 = shape_of(tensors, "W1", path)?;
             let w2 = shape_of(tensors, "W2", path)?;
             let (&[input, hidden], &[_, classes]) = (w1, w2) else {
@@ -210,11 +132,16 @@ pub fn network_from_tensors_with<F: Float>(
             }
             let arch = Arch::TwoLayer {
                 hidden,
-                weight_init_std: 0.01,
+                weight_init_std: *weight_init_std,
             };
             (arch, input_shape.unwrap_or(square_image(input)), classes)
         }
-        ArchSpec::MultiLayer { hidden, activation } => {
+        Arch::MultiLayer {
+            hidden,
+            activation,
+            init,
+            ..
+        } => {
             let [input, _] = matrix(tensors, "W1", "multi-layer", path)?;
             let last = format!("W{}", hidden.len() + 1);
             let [_, classes] = matrix(tensors, &last, "multi-layer", path)?;
@@ -233,21 +160,19 @@ pub fn network_from_tensors_with<F: Float>(
             }
             let arch = Arch::MultiLayer {
                 hidden: hidden.clone(),
-                activation: match activation {
-                    Activation::Relu => crate::nets::Activation::Relu,
-                    Activation::Sigmoid => crate::nets::Activation::Sigmoid,
-                },
-                init: match activation {
-                    Activation::Relu => crate::init::Init::He,
-                    Activation::Sigmoid => crate::init::Init::Xavier,
-                },
+                activation: *activation,
+                init: *init,
                 batch_norm,
                 dropout: None,
                 weight_decay: 0.0,
             };
             (arch, input_shape.unwrap_or(square_image(input)), classes)
         }
-        ArchSpec::SimpleConv => {
+        Arch::SimpleConv {
+            conv,
+            weight_init_std,
+            ..
+        } => {
             let w1 = shape_of(tensors, "W1", path)?;
             let &[fnum, c, fh, fw] = w1 else {
                 return Err(Error::format(
@@ -267,11 +192,10 @@ pub fn network_from_tensors_with<F: Float>(
                 conv: crate::nets::ConvParam {
                     filter_num: fnum,
                     filter_size: fh,
-                    pad: 0,
-                    stride: 1,
+                    ..*conv
                 },
                 hidden,
-                weight_init_std: 0.01,
+                weight_init_std: *weight_init_std,
             };
             let shape = match input_shape {
                 Some(s) => s,
@@ -287,7 +211,7 @@ pub fn network_from_tensors_with<F: Float>(
             };
             (arch, shape, classes)
         }
-        ArchSpec::DeepConv => {
+        Arch::DeepConv { .. } => {
             let w1 = shape_of(tensors, "W1", path)?;
             let &[_, c, _, _] = w1 else {
                 return Err(Error::format(
@@ -347,7 +271,7 @@ pub fn network_from_tensors_with<F: Float>(
 /// given (else inferred, see [`network_from_tensors_with`]).
 pub fn import_pickle<F: Float>(
     path: &Path,
-    spec: &ArchSpec,
+    spec: &Arch,
     input_shape: Option<[usize; 3]>,
 ) -> Result<(Network<F>, ModelInfo, Vec<String>)> {
     let tensors = load_pickle(path)?;
@@ -358,37 +282,8 @@ pub fn import_pickle<F: Float>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn arch_specs_parse_in_all_four_forms() {
-        assert_eq!("two-layer".parse(), Ok(ArchSpec::TwoLayer));
-        assert_eq!("simple-conv".parse(), Ok(ArchSpec::SimpleConv));
-        assert_eq!("deep-conv".parse(), Ok(ArchSpec::DeepConv));
-        assert_eq!(
-            "multi-layer:100,50".parse(),
-            Ok(ArchSpec::MultiLayer {
-                hidden: vec![100, 50],
-                activation: Activation::Relu
-            })
-        );
-        assert_eq!(
-            "multi-layer:50,100:sigmoid".parse(),
-            Ok(ArchSpec::MultiLayer {
-                hidden: vec![50, 100],
-                activation: Activation::Sigmoid
-            })
-        );
-        for bad in [
-            "three-layer",
-            "two-layer:5",
-            "multi-layer",
-            "multi-layer:",
-            "multi-layer:0",
-            "multi-layer:5,x",
-            "multi-layer:5:tanh",
-            "multi-layer:5:relu:x",
-        ] {
-            assert!(bad.parse::<ArchSpec>().is_err(), "{bad}");
-        }
+    fn book(name: &str) -> Arch {
+        Arch::book(name).unwrap()
     }
 
     fn arr(shape: &[usize], v: &[f64]) -> ArrayD<f64> {
@@ -407,7 +302,7 @@ mod tests {
             ("b2".to_string(), arr(&[2], &[0.5, 0.])),
         ]);
         let (mut net, info, warnings) =
-            network_from_tensors::<f64>(&ArchSpec::TwoLayer, &t, Path::new("p.pkl")).unwrap();
+            network_from_tensors::<f64>(&book("two-layer"), &t, Path::new("p.pkl")).unwrap();
         assert!(warnings.is_empty());
         assert_eq!(info.image_shape, [1, 2, 2]);
         assert_eq!(info.class_names, ["0", "1"]);
@@ -427,7 +322,7 @@ mod tests {
             BTreeMap::from([("W1".to_string(), z(w1)), ("W2".to_string(), z(w2))])
         };
         let msg = |t| {
-            network_from_tensors::<f32>(&ArchSpec::TwoLayer, &t, p)
+            network_from_tensors::<f32>(&book("two-layer"), &t, p)
                 .unwrap_err()
                 .to_string()
         };
@@ -465,7 +360,7 @@ mod tests {
             ("W3", &[100, 10]),
             ("b3", &[10]),
         ]);
-        let (_, info, _) = network_from_tensors::<f32>(&ArchSpec::SimpleConv, &sc, p).unwrap();
+        let (_, info, _) = network_from_tensors::<f32>(&book("simple-conv"), &sc, p).unwrap();
         assert_eq!(info.image_shape, [1, 28, 28]);
         let mut deep: Vec<(String, Vec<usize>)> = Vec::new();
         let mut c = 1;
@@ -484,13 +379,13 @@ mod tests {
             .iter()
             .map(|(n, s)| (n.clone(), ArrayD::zeros(s.as_slice())))
             .collect();
-        let (mut net, info, _) = network_from_tensors::<f32>(&ArchSpec::DeepConv, &t, p).unwrap();
+        let (mut net, info, _) = network_from_tensors::<f32>(&book("deep-conv"), &t, p).unwrap();
         assert_eq!(info.image_shape, [1, 28, 28]);
         assert_eq!(net.param_count(), 123_552);
         // Wrong shapes are all listed.
         t.insert("W4".into(), ArrayD::zeros(&[32, 16, 3, 3][..]));
         t.remove("b8");
-        let e = network_from_tensors::<f32>(&ArchSpec::DeepConv, &t, p)
+        let e = network_from_tensors::<f32>(&book("deep-conv"), &t, p)
             .unwrap_err()
             .to_string();
         assert!(
@@ -500,7 +395,7 @@ mod tests {
         assert!(e.contains("missing tensor b8 (expected shape [10])"), "{e}");
         // A W7 no square input can give (64 maps of any side: not a multiple of 64).
         t.insert("W7".into(), ArrayD::zeros(&[1000, 50][..]));
-        let e = network_from_tensors::<f32>(&ArchSpec::DeepConv, &t, p)
+        let e = network_from_tensors::<f32>(&book("deep-conv"), &t, p)
             .unwrap_err()
             .to_string();
         assert!(e.contains("no square input fits W7 [1000, 50]"), "{e}");

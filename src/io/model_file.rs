@@ -12,11 +12,12 @@ use std::path::Path;
 
 use ndarray::ArrayD;
 
-use super::import::{ArchSpec, network_from_tensors_with};
+use super::import::network_from_tensors_with;
 use super::pickle::parse_pickle;
 use super::safetensors::{self, LoadedModel};
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::float::Precision;
 
 /// The two kinds of model file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,20 +98,43 @@ pub fn kind(bytes: &[u8], path: &Path) -> Result<Kind> {
     })
 }
 
-/// Whether the model file at `path` stores `F32` tensors, so that it is best computed in
-/// `f32`; `F64` files and the book's pickles (float64 in NumPy) are computed in `f64`.
-pub fn is_f32(path: &Path) -> Result<bool> {
+/// The precision a model file is best computed in: [`Precision::F32`] when it stores `F32`
+/// tensors; `F64` files and the book's pickles (float64 in NumPy) are computed in `F64`. The
+/// one place that decides it, for every command that opens a model or a checkpoint.
+///
+/// A safetensors file is recognised from its header alone (the first `8 + n` bytes); any
+/// other file is read whole to say what it is, or what is wrong with it.
+pub fn precision(path: &Path) -> Result<Precision> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut len = [0u8; 8];
+    if file.read_exact(&mut len).is_ok() {
+        let n = u64::from_le_bytes(len);
+        if n <= size.saturating_sub(8) && n <= MAX_HEADER {
+            let mut header = vec![0u8; n as usize];
+            file.read_exact(&mut header)
+                .map_err(|e| Error::io(path, e))?;
+            if let Ok(serde_json::Value::Object(entries)) = serde_json::from_slice(&header) {
+                let f32 = entries
+                    .iter()
+                    .any(|(name, t)| name != "__metadata__" && t["dtype"] == "F32");
+                return Ok(if f32 { Precision::F32 } else { Precision::F64 });
+            }
+        }
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(match kind(&bytes, path)? {
-        Kind::Pickle => false,
-        Kind::Safetensors => ::safetensors::SafeTensors::read_metadata(&bytes)
-            .map(|(_, m)| {
-                m.tensors()
-                    .values()
-                    .any(|t| t.dtype == ::safetensors::Dtype::F32)
-            })
-            .unwrap_or(false),
-    })
+    kind(&bytes, path)?;
+    Ok(Precision::F64)
+}
+
+/// The largest safetensors header [`precision`] reads on its own (the safetensors crate's
+/// own limit is 100 MB).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// Whether the model file at `path` is best computed in `f32` ([`precision`]).
+pub fn is_f32(path: &Path) -> Result<bool> {
+    Ok(precision(path)? == Precision::F32)
 }
 
 /// Reads the model file at `path` in precision `F`: a safetensors model as it records
@@ -118,7 +142,7 @@ pub fn is_f32(path: &Path) -> Result<bool> {
 /// the input shape `input_shape` if given, else inferred from its weights.
 pub fn load<F: Float>(
     path: &Path,
-    arch: Option<&ArchSpec>,
+    arch: Option<&crate::nets::Arch>,
     input_shape: Option<[usize; 3]>,
 ) -> Result<LoadedModel<F>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

@@ -238,6 +238,109 @@ impl Arch {
     }
 }
 
+/// The `--arch` spelling of an architecture, with the book's sizes for what it leaves open:
+/// `two-layer` (50 hidden units), `multi-layer:H1,H2,…[:sigmoid|relu]` (ReLU with He
+/// weights, sigmoid with Xavier's, as the book's MultiLayerNet chooses), `simple-conv` (30
+/// 5×5 filters, 100 hidden units), `deep-conv` (50 hidden units). Importing a pickle reads
+/// the open sizes from its weights ([`crate::io::import`]).
+impl std::str::FromStr for Arch {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Arch> {
+        let mut parts = s.split(':');
+        let head = parts.next().unwrap_or_default();
+        let rest: Vec<&str> = parts.collect();
+        let no_args = |arch: Arch| {
+            if rest.is_empty() {
+                Ok(arch)
+            } else {
+                Err(Error::Invalid(format!(
+                    "{head} takes no arguments, got {s:?}"
+                )))
+            }
+        };
+        match head {
+            "two-layer" | "simple-conv" | "deep-conv" => {
+                no_args(Arch::book(head).expect("a book architecture"))
+            }
+            "multi-layer" => {
+                let (sizes, act) = match rest[..] {
+                    [sizes] => (sizes, "relu"),
+                    [sizes, act] => (sizes, act),
+                    _ => {
+                        return Err(Error::Invalid(format!(
+                            "expected multi-layer:H1,H2,…[:sigmoid|relu], got {s:?}"
+                        )));
+                    }
+                };
+                let hidden = sizes
+                    .split(',')
+                    .map(|h| match h.trim().parse::<usize>() {
+                        Ok(n) if n > 0 => Ok(n),
+                        _ => Err(Error::Invalid(format!(
+                            "hidden size {h:?} in {s:?} is not a positive integer"
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let activation = match act {
+                    "relu" => Activation::Relu,
+                    "sigmoid" => Activation::Sigmoid,
+                    _ => {
+                        return Err(Error::Invalid(format!(
+                            "activation {act:?} is not sigmoid or relu"
+                        )));
+                    }
+                };
+                Ok(Arch::MultiLayer {
+                    hidden,
+                    activation,
+                    init: activation.book_init(),
+                    batch_norm: false,
+                    dropout: None,
+                    weight_decay: 0.0,
+                })
+            }
+            _ => Err(Error::Invalid(format!(
+                "unknown architecture {head:?}: expected two-layer, multi-layer:H1,H2,…[:sigmoid|relu], \
+                 simple-conv or deep-conv"
+            ))),
+        }
+    }
+}
+
+impl Arch {
+    /// Every architecture name (`--model`), in the book's order.
+    pub const NAMES: [&'static str; 4] = ["two-layer", "multi-layer", "simple-conv", "deep-conv"];
+
+    /// The architecture called `name` (see [`Arch::NAMES`]) with the book's settings: TwoLayerNet
+    /// 50 hidden units and weights N(0, 0.01²) (§5.7), MultiLayerNet four hidden layers of 100
+    /// with ReLU and He weights (§6), SimpleConvNet 30 5×5 filters and 100 hidden units with
+    /// N(0, 0.01²) (§7.5), DeepConvNet 50 hidden units (§8.1.1). `None` for other names.
+    pub fn book(name: &str) -> Option<Arch> {
+        Some(match name {
+            "two-layer" => Arch::TwoLayer {
+                hidden: 50,
+                weight_init_std: 0.01,
+            },
+            "multi-layer" => Arch::MultiLayer {
+                hidden: vec![100; 4],
+                activation: Activation::Relu,
+                init: Init::He,
+                batch_norm: false,
+                dropout: None,
+                weight_decay: 0.0,
+            },
+            "simple-conv" => Arch::SimpleConv {
+                conv: ConvParam::default(),
+                hidden: 100,
+                weight_init_std: 0.01,
+            },
+            "deep-conv" => Arch::DeepConv { hidden: 50 },
+            _ => return None,
+        })
+    }
+}
+
 /// Sizes a model file or flags can declare, checked before anything is allocated.
 impl Arch {
     /// Checks that every size of the architecture for `image_shape` and `classes` is
@@ -574,6 +677,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("more than 2⁶⁴"), "{e}");
+    }
+
+    #[test]
+    fn arch_strings_parse_in_all_four_forms() {
+        let parse = |s: &str| s.parse::<Arch>().unwrap();
+        for name in ["two-layer", "simple-conv", "deep-conv"] {
+            assert_eq!(Some(parse(name)), Arch::book(name));
+        }
+        let multi = |hidden: Vec<usize>, activation, init| Arch::MultiLayer {
+            hidden,
+            activation,
+            init,
+            batch_norm: false,
+            dropout: None,
+            weight_decay: 0.0,
+        };
+        assert_eq!(
+            parse("multi-layer:100,50"),
+            multi(vec![100, 50], Activation::Relu, Init::He)
+        );
+        assert_eq!(
+            parse("multi-layer:50,100:sigmoid"),
+            multi(vec![50, 100], Activation::Sigmoid, Init::Xavier)
+        );
+        for bad in [
+            "three-layer",
+            "two-layer:5",
+            "multi-layer",
+            "multi-layer:",
+            "multi-layer:0",
+            "multi-layer:5,x",
+            "multi-layer:5:tanh",
+            "multi-layer:5:relu:x",
+        ] {
+            assert!(bad.parse::<Arch>().is_err(), "{bad}");
+        }
+        // Every name has the book's settings, and only those names.
+        for name in Arch::NAMES {
+            assert_eq!(Arch::book(name).unwrap().name(), name);
+        }
+        assert_eq!(Arch::book("three-layer"), None);
     }
 
     #[test]

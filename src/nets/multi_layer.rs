@@ -36,6 +36,15 @@ impl std::str::FromStr for Activation {
 }
 
 impl Activation {
+    /// The initial weights the book's MultiLayerNet pairs with it: He for ReLU, Xavier for
+    /// the sigmoid.
+    pub fn book_init(self) -> crate::init::Init {
+        match self {
+            Activation::Relu => crate::init::Init::He,
+            Activation::Sigmoid => crate::init::Init::Xavier,
+        }
+    }
+
     /// `relu` or `sigmoid`.
     pub fn key(self) -> &'static str {
         match self {
