@@ -35,6 +35,7 @@ pub mod gradient;
 pub mod graph;
 pub mod init;
 pub mod io;
+mod kernels;
 pub mod layers;
 pub mod linalg;
 pub mod nets;

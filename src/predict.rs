@@ -47,12 +47,11 @@ impl Prediction {
     }
 }
 
-/// The softmax of `y`, shifted by its maximum so that no `exp` overflows.
+/// The softmax of one row of scores `y` ([`crate::functions::softmax`]).
 pub fn softmax(y: &[f64]) -> Vec<f64> {
-    let max = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = y.iter().map(|v| (v - max).exp()).collect();
-    let sum: f64 = e.iter().sum();
-    e.into_iter().map(|v| v / sum).collect()
+    let mut row = ndarray::Array2::from_shape_vec((1, y.len()), y.to_vec()).expect("one row");
+    crate::functions::softmax_inplace(&mut row);
+    row.into_raw_vec_and_offset().0
 }
 
 /// The `(height, width)` of the grey images a model takes, or an error naming `model` when

@@ -317,3 +317,20 @@ fn every_instruction_set_trains_alike_and_others_are_refused() {
         assert!(o.stdout.is_empty());
     }
 }
+
+/// A diverging run exits with code 3, naming the step and the last finite loss (the
+/// library's message) and the flags to change (the command line's advice).
+#[test]
+fn a_diverging_run_says_where_and_which_flag_to_change() {
+    let o = backprop(&["train", "--lr", "1e30", "--epochs", "2"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: training diverged at step ")
+            && err.contains("(last finite loss: ")
+            && err
+                .trim_end()
+                .ends_with("; try a lower --lr or --batch-norm"),
+        "{err}"
+    );
+}

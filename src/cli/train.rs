@@ -607,7 +607,10 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
         checkpoint_dir: checkpoint_dir.map(PathBuf::as_path),
     });
     bar.finish_and_clear();
-    let summary = summary?;
+    let summary = summary.map_err(|e| match e {
+        Error::Diverged(msg) => Error::Diverged(format!("{msg}; try a lower --lr or --batch-norm")),
+        other => other,
+    })?;
 
     if let Some(path) = &args.plot.plot {
         plot::save(&run.learning_curves(&summary), path)?;

@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn, Zip};
 
-use super::convolution::{recycle, reuse};
+use super::buffers::{flatten_2d, recycle, reuse};
 use super::{Layer, Param};
 use crate::float::Float;
 use crate::linalg::gemm;
@@ -61,19 +61,6 @@ impl<F: Float> Affine<F> {
             spare_out: Vec::new(),
         }
     }
-}
-
-/// Reshapes an owned array to `(N, rest)` without copying when it is already contiguous.
-pub(crate) fn flatten_2d<F: Float>(x: ArrayD<F>) -> Array2<F> {
-    let n = x.shape().first().copied().unwrap_or(1);
-    let rest = x.len().checked_div(n).unwrap_or(0);
-    let x = if x.is_standard_layout() {
-        x
-    } else {
-        x.as_standard_layout().into_owned()
-    };
-    x.into_shape_with_order((n, rest))
-        .expect("a standard-layout array reshapes")
 }
 
 impl<F: Float> Layer<F> for Affine<F> {

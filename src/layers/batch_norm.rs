@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2, ArrayD, ArrayViewMutD, Axis, IxDyn, Zip};
 
-use super::affine::flatten_2d;
+use super::buffers::flatten_2d;
 use super::{Layer, Param, ParamKind};
 use crate::float::Float;
 

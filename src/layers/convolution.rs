@@ -2,6 +2,7 @@
 
 use ndarray::{Array1, Array4, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
+use super::buffers::{recycle, reuse, standard};
 use super::{Layer, Param};
 use crate::float::Float;
 use crate::functions::{ConvGeometry, col2im_t_sample, im2col_t_sample};
@@ -64,28 +65,6 @@ pub struct Convolution<F> {
     /// Per-run partial sums of `dW` and `db` (see [`crate::parallel`]).
     partials: Vec<F>,
     input_grad: bool,
-}
-
-/// Turns a finished-with array into plain storage for reuse; its values are garbage.
-pub(crate) fn recycle<F>(a: ArrayD<F>) -> Vec<F> {
-    a.into_raw_vec_and_offset().0
-}
-
-/// Takes `buf` as the storage of a `shape` array. The values are whatever the buffer held
-/// (zeros where it grew): the caller overwrites all of them.
-pub(crate) fn reuse<F: Float>(buf: &mut Vec<F>, shape: &[usize]) -> ArrayD<F> {
-    let mut v = std::mem::take(buf);
-    v.resize(shape.iter().product(), F::zero());
-    ArrayD::from_shape_vec(IxDyn(shape), v).expect("length matches shape")
-}
-
-/// The values of `x` as a contiguous `(N, C, H, W)` slice source.
-pub(crate) fn standard<F: Float>(x: ArrayD<F>) -> ArrayD<F> {
-    if x.is_standard_layout() {
-        x
-    } else {
-        x.as_standard_layout().into_owned()
-    }
 }
 
 impl<F: Float> Convolution<F> {

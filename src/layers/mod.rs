@@ -9,8 +9,9 @@
 //! The loss layer [`SoftmaxWithLoss`] has a different shape of interface (it takes targets
 //! and returns a scalar) and so is not a [`Layer`].
 
-pub(crate) mod affine;
+mod affine;
 mod batch_norm;
+pub(crate) mod buffers;
 mod convolution;
 mod dropout;
 mod pooling;

@@ -3,11 +3,10 @@
 use ndarray::ArrayD;
 
 use super::Layer;
-use super::convolution::{recycle, reuse, standard};
-use crate::cpu;
+use super::buffers::{recycle, reuse, standard};
 use crate::float::Float;
 use crate::functions::ConvGeometry;
-use crate::parallel;
+use crate::kernels;
 
 /// Max pooling over `(N, C, H, W)`: each channel's `pool_h × pool_w` windows, `stride`
 /// apart, are replaced by their maximum; the output is `(N, C, OH, OW)` with
@@ -64,89 +63,6 @@ impl<F: Float> Pooling<F> {
     }
 }
 
-crate::cpu::dispatch! {
-    // The crate is built for baseline x86-64 (SSE2), where the compiler's vectorised selects
-    // of the 2×2 path work on 4 lanes; profiles showed this loop compute-bound.
-    [avx2]
-    /// Pools every `H × W` plane of `xs` into `outs` (and `args` with `TRAIN`) with
-    /// [`pool_plane`].
-    fn pool_planes<F, const TRAIN: bool>(
-        xs: &[F],
-        g: &ConvGeometry,
-        outs: &mut [F],
-        args: &mut [u32],
-    ) {
-        let plane_out = g.oh * g.ow;
-        let planes = xs
-            .chunks_exact(g.h * g.w)
-            .zip(outs.chunks_exact_mut(plane_out));
-        if TRAIN {
-            for ((plane, out_plane), arg_plane) in planes.zip(args.chunks_exact_mut(plane_out)) {
-                pool_plane::<F, true>(plane, g, out_plane, arg_plane);
-            }
-        } else {
-            for (plane, out_plane) in planes {
-                pool_plane::<F, false>(plane, g, out_plane, &mut []);
-            }
-        }
-    }
-}
-
-/// Pools one `H × W` plane into `out` (`OH × OW`); with `TRAIN`, also records in `arg` the
-/// plane index of each maximum. The first maximum in row-major window order wins, as the
-/// comparisons are strict. The selects are written so that the compiler can make them
-/// branch-free: on real data, which element of a window is largest is unpredictable.
-#[inline(always)]
-fn pool_plane<F: Float, const TRAIN: bool>(
-    plane: &[F],
-    g: &ConvGeometry,
-    out: &mut [F],
-    arg: &mut [u32],
-) {
-    let w = g.w;
-    if g.fh == 2 && g.fw == 2 && g.stride == 2 {
-        // The book's only pooling: two input rows per output row, two columns per output.
-        for (i, out_row) in out.chunks_exact_mut(g.ow).enumerate() {
-            let r0 = &plane[2 * i * w..][..2 * g.ow];
-            let r1 = &plane[(2 * i + 1) * w..][..2 * g.ow];
-            let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
-            for (j, (o, (a, b))) in out_row.iter_mut().zip(windows).enumerate() {
-                let (mut m, mut k) = (a[0], 0);
-                for (v, idx) in [(a[1], 1), (b[0], w), (b[1], w + 1)] {
-                    let up = v > m;
-                    m = if up { v } else { m };
-                    k = if up { idx } else { k };
-                }
-                *o = m;
-                if TRAIN {
-                    arg[i * g.ow + j] = (2 * i * w + 2 * j + k) as u32;
-                }
-            }
-        }
-        return;
-    }
-    let mut o = 0;
-    for i in 0..g.oh {
-        for j in 0..g.ow {
-            let top_left = i * g.stride * w + j * g.stride;
-            let (mut best, mut at) = (plane[top_left], top_left);
-            for ky in 0..g.fh {
-                let start = top_left + ky * w;
-                for (kx, &v) in plane[start..start + g.fw].iter().enumerate() {
-                    let up = v > best;
-                    best = if up { v } else { best };
-                    at = if up { start + kx } else { at };
-                }
-            }
-            out[o] = best;
-            if TRAIN {
-                arg[o] = at as u32;
-            }
-            o += 1;
-        }
-    }
-}
-
 impl<F: Float> Layer<F> for Pooling<F> {
     fn name(&self) -> &'static str {
         "Pooling"
@@ -169,27 +85,15 @@ impl<F: Float> Layer<F> for Pooling<F> {
         let xs = x.as_slice().expect("standard layout");
         let mut out = reuse(&mut self.spare_out, &[n, c, g.oh, g.ow]);
         let outs = out.as_slice_mut().expect("fresh storage");
-        // Images are independent: with more threads allowed, each run of images is pooled on
-        // its own task (see `crate::parallel`).
-        let runs = parallel::runs_elementwise(n, xs.len());
-        let simd = cpu::active();
-        let (x_runs, out_runs) = (
-            parallel::split(xs, c * h * w, &runs),
-            parallel::split_mut(outs, c * g.oh * g.ow, &runs),
-        );
         if train {
             self.arg_max.resize(n * c * g.oh * g.ow, 0);
-            let arg_runs = parallel::split_mut(&mut self.arg_max, c * g.oh * g.ow, &runs);
-            let jobs = x_runs.into_iter().zip(out_runs).zip(arg_runs).collect();
-            parallel::run(jobs, |((xs, outs), args)| {
-                pool_planes::<F, true>(simd, xs, &g, outs, args)
-            });
-        } else {
-            let jobs = x_runs.into_iter().zip(out_runs).collect();
-            parallel::run(jobs, |(xs, outs)| {
-                pool_planes::<F, false>(simd, xs, &g, outs, &mut [])
-            });
         }
+        let args = if train {
+            Some(&mut self.arg_max[..])
+        } else {
+            None
+        };
+        kernels::pooling::max_pool(xs, &g, n, outs, args);
         if train {
             self.x_shape = Some([n, c, h, w]);
             self.spare_dx = recycle(x);
@@ -211,26 +115,7 @@ impl<F: Float> Layer<F> for Pooling<F> {
         let ds = dout.as_slice().expect("standard layout");
         let mut dx = reuse(&mut self.spare_dx, &[n, c, h, w]);
         let dxs = dx.as_slice_mut().expect("fresh storage");
-        let plane_out = ds.len() / (n * c).max(1);
-        let runs = parallel::runs_elementwise(n, dxs.len());
-        let jobs = parallel::split_mut(dxs, c * h * w, &runs)
-            .into_iter()
-            .zip(parallel::split(ds, c * plane_out, &runs))
-            .zip(parallel::split(&self.arg_max, c * plane_out, &runs))
-            .collect();
-        parallel::run(jobs, |((dxs, ds), args)| {
-            for ((dx_plane, d_plane), arg_plane) in dxs
-                .chunks_exact_mut(h * w)
-                .zip(ds.chunks_exact(plane_out))
-                .zip(args.chunks_exact(plane_out))
-            {
-                // Zeroed plane by plane, so that it is still in L1 for the sums.
-                dx_plane.fill(F::zero());
-                for (&d, &at) in d_plane.iter().zip(arg_plane) {
-                    dx_plane[at as usize] += d;
-                }
-            }
-        });
+        kernels::pooling::max_unpool(ds, &self.arg_max, [n, c, h, w], dxs);
         self.spare_out = recycle(dout);
         dx
     }

@@ -3,9 +3,8 @@
 use ndarray::{ArrayD, Zip};
 
 use super::Layer;
-use crate::cpu;
 use crate::float::Float;
-use crate::parallel;
+use crate::kernels;
 
 /// `y = x` where `x > 0`, else `0`.
 ///
@@ -33,32 +32,6 @@ impl Relu {
     }
 }
 
-crate::cpu::dispatch! {
-    // The crate is built for baseline x86-64, where this loop uses 4-lane SSE selects.
-    [avx2]
-    /// `mask = x <= 0`, `x = 0` where masked.
-    fn relu_forward<F>(xs: &mut [F], ms: &mut [bool]) {
-        for (v, m) in xs.iter_mut().zip(ms) {
-            let off = *v <= F::zero();
-            *m = off;
-            *v = if off { F::zero() } else { *v };
-        }
-    }
-}
-
-crate::cpu::dispatch! {
-    // Compiled for AVX-512 (masked moves) only: with AVX2 this loop was measured 3× *slower*
-    // than baseline SSE (0.24 → 0.73 ms on the conv activations), with AVX-512 twice as fast
-    // (0.11 ms).
-    [avx512]
-    /// `dout = 0` where masked.
-    fn relu_backward<F>(ds: &mut [F], ms: &[bool]) {
-        for (d, &m) in ds.iter_mut().zip(ms) {
-            *d = if m { F::zero() } else { *d };
-        }
-    }
-}
-
 impl<F: Float> Layer<F> for Relu {
     fn name(&self) -> &'static str {
         "Relu"
@@ -75,9 +48,7 @@ impl<F: Float> Layer<F> for Relu {
             x.as_slice_memory_order_mut(),
             self.mask.as_slice_memory_order_mut(),
         ) {
-            // Long passes are cut into one run per allowed thread (see `crate::parallel`).
-            let simd = cpu::active();
-            parallel::zip_elementwise(xs, ms, |xs, ms| relu_forward(simd, xs, ms));
+            kernels::relu::forward(xs, ms);
             return x;
         }
         Zip::from(&mut self.mask)
@@ -101,8 +72,7 @@ impl<F: Float> Layer<F> for Relu {
             dout.as_slice_memory_order_mut(),
             self.mask.as_slice_memory_order_mut(),
         ) {
-            let simd = cpu::active();
-            parallel::zip_elementwise(ds, ms, |ds, ms| relu_backward(simd, ds, ms));
+            kernels::relu::backward(ds, ms);
             return dout;
         }
         Zip::from(&mut dout).and(&self.mask).for_each(|d, &m| {
@@ -155,9 +125,9 @@ mod tests {
         })
         .into_dyn();
         let dout = ndarray::Array1::from_shape_fn(1003, |i| i as f32 + 1.0).into_dyn();
-        for simd in cpu::testable() {
+        for simd in crate::cpu::testable() {
             let mut relu = Relu::new();
-            let (y, dx) = cpu::with_simd(simd, || {
+            let (y, dx) = crate::cpu::with_simd(simd, || {
                 let y = relu.forward(x.clone(), true);
                 (y, relu.backward(dout.clone()))
             });

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::functions::{Targets, argmax};
 use crate::gradient::numerical_gradient;
-use crate::layers::affine::flatten_2d;
+use crate::layers::buffers::flatten_2d;
 use crate::layers::{Layer, ParamKind, SoftmaxWithLoss};
 use crate::rng::Rng;
 
