@@ -1,5 +1,5 @@
 //! Classifying single images with a trained network: an image file prepared the way MNIST
-//! was (see [`crate::io::image`]), or one image of an IDX file as it is.
+//! was ([`prepare`]), or one image of an IDX file as it is.
 //!
 //! The class probabilities are the softmax of the test-mode scores `y` (dropout scaled, batch
 //! norm on its running statistics): `pᵢ = exp(yᵢ − max y) / Σⱼ exp(yⱼ − max y)`.
@@ -11,9 +11,10 @@ use ndarray::ArrayD;
 use crate::data::{Layout, idx};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::io::image;
 use crate::io::safetensors::ModelInfo;
 use crate::nets::Network;
+
+pub mod prepare;
 
 /// What the network says about one image.
 #[derive(Clone, Debug, PartialEq)]
@@ -132,15 +133,15 @@ pub fn box_fraction(info: &ModelInfo) -> f32 {
     if info.dataset == "digits" {
         1.0
     } else {
-        image::MNIST_BOX
+        prepare::MNIST_BOX
     }
 }
 
 /// Reads image file `path` and prepares it for a model of `info` (see
-/// [`image::load_for_model`]), filling [`box_fraction`] of the frame.
-pub fn prepare_image(path: &Path, info: &ModelInfo, model: &Path) -> Result<image::Prepared> {
+/// [`prepare::load_for_model`]), filling [`box_fraction`] of the frame.
+pub fn prepare_image(path: &Path, info: &ModelInfo, model: &Path) -> Result<prepare::Prepared> {
     let (h, w) = grey_input(info, model)?;
-    image::load_for_model_fit(path, h, w, box_fraction(info))
+    prepare::load_for_model_fit(path, h, w, box_fraction(info))
 }
 
 #[cfg(test)]
