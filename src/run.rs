@@ -456,7 +456,7 @@ impl<F: Float> Run<F> {
 
     /// The learning curves of a finished run: loss per step, accuracies per evaluation.
     pub fn learning_curves(&self, summary: &Summary) -> report::plot::Figure {
-        report::run::learning_curves(summary, self.spec.arch.name(), &self.data.train.name)
+        report::run::learning_curves(summary, self.spec.arch.name(), &self.data)
     }
 
     /// The self-contained HTML report of a finished run (see [`report::run::report`]).

@@ -48,8 +48,9 @@ pub fn weight_scales() -> Vec<f64> {
 
 /// For each weight scale, trains a 5×100 ReLU net without and with batch norm (same initial
 /// weights, same batches) and records the training accuracy at the start of every epoch, as
-/// the book's `__train` does. Prints `============== i/16 ==============` and
-/// `epoch:E | <normal> - <batch norm>` lines. JSON `final` holds the last accuracies.
+/// the book's `__train` does. Prints a header naming the columns, then for each scale
+/// `============== i/16 ==============` and `epoch:E | <normal> - <batch norm>` lines.
+/// JSON `final` holds the last accuracies.
 pub fn batch_norm(
     train: &Dataset,
     cfg: &BatchNormConfig,
@@ -65,6 +66,8 @@ pub fn batch_norm(
     let scales = weight_scales();
     let mut panels = Vec::new();
     let mut finals = Vec::new();
+    // The book's lines do not say which accuracy is which: one header first.
+    out("training accuracy per epoch, as epoch:E | without batch norm - with batch norm");
     for (i, &w) in scales.iter().enumerate() {
         out(&format!("============== {}/16 ==============", i + 1));
         let mut bn = mlp(
@@ -110,25 +113,40 @@ pub fn batch_norm(
             json!({"weight_scale": w, "normal": acc_normal.last(), "batch_norm": acc_bn.last()}),
         );
         panels.push(Panel {
-            title: format!("W: {w:.4}"),
+            title: format!("W: {}", scale_label(w)),
             x_label: "epochs".into(),
-            y_label: "accuracy".into(),
+            y_label: "training accuracy".into(),
             y_range: Some((0.0, 1.0)),
+            x_integer: true,
             series: vec![
                 Series::from_values("Batch Normalization", &acc_bn),
-                Series::from_values("Normal (without BN)", &acc_normal).dashed(),
+                Series::from_values("Normal (without BN)", &acc_normal),
             ],
-            legend_lower_right: true,
+            ..Panel::default()
         });
     }
     Ok(Outcome {
         json: json!({"experiment": "batch-norm", "samples": train.len(), "epochs": cfg.epochs, "final": finals}),
         figure: Figure {
+            title: format!(
+                "batch norm on {} ({} training samples): training accuracy by initial weight scale W",
+                train.name,
+                train.len()
+            ),
             panels,
             columns: 4,
-            panel_size: (420, 320),
+            panel_size: (400, 300),
         },
     })
+}
+
+/// A weight scale as a panel title shows it: three decimals down to 0.01, then `1.2e-3`.
+fn scale_label(w: f64) -> String {
+    if w >= 0.01 {
+        format!("{w:.3}")
+    } else {
+        format!("{w:.1e}")
+    }
 }
 
 #[cfg(test)]
@@ -176,9 +194,15 @@ mod tests {
         };
         let mut lines = Vec::new();
         let o = batch_norm(&train, &cfg, &mut |l| lines.push(l.to_string())).unwrap();
-        assert_eq!(lines.len(), 16 * 9);
-        assert_eq!(lines[0], "============== 1/16 ==============");
-        assert!(lines[1].starts_with("epoch:0 | "));
+        // A header naming the columns (issue 20), then the book's blocks.
+        assert_eq!(lines.len(), 1 + 16 * 9);
+        assert!(
+            lines[0].contains("without batch norm - with batch norm"),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(lines[1], "============== 1/16 ==============");
+        assert!(lines[2].starts_with("epoch:0 | "));
         let finals = o.json["final"].as_array().unwrap();
         let acc = |i: usize, k: &str| finals[i][k].as_f64().unwrap();
         let bn_wins = (0..16)

@@ -134,15 +134,16 @@ pub fn hyperparams(
         ));
         ranking.push(json!({"val_acc": v, "train_acc": t.train.last(), "lr": t.lr, "weight_decay": t.weight_decay}));
         panels.push(Panel {
-            title: format!("Best-{} lr {:.1e} wd {:.1e}", k + 1, t.lr, t.weight_decay),
+            title: format!("Best-{}: lr {:.1e}, wd {:.1e}", k + 1, t.lr, t.weight_decay),
             x_label: "epochs".into(),
             y_label: "accuracy".into(),
             y_range: Some((0.0, 1.0)),
+            x_integer: true,
             series: vec![
-                Series::from_values("val", &t.val),
-                Series::from_values("train", &t.train).dashed(),
+                Series::from_values("train", &t.train).train(),
+                Series::from_values("validation", &t.val).test(),
             ],
-            legend_lower_right: false,
+            ..Panel::default()
         });
     }
     let all: Vec<_> = trials
@@ -153,9 +154,17 @@ pub fn hyperparams(
         json: json!({"experiment": "hyperparams", "train": part.len(), "validation": val.len(),
                      "epochs": cfg.epochs, "best": ranking, "trials": all}),
         figure: Figure {
+            title: format!(
+                "random search on {}: the {} best of {} trials ({} training / {} validation samples)",
+                part.name,
+                panels.len(),
+                trials.len(),
+                part.len(),
+                val.len()
+            ),
             panels,
-            columns: 5,
-            panel_size: (340, 260),
+            columns: 4,
+            panel_size: (400, 290),
         },
     })
 }

@@ -118,16 +118,24 @@ pub fn overfit(
             x_label: "epochs".into(),
             y_label: "accuracy".into(),
             y_range: Some((0.0, 1.0)),
+            x_integer: true,
             series: vec![
-                Series::from_values("train", &train_acc),
-                Series::from_values("test", &test_acc).dashed(),
+                Series::from_values("train", &train_acc).train(),
+                Series::from_values("test", &test_acc).test(),
             ],
-            legend_lower_right: true,
+            ..Panel::default()
         });
     }
     Ok(Outcome {
         json: json!({"experiment": name, "samples": train.len(), "epochs": cfg.epochs, "final": runs}),
         figure: Figure {
+            title: format!(
+                "{} on {}: {} training samples, {} test samples, 6×100 ReLU",
+                name.replace('-', " "),
+                train.name,
+                train.len(),
+                test.len()
+            ),
             panels,
             columns: 2,
             panel_size: (640, 480),

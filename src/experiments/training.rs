@@ -11,7 +11,7 @@ use crate::init::Init;
 use crate::nets::Network;
 use crate::optim::{self, Hyper, Optimizer, OptimizerKind};
 use crate::pyfmt::py_repr;
-use crate::report::plot::{Figure, Panel, Series, smooth_curve};
+use crate::report::plot::{Figure, Panel, Reference, Series, smooth_curve};
 use crate::rng::Rng;
 
 /// Sizes of a loss-curve comparison.
@@ -87,7 +87,15 @@ fn tail_mean(losses: &[f64]) -> f64 {
     losses[losses.len() - k..].iter().sum::<f64>() / k as f64
 }
 
-fn outcome(name: &str, contenders: &[Contender], y_max: f64, title: &str) -> Outcome {
+/// The experiment's JSON and figure; `what` describes the nets for the title, which also
+/// names the dataset and its size.
+fn outcome(
+    name: &str,
+    train: &Dataset,
+    contenders: &[Contender],
+    y_max: f64,
+    what: &str,
+) -> Outcome {
     let mut final_loss = serde_json::Map::new();
     let mut curves = serde_json::Map::new();
     for c in contenders {
@@ -106,12 +114,18 @@ fn outcome(name: &str, contenders: &[Contender], y_max: f64, title: &str) -> Out
             "losses": curves,
         }),
         figure: Figure::single(Panel {
-            title: title.into(),
+            title: format!(
+                "{what} on {} ({} training samples)",
+                train.name,
+                train.len()
+            ),
             x_label: "iterations".into(),
-            y_label: "loss".into(),
+            y_label: "training loss (smoothed)".into(),
             y_range: Some((0.0, y_max)),
+            references: vec![Reference::chance_loss(train.num_classes())],
+            legend_title: "smoothed loss".into(),
             series,
-            legend_lower_right: false,
+            ..Panel::default()
         }),
     }
 }
@@ -144,9 +158,10 @@ pub fn optimizer_compare(
     race(&train, &mut contenders, cfg, out)?;
     Ok(outcome(
         "optimizers",
+        &train,
         &contenders,
         1.0,
-        "optimizers (4×100 ReLU, He init)",
+        "optimizers, 4×100 ReLU, He init,",
     ))
 }
 
@@ -176,9 +191,10 @@ pub fn init_compare(
     race(&train, &mut contenders, cfg, out)?;
     Ok(outcome(
         "init",
+        &train,
         &contenders,
         2.5,
-        "weight initialisation (4×100 ReLU, SGD lr 0.01)",
+        "weight init, 4×100 ReLU, SGD lr 0.01,",
     ))
 }
 

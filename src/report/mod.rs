@@ -4,3 +4,4 @@ pub mod filters;
 pub mod html;
 pub mod plot;
 pub mod run;
+pub mod style;

@@ -9,10 +9,26 @@ use crate::io::safetensors::ModelInfo;
 use crate::nets::Network;
 use crate::train::{EpochRecord, Summary};
 
-/// The run's learning curves: the smoothed loss per step and the accuracies per evaluation.
-pub fn learning_curves(summary: &Summary, model: &str, dataset: &str) -> plot::Figure {
-    let loss = plot::Series::from_values("loss (raw)", &summary.losses);
-    let smooth = plot::Series::from_values("loss (smoothed)", &plot::smooth_curve(&summary.losses));
+/// The run's learning curves: the training loss per step (raw, pale, and smoothed by the
+/// book's `smooth_curve`) on an axis from 0 with the chance-level loss `ln classes` marked,
+/// and the train and test accuracies per evaluation on whole-number epoch ticks. The title
+/// names the model, the dataset and its training samples.
+pub fn learning_curves(summary: &Summary, model: &str, data: &Split) -> plot::Figure {
+    let train = &data.train;
+    let loss = plot::Series::from_values("raw, per step", &summary.losses)
+        .train()
+        .faint();
+    let smoothed = plot::smooth_curve(&summary.losses);
+    let chance = plot::Reference::chance_loss(train.num_classes());
+    // The axis fits the smoothed curve and the chance line; raw spikes above are cut off
+    // at the top rather than squeezing the curve flat.
+    let top = smoothed
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(chance.y, f64::max)
+        * 1.08;
+    let smooth = plot::Series::from_values("smoothed", &smoothed).train();
     let epochs = |f: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
         summary
             .history
@@ -21,33 +37,34 @@ pub fn learning_curves(summary: &Summary, model: &str, dataset: &str) -> plot::F
             .collect()
     };
     plot::Figure {
+        title: format!(
+            "{model} on {} ({} training samples, {} test samples)",
+            train.name,
+            train.len(),
+            data.test.len()
+        ),
         panels: vec![
             plot::Panel {
-                title: format!("{model} on {dataset}: training loss"),
+                title: "training loss".into(),
                 x_label: "iterations".into(),
                 y_label: "loss".into(),
-                y_range: None,
-                legend_lower_right: false,
+                y_range: Some((0.0, top)),
+                references: vec![chance],
+                legend_title: "loss".into(),
                 series: vec![loss, smooth],
+                ..Default::default()
             },
             plot::Panel {
                 title: "accuracy".into(),
                 x_label: "epochs".into(),
                 y_label: "accuracy".into(),
                 y_range: Some((0.0, 1.0)),
-                legend_lower_right: true,
+                x_integer: true,
                 series: vec![
-                    plot::Series {
-                        label: "train".into(),
-                        points: epochs(|r| r.train_acc),
-                        dashed: false,
-                    },
-                    plot::Series {
-                        label: "test".into(),
-                        points: epochs(|r| r.test_acc),
-                        dashed: true,
-                    },
+                    plot::Series::from_points("train", epochs(|r| r.train_acc)).train(),
+                    plot::Series::from_points("test", epochs(|r| r.test_acc)).test(),
                 ],
+                ..Default::default()
             },
         ],
         columns: 2,
@@ -112,7 +129,7 @@ pub fn report<F: Float>(
             _ => {}
         }
     }
-    let curves = learning_curves(summary, arch.name(), &info.dataset);
+    let curves = learning_curves(summary, arch.name(), data);
     let mut charts = Vec::new();
     for panel in curves.panels {
         let title = panel.title.clone();
