@@ -333,7 +333,7 @@ fn supersampling(w: u32, h: u32) -> u32 {
     }
 }
 
-/// `figure` as PNG bytes: drawn anti-aliased (see [`supersampling`]) into an RGB buffer, then
+/// `figure` as PNG bytes: drawn anti-aliased (at 3 or 2 times its size, then averaged down) into an RGB buffer, then
 /// encoded (plotters' own encoder would pull in the `image` crate).
 pub fn to_png(figure: &Figure) -> Result<Vec<u8>> {
     register_font()?;
