@@ -15,7 +15,7 @@ use crate::train::{EpochRecord, Summary};
 /// names the model, the dataset and its training samples.
 pub fn learning_curves(summary: &Summary, model: &str, data: &Split) -> plot::Figure {
     let train = &data.train;
-    let loss = plot::Series::from_values("raw, per step", &summary.losses)
+    let loss = plot::Series::from_values("loss (raw, per step)", &summary.losses)
         .train()
         .faint();
     let smoothed = plot::smooth_curve(&summary.losses);
@@ -28,7 +28,7 @@ pub fn learning_curves(summary: &Summary, model: &str, data: &Split) -> plot::Fi
         .filter(|v| v.is_finite())
         .fold(chance.y, f64::max)
         * 1.08;
-    let smooth = plot::Series::from_values("smoothed", &smoothed).train();
+    let smooth = plot::Series::from_values("loss (smoothed)", &smoothed).train();
     let epochs = |f: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
         summary
             .history
@@ -50,7 +50,6 @@ pub fn learning_curves(summary: &Summary, model: &str, data: &Split) -> plot::Fi
                 y_label: "loss".into(),
                 y_range: Some((0.0, top)),
                 references: vec![chance],
-                legend_title: "loss".into(),
                 series: vec![loss, smooth],
                 ..Default::default()
             },
