@@ -30,6 +30,9 @@ pub enum Error {
     /// Training produced a non-finite loss or weight.
     #[error("{0}")]
     Diverged(String),
+    /// A run would need more memory than the process may have: smaller sizes are the fix.
+    #[error("{0}")]
+    TooLarge(String),
     /// A signal stopped the run before its end (what was kept is in the message).
     #[error("{0}")]
     Interrupted(String),

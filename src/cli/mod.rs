@@ -168,13 +168,23 @@ pub fn run() -> ExitCode {
             ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(e) => {
-            eprintln!("error: {}", printable(&e.to_string()));
+            eprintln!("error: {}{}", printable(&e.to_string()), advice(&e));
             ExitCode::from(match e {
-                Error::Invalid(_) => EXIT_USAGE,
+                Error::Invalid(_) | Error::TooLarge(_) => EXIT_USAGE,
                 Error::Diverged(_) => EXIT_DIVERGED,
                 _ => EXIT_FAILURE,
             })
         }
+    }
+}
+
+/// Which flags to change, after the library's account of what happened: the library's
+/// errors name no flags.
+fn advice(e: &Error) -> &'static str {
+    match e {
+        Error::Diverged(_) => "; try a lower --lr or --batch-norm",
+        Error::TooLarge(_) => " (--hidden, --batch-size)",
+        _ => "",
     }
 }
 

@@ -607,10 +607,7 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
         checkpoint_dir: checkpoint_dir.map(PathBuf::as_path),
     });
     bar.finish_and_clear();
-    let summary = summary.map_err(|e| match e {
-        Error::Diverged(msg) => Error::Diverged(format!("{msg}; try a lower --lr or --batch-norm")),
-        other => other,
-    })?;
+    let summary = summary?;
 
     if let Some(path) = &args.plot.plot {
         plot::save(&run.learning_curves(&summary), path)?;

@@ -516,8 +516,9 @@ impl Arch {
             .checked_mul(float_bytes)
     }
 
-    /// Refuses, as a usage error, training that would need more memory than the process may
-    /// have ([`crate::alloc::available_memory`]), or whose sizes overflow, by
+    /// Refuses training that would need more memory than the process may have
+    /// ([`crate::alloc::available_memory`]; [`Error::TooLarge`]), or whose sizes overflow
+    /// ([`Error::Invalid`]), by
     /// [`Arch::training_bytes`]: sizes that cannot fit are an error, not an allocation failure.
     pub fn check_training_fits(
         &self,
@@ -542,9 +543,8 @@ impl Arch {
             )));
         };
         match crate::alloc::available_memory() {
-            Some(available) if need as u64 > available.bytes => Err(Error::Invalid(format!(
-                "{what} needs about {} of memory, more than the {} {}; choose smaller sizes \
-                 (--hidden, --batch-size)",
+            Some(available) if need as u64 > available.bytes => Err(Error::TooLarge(format!(
+                "{what} needs about {} of memory, more than the {} {}; choose smaller sizes",
                 crate::alloc::human_bytes(need as u64),
                 crate::alloc::human_bytes(available.bytes),
                 available.source
@@ -781,6 +781,20 @@ mod tests {
         assert!(
             matches!(e, Error::Invalid(_)) && e.to_string().contains("too large"),
             "{e}"
+        );
+        // Sizes that count but cannot fit: what happened, and no flag (the CLI adds those).
+        let big = Arch::TwoLayer {
+            hidden: 1 << 40,
+            weight_init_std: 0.01,
+        };
+        let e = big
+            .check_training_fits([1, 8, 8], 10, 100, 4, 0)
+            .unwrap_err();
+        assert!(matches!(e, Error::TooLarge(_)), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("of memory, more than the") && !msg.contains("--"),
+            "{msg}"
         );
     }
 }
