@@ -1,0 +1,185 @@
+"""What the book's network classes share: ``params`` that write through to the Rust
+network, ``layers`` by the book's names, and the book's methods."""
+
+import os
+import pickle
+import tempfile
+from collections import OrderedDict
+from collections.abc import MutableMapping
+
+import numpy as np
+
+
+class Params(MutableMapping):
+    """The network's parameters by the book's names (``W1``, ``b1``, …).
+
+    Each value is a NumPy view of the Rust network's buffer: ``params[key] -= lr * grad[key]``
+    and the optimizers' in-place updates change the network. Assigning an array copies it in
+    after checking its shape (``ValueError`` naming both shapes); keys cannot be added or
+    removed.
+    """
+
+    def __init__(self, net):
+        self._net = net
+
+    def __getitem__(self, key):
+        return self._net.param(key)
+
+    def __setitem__(self, key, value):
+        self._net.set_param(key, value)
+
+    def __delitem__(self, key):
+        raise TypeError("a network's parameters cannot be removed")
+
+    def __iter__(self):
+        return iter(self._net.param_names())
+
+    def __len__(self):
+        return len(self._net.param_names())
+
+    def __repr__(self):
+        return "Params({%s})" % ", ".join(f"{k!r}: array{tuple(v.shape)}" for k, v in self.items())
+
+
+class LayerView:
+    """One layer of a network, by the book's name: its parameters as attributes (``W``, ``b``,
+    ``gamma``, ``beta``; views of the network's buffers)."""
+
+    def __init__(self, net, kind, keys):
+        self._net = net
+        self._kind = kind
+        self._keys = keys  # {'W': 'W1', 'b': 'b1'}
+
+    def __getattr__(self, attr):
+        keys = self.__dict__.get("_keys", {})
+        if attr in keys:
+            return self._net.param(keys[attr])
+        raise AttributeError(f"{self._kind} layer has no attribute {attr!r}")
+
+    def __setattr__(self, attr, value):
+        if attr.startswith("_"):
+            object.__setattr__(self, attr, value)
+        elif attr in self._keys:
+            self._net.set_param(self._keys[attr], value)
+        else:
+            raise AttributeError(f"{self._kind} layer has no attribute {attr!r}")
+
+    def __repr__(self):
+        return f"<{self._kind} layer {', '.join(self._keys.values())}>"
+
+
+_SHORT = {
+    "Convolution": "Conv",
+    "Pooling": "Pool",
+    "BatchNormalization": "BatchNorm",
+}
+
+
+class BookNet:
+    """Base of the network classes: holds a ``backprop._core.Net``."""
+
+    # How the book names the hidden activations (MultiLayerNet: 'Activation_function').
+    _activation_name = None
+
+    def __init__(self, net):
+        self._net = net
+        self.params = Params(net)
+
+    # -- the book's attributes ------------------------------------------------------------
+    @property
+    def params(self):
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        if isinstance(value, Params):
+            self._params = value
+        else:
+            # `net.params = {...}`: copy every array in, checking names and shapes.
+            for k, v in dict(value).items():
+                self._net.set_param(k, v)
+
+    @property
+    def layers(self):
+        """``OrderedDict`` of the book's layer names (``Affine1``, ``Relu1``, …)."""
+        kinds = self._net.layer_kinds()
+        names = list(self._net.param_names())
+        out = OrderedDict()
+        counts = {}
+        k = 0
+        for kind in kinds:
+            if self._activation_name and kind in ("Relu", "Sigmoid"):
+                short = self._activation_name
+            else:
+                short = _SHORT.get(kind, kind)
+            counts[short] = counts.get(short, 0) + 1
+            keys = {}
+            if kind in ("Affine", "Convolution"):
+                k += 1
+                keys = {"W": f"W{k}", "b": f"b{k}"}
+            elif kind == "BatchNormalization":
+                keys = {"gamma": f"gamma{k}", "beta": f"beta{k}"}
+            keys = {a: n for a, n in keys.items() if n in names}
+            out[f"{short}{counts[short]}"] = LayerView(self._net, kind, keys)
+        return out
+
+    @property
+    def dtype(self):
+        return np.dtype(self._net.dtype)
+
+    # -- the book's methods ---------------------------------------------------------------
+    def predict(self, x, train_flg=False):
+        return self._net.predict(x, train_flg)
+
+    def loss(self, x, t, train_flg=False):
+        return self._net.loss(x, t, train_flg)
+
+    def accuracy(self, x, t, batch_size=100):
+        """The fraction of ``x`` classified as ``t`` says, computed ``batch_size`` samples at
+        a time (one-hot ``t`` rows are accepted as in the book)."""
+        n = len(x)
+        if n == 0:
+            return 0.0
+        step = max(int(batch_size), 1)
+        if step >= n:
+            return self._net.accuracy(x, t)
+        acc = 0.0
+        for i in range(0, n, step):
+            xb, tb = x[i : i + step], t[i : i + step]
+            acc += self._net.accuracy(xb, tb) * len(xb)
+        return acc / n
+
+    def gradient(self, x, t):
+        """Forward, loss, backward: ``{name: gradient}`` (new arrays)."""
+        return self._net.gradient(x, t)
+
+    def numerical_gradient(self, x, t):
+        """Central differences (h = 1e-4) of the training-mode loss for every parameter."""
+        return self._net.numerical_gradient(x, t)
+
+    def save_params(self, file_name="params.pkl"):
+        """Writes ``params`` as the book's pickle (a dict of NumPy arrays), or as a
+        ``.safetensors`` model file when the name ends so. Written to a temporary file beside
+        it and renamed, so a failure leaves no partial file."""
+        if str(file_name).endswith(".safetensors"):
+            self._net.save_model(os.fspath(file_name))
+            return
+        params = {k: np.array(v) for k, v in self.params.items()}
+        directory = os.path.dirname(os.path.abspath(file_name))
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pkl")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(params, f)
+            os.replace(tmp, file_name)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def load_params(self, file_name="params.pkl"):
+        """Reads a book pickle (with a strict reader that runs no code) or a ``.safetensors``
+        model file into this network; every name and shape is checked first."""
+        self._net.load_params(os.fspath(file_name))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self._net!r}>"
