@@ -13,6 +13,7 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 
 mod data;
+mod fit;
 mod funcs;
 mod graph;
 mod layers;
@@ -155,5 +156,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     net::register(m)?;
     optim::register(m)?;
     data::register(m)?;
+    fit::register(m)?;
     Ok(())
 }
