@@ -4,6 +4,7 @@
 #
 #   bash scripts/test.sh            # everything
 #   BACKPROP_SKIP_PYTHON=1 bash scripts/test.sh   # the Rust part only
+#   BACKPROP_SKIP_WHEEL=1 bash scripts/test.sh    # all but the release wheel (python/build_wheels.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,3 +25,10 @@ python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet "./python[test]"
 # Run from the tests folder so that `import backprop` is the installed package, not python/backprop.
 (cd python/tests && "../../$venv/bin/python" -m pytest -q -p no:cacheprovider .)
+
+# The release wheel (python/build_wheels.sh) in a venv without cargo or rustc (issue 22).
+if [ "${BACKPROP_SKIP_WHEEL:-0}" = 1 ]; then
+  echo "BACKPROP_SKIP_WHEEL=1: the wheel was not built or tested" >&2
+else
+  bash scripts/test_wheel.sh
+fi

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 use backprop::functions::Targets;
 use backprop::init::Init;
-use backprop::io::import::ArchSpec;
 use backprop::io::safetensors::ModelInfo;
 use backprop::nets::{Activation, Arch, ConvParam, Network};
 use backprop::rng::Rng;
@@ -469,10 +468,7 @@ impl Net {
         arch: Option<&str>,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Net> {
-        let spec: Option<ArchSpec> = arch
-            .map(|a| a.parse())
-            .transpose()
-            .map_err(|e: String| PyValueError::new_err(e))?;
+        let spec: Option<Arch> = arch.map(|a| a.parse()).transpose().map_err(to_py)?;
         let f32_ = parse_dtype(py, dtype)?;
         let (inner, info) = if f32_ {
             let m =
