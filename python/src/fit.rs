@@ -226,24 +226,32 @@ fn fit(
     let get =
         |k: &str| -> PyResult<Option<f64>> { hyper.get_item(k)?.map(|v| v.extract()).transpose() };
     let kind: OptimizerKind = optimizer.parse().map_err(to_py)?;
-    let mut spec = RunSpec::default();
-    spec.arch = this.arch.clone();
-    spec.data.seed = crate::layers::seed_or_numpy(py, seed)?;
-    spec.optimizer = OptimizerSpec {
-        kind,
-        hyper: Hyper {
-            lr: get("lr")?,
-            momentum: get("momentum")?,
-            beta1: get("beta1")?,
-            beta2: get("beta2")?,
-            decay_rate: get("decay_rate")?,
+    let defaults = RunSpec::default();
+    let spec = RunSpec {
+        arch: this.arch.clone(),
+        data: backprop::run::DataSpec {
+            seed: crate::layers::seed_or_numpy(py, seed)?,
+            ..defaults.data.clone()
         },
+        optimizer: OptimizerSpec {
+            kind,
+            hyper: Hyper {
+                lr: get("lr")?,
+                momentum: get("momentum")?,
+                beta1: get("beta1")?,
+                beta2: get("beta2")?,
+                decay_rate: get("decay_rate")?,
+            },
+        },
+        schedule: backprop::run::Schedule {
+            length: Some(Length::Iters(iters)),
+            batch_size,
+            eval_every: Some(eval_every),
+            eval_samples,
+            sampling: Sampling::Replacement,
+        },
+        ..defaults
     };
-    spec.schedule.length = Some(Length::Iters(iters));
-    spec.schedule.batch_size = batch_size;
-    spec.schedule.eval_every = Some(eval_every);
-    spec.schedule.eval_samples = eval_samples;
-    spec.schedule.sampling = Sampling::Replacement;
     let data = Split { train, test };
     let (summary, report) = match &mut this.inner {
         Inner::F32(n) => run_in(py, n, &spec, data, verbose)?,
