@@ -8,7 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use numpy::{PyArrayDyn, PyArrayMethods};
 use pyo3::exceptions::{
-    PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
+    PyFileNotFoundError, PyKeyboardInterrupt, PyMemoryError, PyOSError, PyRuntimeError,
+    PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 
@@ -22,7 +23,8 @@ mod optim;
 
 /// The library's errors as Python exceptions: a missing file is `FileNotFoundError`, other
 /// I/O errors `OSError`, corrupt files and bad shapes or values `ValueError`, a stopped run
-/// `KeyboardInterrupt`, a diverged one `RuntimeError`.
+/// `KeyboardInterrupt`, a diverged one `RuntimeError`, sizes that cannot fit in memory
+/// `MemoryError`.
 pub(crate) fn to_py(e: backprop::Error) -> PyErr {
     use backprop::Error;
     let msg = e.to_string();
@@ -33,6 +35,7 @@ pub(crate) fn to_py(e: backprop::Error) -> PyErr {
         Error::Io { .. } => PyOSError::new_err(msg),
         Error::Format { .. } | Error::Shape(_) | Error::Invalid(_) => PyValueError::new_err(msg),
         Error::Diverged(_) => PyRuntimeError::new_err(msg),
+        Error::TooLarge(_) => PyMemoryError::new_err(msg),
         Error::Interrupted(_) => PyKeyboardInterrupt::new_err(msg),
     }
 }
