@@ -5,10 +5,21 @@ use clap::{Args, ValueEnum};
 
 use super::args::{DataArgs, PlotArgs, positive_usize};
 use crate::error::{Error, Result};
+use crate::experiments::activations::{ActivationsConfig, Squash};
+use crate::experiments::optimizer_paths;
 use crate::experiments::{
     self, BatchNormConfig, CurvesConfig, HyperparamsConfig, OverfitConfig, Regulariser,
 };
-use crate::report::plot;
+use crate::init::Init;
+use crate::report::{canvas, histograms, paths, plot};
+
+fn parse_squash(s: &str) -> std::result::Result<Squash, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_init(s: &str) -> std::result::Result<Init, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Name {
@@ -24,6 +35,10 @@ enum Name {
     Dropout,
     /// Fig. 6-24: random search of lr and weight decay (500 samples, 100 trials, 50 epochs).
     Hyperparams,
+    /// Fig. 6-8: SGD, Momentum, AdaGrad, Adam minimising x²/20 + y² from (−7, 2), 30 steps.
+    OptimizerPaths,
+    /// Figs. 6-10 to 6-14: activation histograms of 5 layers of 100 units (--activation, --init).
+    Activations,
 }
 
 /// The data is [`DataArgs`]' default, as for `train`: the embedded digits, which every
@@ -48,6 +63,12 @@ pub struct ExperimentArgs {
     /// Random trials (hyperparams) [default: 100].
     #[arg(long, value_parser = positive_usize)]
     trials: Option<usize>,
+    /// The activation of `activations`: sigmoid, relu or tanh [default: sigmoid].
+    #[arg(long, value_parser = parse_squash)]
+    activation: Option<Squash>,
+    /// The weight scale of `activations`: std:1, std:0.01, xavier or he [default: std:1].
+    #[arg(long, value_parser = parse_init)]
+    init: Option<Init>,
     /// Print the numbers as one JSON object instead of the book's lines.
     #[arg(long)]
     json: bool,
@@ -73,6 +94,15 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         &[BatchNorm, WeightDecay, Dropout, Hyperparams],
     )?;
     given("--trials", args.trials.is_some(), &[Hyperparams])?;
+    given("--activation", args.activation.is_some(), &[Activations])?;
+    given("--init", args.init.is_some(), &[Activations])?;
+    if matches!(args.name, OptimizerPaths | Activations) {
+        // Neither reads data: they run on a formula and on random numbers.
+        given("--samples", args.samples.is_some(), &[])?;
+        given("--dataset", args.data.dataset.is_some(), &[])?;
+        given("--data", args.data.data.is_some(), &[])?;
+        return run_without_data(&args);
+    }
 
     let data_files = args.data.files();
     crate::io::Paths::new()
@@ -137,6 +167,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
             };
             experiments::hyperparams(&data.train, &cfg, &mut out)?
         }
+        OptimizerPaths | Activations => unreachable!("run without data above"),
     };
     if json {
         let mut value = outcome.json;
@@ -147,6 +178,86 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     if let Some(path) = &args.plot.plot {
         plot::save(&outcome.figure, path)?;
         if !json {
+            println!("plot written to {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `optimizer-paths` and `activations`, which need no dataset.
+fn run_without_data(args: &ExperimentArgs) -> Result<()> {
+    crate::io::Paths::new()
+        .output("--plot", args.plot.plot.as_deref())
+        .check()?;
+    if args.name == Name::OptimizerPaths {
+        let paths = optimizer_paths::optimizer_paths();
+        if args.json {
+            println!("{}", optimizer_paths::to_json(&paths));
+        } else {
+            for p in &paths {
+                let (x, y) = p.points[p.points.len() - 1];
+                println!(
+                    "{}(lr={}): ({}, {}) after {} steps, f = {}",
+                    p.name,
+                    p.lr,
+                    crate::pyfmt::py_repr(x),
+                    crate::pyfmt::py_repr(y),
+                    p.points.len() - 1,
+                    crate::pyfmt::py_repr(optimizer_paths::f(x, y))
+                );
+            }
+        }
+        if let Some(path) = &args.plot.plot {
+            canvas::save(&paths::PathsFigure { paths: &paths }, path)?;
+            if !args.json {
+                println!("plot written to {}", path.display());
+            }
+        }
+        return Ok(());
+    }
+    let cfg = ActivationsConfig {
+        activation: args.activation.unwrap_or(Squash::Sigmoid),
+        init: args.init.unwrap_or(Init::Std(1.0)),
+        seed: args.data.seed,
+        ..ActivationsConfig::default()
+    };
+    let layers = crate::experiments::activations::activations(&cfg)?;
+    if args.json {
+        println!(
+            "{}",
+            crate::experiments::activations::to_json(&cfg, &layers)
+        );
+    } else {
+        let (lo, hi) = cfg.activation.range();
+        println!(
+            "{} activations, weights {}, {} samples × {} units, {} bins over [{lo}, {hi}]",
+            cfg.activation.key(),
+            cfg.init,
+            cfg.samples,
+            cfg.nodes,
+            cfg.bins
+        );
+        for (i, l) in layers.iter().enumerate() {
+            println!(
+                "{}-layer: mean {:.4}, std {:.4}, first bin {:.1} %, last bin {:.1} %, in range {:.1} %",
+                i + 1,
+                l.mean,
+                l.std,
+                100.0 * l.share(0),
+                100.0 * l.share(cfg.bins - 1),
+                100.0 * l.in_range as f64 / l.total as f64
+            );
+        }
+    }
+    if let Some(path) = &args.plot.plot {
+        canvas::save(
+            &histograms::HistogramsFigure {
+                config: &cfg,
+                layers: &layers,
+            },
+            path,
+        )?;
+        if !args.json {
             println!("plot written to {}", path.display());
         }
     }

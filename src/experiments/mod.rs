@@ -11,8 +11,10 @@
 //! comparison starts from weights drawn from the same seed stream (the book draws each
 //! network's weights independently), and the computation is in `f64` as in NumPy.
 
+pub mod activations;
 mod batch_norm;
 mod hyperparams;
+pub mod optimizer_paths;
 mod overfit;
 mod training;
 

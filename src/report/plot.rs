@@ -18,12 +18,12 @@
 //! font libraries.
 
 use std::path::Path;
-use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor;
 
+use super::fonts;
 use super::style::{self, Dash, LineStyle, Marker, text};
 use crate::error::{Error, Result};
 
@@ -257,23 +257,12 @@ pub struct Layout {
     pub panels: Vec<PanelLayout>,
 }
 
-/// The family name the shipped font is registered under.
-const FONT: &str = "sans-serif";
-static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+/// The family name the shipped font is registered under (Korean text falls back to a
+/// Hangul font: [`fonts::family`]).
+const FONT: &str = fonts::LATIN;
 
 fn register_font() -> Result<()> {
-    static ONCE: Once = Once::new();
-    let mut ok = true;
-    ONCE.call_once(|| {
-        ok = plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok();
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Invalid(
-            "the shipped font could not be loaded".into(),
-        ))
-    }
+    fonts::register()
 }
 
 /// `figure` as an SVG document (for embedding, as in the HTML report).
@@ -386,7 +375,30 @@ fn rgb(c: style::Rgb) -> RGBColor {
 /// The font at `size` pixels (plotters draws a font of size `n` with glyphs `n / 1.24` pixels
 /// high, so the size asked for is scaled up by that).
 fn font(size: f64, s: f64) -> TextStyle<'static> {
-    (FONT, size * s * 1.24).into_font().color(&BLACK)
+    (FIGURE_FONT.with(|f| f.get()), size * s * 1.24)
+        .into_font()
+        .color(&BLACK)
+}
+
+thread_local! {
+    /// The family the figure being drawn uses: DejaVu, or the Hangul font when some of its
+    /// text (titles, labels, legends) has characters DejaVu lacks ([`fonts::family`]).
+    static FIGURE_FONT: std::cell::Cell<&'static str> = const { std::cell::Cell::new(FONT) };
+}
+
+/// Picks the family for `figure`'s text (see [`FIGURE_FONT`]).
+fn choose_font(figure: &Figure) {
+    let mut all = figure.title.clone();
+    for p in &figure.panels {
+        all.push_str(&p.title);
+        all.push_str(&p.x_label);
+        all.push_str(&p.y_label);
+        all.push_str(&p.legend_title);
+        for series in &p.series {
+            all.push_str(&series.label);
+        }
+    }
+    FIGURE_FONT.with(|f| f.set(fonts::family(&all)));
 }
 
 /// Height of the strip holding a figure's title.
@@ -437,6 +449,7 @@ fn draw<DB: DrawingBackend>(
     s: f64,
 ) -> std::result::Result<Layout, String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    choose_font(figure);
     root.fill(&WHITE).map_err(e)?;
     let mut layout = Layout::default();
     let mut area = root.clone();
