@@ -210,3 +210,117 @@ fn activations_draws_five_histograms_and_checks_its_flags() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+fn gradcheck(args: &[&str]) -> (Vec<(String, f64)>, String) {
+    let mut all = vec!["gradcheck"];
+    all.extend_from_slice(args);
+    let o = backprop(&all);
+    assert!(o.status.success(), "{all:?}: {}", stderr(&o));
+    let lines = stdout(&o)
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(':').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect();
+    (lines, stderr(&o))
+}
+
+fn names(lines: &[(String, f64)]) -> Vec<&str> {
+    lines.iter().map(|(k, _)| k.as_str()).collect()
+}
+
+const BN_NAMES: [&str; 10] = [
+    "W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3",
+];
+
+/// `ch06/batch_norm_gradient_check.py` as the book runs it, on one sample: its printout
+/// (`W1:0.0 … beta2:0.0563 W3:0.0 b3:1.799e-07`) reproduced, and explained.
+#[test]
+fn one_sample_batch_norm_check_reproduces_the_books_printout() {
+    let (lines, err) = gradcheck(&[
+        "--model",
+        "multi-layer",
+        "--hidden",
+        "100,100",
+        "--batch-norm",
+    ]);
+    assert_eq!(names(&lines), BN_NAMES);
+    for (k, v) in &lines {
+        match k.as_str() {
+            // The ReLU after the last batch norm sits on its kink: the central difference
+            // reports half a one-sided slope, backprop 0 (the book: 0.05629…).
+            "beta2" => assert!(*v > 0.01 && *v < 0.2, "{k}: {v}"),
+            // All logits are b3 = 0, so softmax is 1/10 everywhere and the only difference is
+            // the loss's +1e-7: |y − t|·δ/(y_t + δ) averaged, 0.18·1e-7/0.1000001, less the
+            // central difference's own error; the book's script printed 1.7990357854824612e-07.
+            "b3" => {
+                assert!((v - 1.7990357854824612e-07).abs() < 1e-12, "{k}: {v}");
+                assert!((v - 0.18 * 1e-7 / 0.1000001).abs() < 2e-10, "{k}: {v}");
+            }
+            // Nothing before the last batch norm reaches the loss, and W3 sees only zeros.
+            _ => assert_eq!(*v, 0.0, "{k}"),
+        }
+    }
+    assert!(
+        err.contains("with one sample, batch norm's mean is the sample itself"),
+        "{err}"
+    );
+}
+
+/// The same check on 8 samples means something: every difference is small and none is 0.
+#[test]
+fn multi_sample_batch_norm_check_is_below_1e_6() {
+    let (lines, err) = gradcheck(&[
+        "--model",
+        "multi-layer",
+        "--hidden",
+        "100,100",
+        "--batch-norm",
+        "--samples",
+        "8",
+    ]);
+    assert_eq!(names(&lines), BN_NAMES);
+    for (k, v) in &lines {
+        assert!(*v > 0.0 && *v < 1e-6, "{k}: {v}");
+    }
+    assert!(err.is_empty(), "{err}");
+}
+
+/// `ch07/gradient_check.py`: SimpleConvNet on a random 1×10×10 image, 10 filters 3×3,
+/// hidden 10; the book's differences run from 5e-11 (W2) to 2.9e-6 (b1).
+#[test]
+fn simple_conv_check_has_the_books_parameters_and_sizes() {
+    let (lines, _) = gradcheck(&["--model", "simple-conv"]);
+    assert_eq!(names(&lines), ["W1", "b1", "W2", "b2", "W3", "b3"]);
+    for (k, v) in &lines {
+        assert!(*v > 0.0 && *v < 1e-5, "{k}: {v}");
+    }
+    // b3 is off by the loss's 1e-7 as in the book (1.799e-07): nearly uniform softmax.
+    let b3 = lines[5].1;
+    assert!((b3 - 1.8e-7).abs() < 1e-9, "{b3}");
+    let v = json(&["gradcheck", "--model", "simple-conv", "--json"]);
+    assert_eq!(v.as_object().unwrap().len(), 6);
+    // The book's sizes are the defaults; others can be asked for, and flags of other models
+    // are refused.
+    let (lines, _) = gradcheck(&[
+        "--model",
+        "simple-conv",
+        "--filters",
+        "4",
+        "--filter-size",
+        "5",
+        "--hidden",
+        "7",
+    ]);
+    assert_eq!(lines.len(), 6);
+    for bad in [
+        vec!["gradcheck", "--filters", "4"],
+        vec!["gradcheck", "--model", "simple-conv", "--batch-norm"],
+        vec!["gradcheck", "--model", "two-layer", "--hidden", "10,10"],
+    ] {
+        let o = backprop(&bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&o).contains("error:"), "{bad:?}");
+    }
+}

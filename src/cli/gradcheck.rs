@@ -1,12 +1,18 @@
-//! `backprop gradcheck`: the book's `ch05/gradient_check.py`.
+//! `backprop gradcheck`: the book's gradient checks, `ch05/gradient_check.py` (TwoLayerNet),
+//! `ch06/batch_norm_gradient_check.py` (MultiLayerNetExtend with batch norm) and
+//! `ch07/gradient_check.py` (SimpleConvNet on a random 1×10×10 image), for every
+//! architecture `train` knows. The work is [`crate::gradient::check_network`].
 
 use clap::Args;
+use ndarray::ArrayD;
 
-use super::args::{DataArgs, positive_usize};
-use crate::error::Result;
+use super::args::{DataArgs, Sizes, hidden_sizes, named, positive_usize};
+use super::train::{ACTIVATIONS, MODELS};
+use crate::error::{Error, Result};
 use crate::functions::Targets;
-use crate::gradient::{H, mean_abs_diff};
-use crate::nets::TwoLayerNet;
+use crate::gradient::{H, check_network};
+use crate::init::Init;
+use crate::nets::{Activation, Arch, ConvParam};
 use crate::pyfmt::py_repr;
 use crate::rng::Rng;
 
@@ -14,66 +20,157 @@ use crate::rng::Rng;
 pub struct GradcheckArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Hidden units of the TwoLayerNet.
-    #[arg(long, default_value = "50", value_parser = positive_usize)]
-    hidden: usize,
-    /// Samples in the checked batch.
-    #[arg(long, default_value = "3", value_parser = positive_usize)]
-    samples: usize,
+    /// The architecture, with the book's gradient-check settings as defaults.
+    #[arg(long, default_value = "two-layer", value_parser = named(MODELS))]
+    model: &'static str,
+    /// Hidden units: one number, or a comma-separated list for multi-layer [default: 50 for
+    /// two-layer and deep-conv, 100,100 for multi-layer, 10 for simple-conv].
+    #[arg(long, value_parser = hidden_sizes)]
+    hidden: Option<Sizes>,
+    /// Batch norm after each hidden Affine (multi-layer).
+    #[arg(long)]
+    batch_norm: bool,
+    /// Hidden activation (multi-layer) [default: relu].
+    #[arg(long, value_parser = named(ACTIVATIONS))]
+    activation: Option<Activation>,
+    /// Initial weights (multi-layer): std:<number>, xavier or he [default: he, the book's].
+    #[arg(long, value_parser = parse_init)]
+    init: Option<Init>,
+    /// Filters of simple-conv's convolution [default: 10, as ch07/gradient_check.py].
+    #[arg(long, value_parser = positive_usize)]
+    filters: Option<usize>,
+    /// Filter side of simple-conv [default: 3, as ch07/gradient_check.py].
+    #[arg(long, value_parser = positive_usize)]
+    filter_size: Option<usize>,
+    /// Samples in the checked batch [default: the book's: 3 for two-layer, 1 for
+    /// multi-layer and simple-conv, 2 for deep-conv].
+    #[arg(long, value_parser = positive_usize)]
+    samples: Option<usize>,
     /// Print one JSON object instead of `name:value` lines.
     #[arg(long)]
     json: bool,
 }
 
-pub fn run(args: GradcheckArgs) -> Result<()> {
-    let data = args.data.load()?;
-    let train = &data.train;
-    super::args::require_samples(train, "training")?;
-    let n = args.samples.min(train.len());
-    let mut labels = Vec::new();
-    let x = train.batch::<f64>(
-        &(0..n).collect::<Vec<_>>(),
-        crate::data::Layout::Flat,
-        &mut labels,
-    );
-    // The numerical gradient keeps one copy of each parameter besides its gradient.
-    let arch = crate::nets::Arch::TwoLayer {
-        hidden: args.hidden,
-        weight_init_std: 0.01,
-    };
-    arch.check_training_fits(train.image_shape, train.num_classes(), n, 8, 1)?;
-    let mut net = TwoLayerNet::<f64>::new(
-        train.sample_size(),
-        args.hidden,
-        train.num_classes(),
-        0.01,
-        &mut Rng::stream(args.data.seed, "init"),
-    );
-    let t = Targets::Labels(&labels);
-    let numerical = net.numerical_gradient(&x, t, H);
-    net.gradient(x, t);
-    let diffs: Vec<(String, f64)> = net
-        .params()
-        .iter()
-        .zip(&numerical)
-        .map(|(p, (name, num))| (name.clone(), mean_abs_diff(&p.grad.to_owned(), num)))
-        .collect();
-    if args.json {
-        let fields: Vec<String> = diffs
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}:{}",
-                    serde_json::Value::from(k.as_str()),
-                    serde_json::Value::from(*v)
-                )
-            })
-            .collect();
-        println!("{{{}}}", fields.join(","));
-    } else {
-        for (k, v) in diffs {
-            println!("{k}:{}", py_repr(v));
+fn parse_init(s: &str) -> std::result::Result<Init, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// The architecture the flags describe, with the book's check settings as defaults.
+fn arch(args: &GradcheckArgs) -> Result<Arch> {
+    let model = args.model;
+    let refuse = |flag: &str, given: bool, allowed: bool| {
+        if given && !allowed {
+            Err(Error::Invalid(format!(
+                "{flag} does not apply to --model {model}"
+            )))
+        } else {
+            Ok(())
         }
+    };
+    let multi = model == "multi-layer";
+    refuse("--batch-norm", args.batch_norm, multi)?;
+    refuse("--init", args.init.is_some(), multi)?;
+    refuse("--activation", args.activation.is_some(), multi)?;
+    let conv = model == "simple-conv";
+    refuse("--filters", args.filters.is_some(), conv)?;
+    refuse("--filter-size", args.filter_size.is_some(), conv)?;
+    let one = |default: usize| match &args.hidden {
+        None => Ok(default),
+        Some(Sizes(h)) if h.len() == 1 => Ok(h[0]),
+        Some(Sizes(h)) => Err(Error::Invalid(format!(
+            "--model {model} has one hidden layer, got --hidden {}",
+            h.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ))),
+    };
+    Ok(match model {
+        "two-layer" => Arch::TwoLayer {
+            hidden: one(50)?,
+            weight_init_std: 0.01,
+        },
+        "simple-conv" => Arch::SimpleConv {
+            conv: ConvParam {
+                filter_num: args.filters.unwrap_or(10),
+                filter_size: args.filter_size.unwrap_or(3),
+                pad: 0,
+                stride: 1,
+            },
+            hidden: one(10)?,
+            weight_init_std: 0.01,
+        },
+        "deep-conv" => Arch::DeepConv { hidden: one(50)? },
+        _ => Arch::MultiLayer {
+            hidden: args.hidden.clone().map_or(vec![100, 100], |h| h.0),
+            activation: args.activation.unwrap_or(Activation::Relu),
+            init: args.init.unwrap_or(Init::He),
+            batch_norm: args.batch_norm,
+            dropout: None,
+            weight_decay: 0.0,
+        },
+    })
+}
+
+/// What one sample does to batch norm, said after a one-sample check (the book's
+/// `batch_norm_gradient_check.py` runs on `x_train[:1]`).
+pub const ONE_SAMPLE_BATCH_NORM: &str = "\
+note: with one sample, batch norm's mean is the sample itself, so every normalised value is 0
+and each BatchNorm outputs exactly its beta. Nothing before the last BatchNorm reaches the
+loss (W1…b2, gamma1, beta1, gamma2: both gradients exactly 0), and the ReLU after it sits on
+its kink at 0: backprop uses the slope 0 there, while the central difference sees 0 on one
+side and the loss's slope on the other and reports half of it, hence beta2's difference. The
+rest (W3, b3) is the ordinary check, b3 off by the 1e-7 inside the loss's logarithm. Run
+with --samples 2 or more for a check that means something.";
+
+pub fn run(args: GradcheckArgs) -> Result<()> {
+    let arch = arch(&args)?;
+    // simple-conv without data flags checks the book's random 1×10×10 image.
+    let book_image =
+        args.model == "simple-conv" && args.data.dataset.is_none() && args.data.data.is_none();
+    let n_default = match args.model {
+        "two-layer" => 3,
+        "deep-conv" => 2,
+        _ => 1,
+    };
+    let (x, labels, image_shape, classes) = if book_image {
+        // ch07/gradient_check.py: X = np.random.rand(1, 1, 10, 10), T = [1], 10 classes.
+        let n = args.samples.unwrap_or(1);
+        let mut rng = Rng::stream(args.data.seed, "gradcheck-input");
+        let x = ArrayD::from_shape_simple_fn(vec![n, 1, 10, 10], || rng.uniform());
+        let labels: Vec<usize> = (0..n).map(|i| (i + 1) % 10).collect();
+        (x, labels, [1, 10, 10], 10)
+    } else {
+        let data = args.data.load()?;
+        let train = &data.train;
+        super::args::require_samples(train, "training")?;
+        let n = args.samples.unwrap_or(n_default).min(train.len());
+        let mut labels = Vec::new();
+        let x = train.batch::<f64>(&(0..n).collect::<Vec<_>>(), arch.layout(), &mut labels);
+        (x, labels, train.image_shape, train.num_classes())
+    };
+    let n = labels.len();
+    // The numerical gradient keeps one copy of each parameter besides its gradient.
+    arch.check_training_fits(image_shape, classes, n, 8, 1)?;
+    let mut net = arch.build::<f64>(
+        image_shape,
+        classes,
+        &mut Rng::stream(args.data.seed, "init"),
+    )?;
+    let diffs = check_network(&mut net, &x, Targets::Labels(&labels), H);
+    if args.json {
+        let map: serde_json::Map<String, serde_json::Value> = diffs
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(*v)))
+            .collect();
+        println!("{}", serde_json::Value::Object(map));
+    } else {
+        for (k, v) in &diffs {
+            println!("{k}:{}", py_repr(*v));
+        }
+    }
+    if n == 1 && args.batch_norm && !args.json {
+        eprintln!("{ONE_SAMPLE_BATCH_NORM}");
     }
     Ok(())
 }

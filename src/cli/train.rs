@@ -23,7 +23,7 @@ use crate::run::{Hooks, OptimizerSpec, Precision, Run, RunSpec, Schedule};
 use crate::train::{Event, Length, Sampling};
 
 /// `--model`: the architectures by name ([`Arch::NAMES`], built by [`Arch::book`]).
-const MODELS: &[(&str, &str, &str)] = &[
+pub(super) const MODELS: &[(&str, &str, &str)] = &[
     (
         "two-layer",
         "The book's TwoLayerNet: Affine → ReLU → Affine (§5.7)",
@@ -48,7 +48,7 @@ const MODELS: &[(&str, &str, &str)] = &[
 ];
 
 /// `--activation`.
-const ACTIVATIONS: &[(&str, &str, Activation)] = &[
+pub(super) const ACTIVATIONS: &[(&str, &str, Activation)] = &[
     ("relu", "ReLU", Activation::Relu),
     ("sigmoid", "Sigmoid", Activation::Sigmoid),
 ];
