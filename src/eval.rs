@@ -4,6 +4,7 @@
 use crate::data::{Dataset, Layout};
 use crate::float::Float;
 use crate::functions::argmax;
+use crate::io::safetensors::TensorDtype;
 use crate::nets::Network;
 
 /// What [`evaluate`] measured.
@@ -57,13 +58,42 @@ pub fn evaluate<F: Float>(
     batch: usize,
     max_misclassified: usize,
 ) -> Evaluation {
+    evaluate_rounded(net, ds, layout, batch, max_misclassified, None)
+}
+
+/// Rounds every parameter and buffer of `net` to `dtype` and back, in place: the book's
+/// `half_float_network.py` (`params[key] = params[key].astype(np.float16)`), with batch
+/// norm's running statistics rounded too since they are stored with the model.
+pub fn round_params<F: Float>(net: &mut Network<F>, dtype: TensorDtype) {
+    let round = |v: &mut F| *v = F::lit(dtype.round(v.to_f64_lossy()));
+    for mut p in net.params() {
+        p.value.map_inplace(round);
+    }
+    for (_, mut b) in net.buffers() {
+        b.map_inplace(round);
+    }
+}
+
+/// [`evaluate`] with every input value rounded to `inputs` first when given (the book's
+/// `x_test.astype(np.float16)`); the computation stays in `F`.
+pub fn evaluate_rounded<F: Float>(
+    net: &mut Network<F>,
+    ds: &Dataset,
+    layout: Layout,
+    batch: usize,
+    max_misclassified: usize,
+    inputs: Option<TensorDtype>,
+) -> Evaluation {
     let classes = ds.num_classes();
     let mut confusion = vec![vec![0; classes]; classes];
     let mut misclassified = Vec::new();
     let mut labels = Vec::new();
     let indices: Vec<usize> = (0..ds.len()).collect();
     for chunk in indices.chunks(batch.max(1)) {
-        let x = ds.batch::<F>(chunk, layout, &mut labels);
+        let mut x = ds.batch::<F>(chunk, layout, &mut labels);
+        if let Some(dtype) = inputs {
+            x.map_inplace(|v| *v = F::lit(dtype.round(v.to_f64_lossy())));
+        }
         let y = net.predict(x, false);
         for (row, (&i, &label)) in chunk.iter().zip(&labels).enumerate() {
             // A net with more outputs than the dataset has classes counts as wrong there.

@@ -454,6 +454,16 @@ impl<F: Float> Run<F> {
         crate::io::safetensors::save(path, &mut self.net, &info)
     }
 
+    /// [`Run::save`] with every tensor stored as `dtype` (`train --save-precision`).
+    pub fn save_as(
+        &mut self,
+        path: &Path,
+        dtype: crate::io::safetensors::TensorDtype,
+    ) -> Result<()> {
+        let info = self.model_info();
+        crate::io::safetensors::save_as(path, &mut self.net, &info, dtype)
+    }
+
     /// The learning curves of a finished run: loss per step, accuracies per evaluation.
     pub fn learning_curves(&self, summary: &Summary) -> report::plot::Figure {
         report::run::learning_curves(summary, self.spec.arch.name(), &self.data)

@@ -324,3 +324,111 @@ fn simple_conv_check_has_the_books_parameters_and_sizes() {
         assert!(stderr(&o).contains("error:"), "{bad:?}");
     }
 }
+
+/// `ch08/half_float_network.py`: a trained DeepConvNet keeps its test accuracy when every
+/// weight and input is rounded to f16; and `misclassified_mnist.py`'s grid of mistakes.
+#[test]
+fn half_precision_keeps_a_trained_deep_convnets_accuracy() {
+    let dir = scratch("half");
+    let model = dir.join("deep.safetensors");
+    let o = backprop(&[
+        "train",
+        "--model",
+        "deep-conv",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.003",
+        "--iters",
+        "150",
+        "--save",
+        model.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = dir.join("mistakes.png");
+    let v = json(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--half",
+        "--json",
+        "--misclassified",
+        "8",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    let full = v["accuracy"].as_f64().unwrap();
+    let half = v["half"]["accuracy"].as_f64().unwrap();
+    assert!(full > 0.9, "the net did not learn: {full}");
+    assert!((full - half).abs() <= 0.001, "f32 {full}, f16 {half}");
+    assert_eq!(v["half"]["samples"], v["samples"]);
+    // The grid: 8 tiles (5 per row, 2 rows) when there are at least 8 mistakes.
+    let mistakes = v["misclassified"].as_array().unwrap().len();
+    let bytes = std::fs::read(&png).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(&bytes[..]));
+    let info = decoder.read_info().unwrap().info().clone();
+    let rows = mistakes.div_ceil(5) as u32;
+    assert!(
+        mistakes > 0 && info.height.is_multiple_of(rows),
+        "{mistakes} mistakes, {}",
+        info.height
+    );
+    assert_eq!(info.width, 150 * mistakes.min(5) as u32);
+
+    let o = backprop(&["eval", "--model", model.to_str().unwrap(), "--out", "x.jpg"]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `train --save-precision f16|bf16` stores 16-bit tensors that load into f32. The digits'
+/// pixels are multiples of 1/16, exact in f16, so the f16 file classifies exactly as the
+/// same run saved in f32 does under `eval --half` (which rounds the weights to f16).
+#[test]
+fn sixteen_bit_model_files_classify_as_the_rounded_net() {
+    let dir = scratch("sixteen");
+    let train = |name: &str, extra: &[&str]| {
+        let path = dir.join(name);
+        let mut args = vec![
+            "train",
+            "--hidden",
+            "40",
+            "--iters",
+            "300",
+            "--lr",
+            "0.5",
+            "--json",
+            "--save",
+            path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = backprop(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        path
+    };
+    let f32_file = train("m32.safetensors", &[]);
+    let f16_file = train("m16.safetensors", &["--save-precision", "f16"]);
+    let bf16_file = train("mbf16.safetensors", &["--save-precision", "bf16"]);
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len() as f64;
+    assert!(size(&f16_file) < 0.6 * size(&f32_file));
+    let rounded = json(&[
+        "eval",
+        "--model",
+        f32_file.to_str().unwrap(),
+        "--half",
+        "--json",
+    ]);
+    let f16 = json(&["eval", "--model", f16_file.to_str().unwrap(), "--json"]);
+    assert_eq!(f16["dtype"], "F16");
+    assert_eq!(f16["correct"], rounded["half"]["correct"]);
+    let bf16 = json(&["eval", "--model", bf16_file.to_str().unwrap(), "--json"]);
+    assert_eq!(bf16["dtype"], "BF16");
+    let (a, b) = (
+        rounded["accuracy"].as_f64().unwrap(),
+        bf16["accuracy"].as_f64().unwrap(),
+    );
+    assert!(a > 0.9 && (a - b).abs() < 0.02, "f32 {a}, bf16 {b}");
+    let o = backprop(&["train", "--save-precision", "f8", "--save", "x.safetensors"]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -238,7 +238,7 @@ pub struct PlotArgs {
 }
 
 /// Accepts a path ending in `.png` or `.svg`, checked before any training starts.
-fn plot_path(s: &str) -> std::result::Result<PathBuf, String> {
+pub fn plot_path(s: &str) -> std::result::Result<PathBuf, String> {
     let p = PathBuf::from(s);
     match p
         .extension()

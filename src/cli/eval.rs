@@ -9,11 +9,12 @@ use serde_json::json;
 
 use super::args::{DataArgs, DatasetName, positive_usize};
 use crate::error::{Error, Result};
-use crate::eval::{Evaluation, evaluate};
+use crate::eval::{Evaluation, evaluate, evaluate_rounded, round_params};
 use crate::float::Float;
 use crate::io::import::parse_input_shape;
 use crate::io::model_file;
 use crate::io::safetensors::LoadedModel;
+use crate::io::safetensors::TensorDtype;
 use crate::nets::MAX_FORWARD_VALUES;
 
 #[derive(Debug, Args)]
@@ -44,6 +45,14 @@ pub struct EvalArgs {
     /// Samples per forward pass.
     #[arg(long, default_value_t = crate::train::EVAL_BATCH, value_parser = positive_usize)]
     batch_size: usize,
+    /// Also evaluate with every weight and input rounded to f16 (the book's
+    /// half_float_network.py), next to the model's own precision.
+    #[arg(long)]
+    half: bool,
+    /// Draw the first --misclassified mistakes as a grid of images captioned with label and
+    /// prediction (the book's misclassified_mnist.py) into this .png or .svg file.
+    #[arg(long, value_name = "FILE.png|.svg", value_parser = super::args::plot_path)]
+    out: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -58,6 +67,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
 }
 
 fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
+    crate::io::Paths::new()
+        .input("--model", Some(&args.model))
+        .output("--out", args.out.as_deref())
+        .check()?;
     let mut model = model_file::load::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
     for w in &model.warnings {
         eprintln!("warning: {}", super::printable(w));
@@ -107,10 +120,43 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
         .check_sizes(model.info.image_shape, model.info.class_names.len())?;
     let batch = args.batch_size.min((MAX_FORWARD_VALUES / per_image).max(1));
     let e = evaluate(&mut model.net, test, layout, batch, args.misclassified);
+    let half = args.half.then(|| {
+        round_params(&mut model.net, TensorDtype::F16);
+        evaluate_rounded(
+            &mut model.net,
+            test,
+            layout,
+            batch,
+            0,
+            Some(TensorDtype::F16),
+        )
+    });
     if args.json {
-        print_json(&args, &model, &data, &test.name, &e);
+        print_json(&args, &model, &data, &test.name, &e, half.as_ref());
     } else {
         print_text(&args, &model, &data, &test.name, &e);
+        if let Some(h) = &half {
+            println!(
+                "test accuracy with weights and inputs rounded to f16: {:.4} ({}/{}), {:+.4} \
+                 against {}",
+                h.accuracy(),
+                h.correct(),
+                h.total(),
+                h.accuracy() - e.accuracy(),
+                model.dtype
+            );
+        }
+    }
+    if let Some(path) = &args.out {
+        let grid = crate::report::mistakes::MistakeGrid::new(test, &e.misclassified);
+        crate::report::canvas::save(&grid, path)?;
+        if !args.json {
+            println!(
+                "{} misclassified images drawn in {}",
+                e.misclassified.len(),
+                path.display()
+            );
+        }
     }
     Ok(())
 }
@@ -121,6 +167,7 @@ fn print_json<F: Float>(
     data: &DataArgs,
     dataset: &str,
     e: &Evaluation,
+    half: Option<&Evaluation>,
 ) {
     let per_class: Vec<_> = e
         .per_class()
@@ -149,6 +196,11 @@ fn print_json<F: Float>(
             "per_class": per_class,
             "confusion": e.confusion,
             "misclassified": mis,
+            "half": half.map(|h| json!({
+                "samples": h.total(),
+                "correct": h.correct(),
+                "accuracy": h.accuracy(),
+            })),
             "warnings": model.warnings,
         })
     );

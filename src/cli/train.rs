@@ -140,6 +140,10 @@ pub struct TrainArgs {
     /// Save the trained model to this .safetensors file (written atomically).
     #[arg(long)]
     save: Option<PathBuf>,
+    /// Store the saved model's tensors as f16, bf16, f32 or f64 [default: --precision]; any
+    /// of them loads into either precision.
+    #[arg(long, value_parser = parse_tensor_dtype, requires = "save")]
+    save_precision: Option<crate::io::safetensors::TensorDtype>,
     /// Write a checkpoint into this directory at every evaluation (and when interrupted);
     /// the two newest are kept. One run at a time may write into a directory.
     #[arg(long, value_name = "DIR")]
@@ -320,6 +324,10 @@ fn resumed<F: Float>(path: &Path, args: &TrainArgs, given: &[String]) -> Result<
     Ok(run)
 }
 
+fn parse_tensor_dtype(s: &str) -> std::result::Result<crate::io::safetensors::TensorDtype, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
 /// The flags `--resume` takes besides the checkpoint directory: they change the outputs,
 /// the threads or how long the run goes on, not the run itself.
 const RESUME_MAY_CHANGE: &[&str] = &[
@@ -327,6 +335,7 @@ const RESUME_MAY_CHANGE: &[&str] = &[
     "threads",
     "json",
     "save",
+    "save_precision",
     "plot",
     "report",
     "checkpoint_dir",
@@ -616,7 +625,10 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
         }
     }
     if let Some(path) = &args.save {
-        run.save(path)?;
+        match args.save_precision {
+            Some(dtype) => run.save_as(path, dtype)?,
+            None => run.save(path)?,
+        }
         if !json {
             println!("model saved to {}", path.display());
         }

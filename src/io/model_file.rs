@@ -99,7 +99,7 @@ pub fn kind(bytes: &[u8], path: &Path) -> Result<Kind> {
 }
 
 /// The precision a model file is best computed in: [`Precision::F32`] when it stores `F32`
-/// tensors; `F64` files and the book's pickles (float64 in NumPy) are computed in `F64`. The
+/// (or 16-bit `F16`, `BF16`) tensors; `F64` files and the book's pickles (float64 in NumPy) are computed in `F64`. The
 /// one place that decides it, for every command that opens a model or a checkpoint.
 ///
 /// A safetensors file is recognised from its header alone (the first `8 + n` bytes); any
@@ -116,9 +116,10 @@ pub fn precision(path: &Path) -> Result<Precision> {
             file.read_exact(&mut header)
                 .map_err(|e| Error::io(path, e))?;
             if let Ok(serde_json::Value::Object(entries)) = serde_json::from_slice(&header) {
-                let f32 = entries
-                    .iter()
-                    .any(|(name, t)| name != "__metadata__" && t["dtype"] == "F32");
+                let f32 = entries.iter().any(|(name, t)| {
+                    name != "__metadata__"
+                        && matches!(t["dtype"].as_str(), Some("F32" | "F16" | "BF16"))
+                });
                 return Ok(if f32 { Precision::F32 } else { Precision::F64 });
             }
         }

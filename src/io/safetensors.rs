@@ -52,7 +52,7 @@ pub struct LoadedModel<F: Float> {
     pub net: Network<F>,
     /// The metadata.
     pub info: ModelInfo,
-    /// The tensors' dtype in the file (`F32` or `F64`).
+    /// The tensors' dtype in the file (`F16`, `BF16`, `F32` or `F64`).
     pub dtype: String,
     /// Things worth telling the user that do not stop loading (non-finite weights).
     pub warnings: Vec<String>,
@@ -61,6 +61,86 @@ pub struct LoadedModel<F: Float> {
 /// Tensors whose names start with this hold an optimizer's state (in checkpoints); model
 /// loading skips them, so a checkpoint is also a model file.
 pub const OPTIMIZER_PREFIX: &str = "optimizer.";
+
+/// The precision of the tensors in a model file. Networks compute in `f32` or `f64`; a file
+/// may also store their values rounded to 16 bits (half the size of `F32`), and any of the
+/// four loads into a network of either precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorDtype {
+    /// IEEE 754 binary16: 11 significant bits, range ±65504.
+    F16,
+    /// bfloat16: `f32`'s range with 8 significant bits.
+    Bf16,
+    /// IEEE 754 binary32.
+    F32,
+    /// IEEE 754 binary64.
+    F64,
+}
+
+impl TensorDtype {
+    /// `value` stored in this precision and read back as `f64`.
+    pub fn round(self, value: f64) -> f64 {
+        match self {
+            TensorDtype::F16 => half::f16::from_f64(value).to_f64(),
+            TensorDtype::Bf16 => half::bf16::from_f64(value).to_f64(),
+            TensorDtype::F32 => value as f32 as f64,
+            TensorDtype::F64 => value,
+        }
+    }
+
+    fn dtype(self) -> Dtype {
+        match self {
+            TensorDtype::F16 => Dtype::F16,
+            TensorDtype::Bf16 => Dtype::BF16,
+            TensorDtype::F32 => Dtype::F32,
+            TensorDtype::F64 => Dtype::F64,
+        }
+    }
+
+    fn extend_le(self, bytes: &mut Vec<u8>, v: f64) {
+        match self {
+            TensorDtype::F16 => bytes.extend(half::f16::from_f64(v).to_le_bytes()),
+            TensorDtype::Bf16 => bytes.extend(half::bf16::from_f64(v).to_le_bytes()),
+            TensorDtype::F32 => bytes.extend((v as f32).to_le_bytes()),
+            TensorDtype::F64 => bytes.extend(v.to_le_bytes()),
+        }
+    }
+
+    /// The precision networks of type `F` compute in.
+    pub fn of<F: Float>() -> Self {
+        match F::DTYPE {
+            "F32" => TensorDtype::F32,
+            _ => TensorDtype::F64,
+        }
+    }
+}
+
+impl std::str::FromStr for TensorDtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "f16" => Ok(TensorDtype::F16),
+            "bf16" => Ok(TensorDtype::Bf16),
+            "f32" => Ok(TensorDtype::F32),
+            "f64" => Ok(TensorDtype::F64),
+            _ => Err(Error::Invalid(format!(
+                "unknown precision {s:?}; expected f16, bf16, f32 or f64"
+            ))),
+        }
+    }
+}
+
+/// Writes `net` and `info` to `path` atomically with every tensor stored as `dtype`
+/// (rounded to nearest, ties to even, when it is narrower than the network's precision).
+pub fn save_as<F: Float>(
+    path: &Path,
+    net: &mut Network<F>,
+    info: &ModelInfo,
+    dtype: TensorDtype,
+) -> Result<()> {
+    let bytes = to_bytes_in(net, info, &[], &[], dtype)?;
+    write_atomic(path, &bytes)
+}
 
 /// Writes `net` and `info` to `path` atomically.
 pub fn save<F: Float>(path: &Path, net: &mut Network<F>, info: &ModelInfo) -> Result<()> {
@@ -81,19 +161,30 @@ pub fn to_bytes_with<F: Float>(
     extra_tensors: &[(String, ArrayD<F>)],
     extra_metadata: &[(String, String)],
 ) -> Result<Vec<u8>> {
-    let dtype = match F::DTYPE {
-        "F32" => Dtype::F32,
-        _ => Dtype::F64,
-    };
+    to_bytes_in(
+        net,
+        info,
+        extra_tensors,
+        extra_metadata,
+        TensorDtype::of::<F>(),
+    )
+}
+
+/// [`to_bytes_with`] storing every tensor as `stored`.
+fn to_bytes_in<F: Float>(
+    net: &mut Network<F>,
+    info: &ModelInfo,
+    extra_tensors: &[(String, ArrayD<F>)],
+    extra_metadata: &[(String, String)],
+    stored: TensorDtype,
+) -> Result<Vec<u8>> {
+    let dtype = stored.dtype();
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut add = |name: &str, v: ndarray::ArrayViewD<'_, F>| {
         let mut bytes = Vec::with_capacity(v.len() * size_of::<F>());
         // Iteration is in logical (row-major) order whatever the memory layout.
         for &x in v.iter() {
-            match dtype {
-                Dtype::F32 => bytes.extend((x.to_f64_lossy() as f32).to_le_bytes()),
-                _ => bytes.extend(x.to_f64_lossy().to_le_bytes()),
-            }
+            stored.extend_le(&mut bytes, x.to_f64_lossy());
         }
         tensors.push((name.to_string(), v.shape().to_vec(), bytes));
     };
@@ -216,9 +307,17 @@ pub fn from_bytes<F: Float>(bytes: &[u8], path: &Path) -> Result<LoadedModel<F>>
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
                 .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f64())
+                .collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f64())
+                .collect(),
             other => {
                 problems.push(format!(
-                    "tensor {name} has dtype {other}, only F32 and F64 are supported"
+                    "tensor {name} has dtype {other}, only F16, BF16, F32 and F64 are supported"
                 ));
                 continue;
             }
@@ -248,6 +347,8 @@ pub fn from_bytes<F: Float>(bytes: &[u8], path: &Path) -> Result<LoadedModel<F>>
     let warnings = set_tensors(&mut net, &values, path)?;
     let dtype = match dtypes.first() {
         Some(Dtype::F32) => "F32",
+        Some(Dtype::F16) => "F16",
+        Some(Dtype::BF16) => "BF16",
         _ => "F64",
     };
     Ok(LoadedModel {
@@ -478,17 +579,17 @@ pub(crate) mod tests {
         let bytes = file_with_dtypes(&[
             ("W1", Dtype::F64, vec![6, 5]),
             ("b1", Dtype::I32, vec![5]),
-            ("W2", Dtype::F16, vec![5, 3]),
+            ("W2", Dtype::I64, vec![5, 3]),
             ("b2", Dtype::F32, vec![3]),
         ]);
         let e = from_bytes::<f32>(&bytes, Path::new("m.safetensors"))
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("tensor b1 has dtype I32, only F32 and F64"),
+            e.contains("tensor b1 has dtype I32, only F16, BF16, F32 and F64"),
             "{e}"
         );
-        assert!(e.contains("tensor W2 has dtype F16"), "{e}");
+        assert!(e.contains("tensor W2 has dtype I64"), "{e}");
         assert!(!e.contains("W1") && !e.contains("b2"), "{e}");
         let mixed = file_with_dtypes(&[
             ("W1", Dtype::F64, vec![6, 5]),
@@ -497,6 +598,56 @@ pub(crate) mod tests {
             ("b2", Dtype::F32, vec![3]),
         ]);
         assert!(from_bytes::<f32>(&mixed, Path::new("m")).is_ok());
+    }
+
+    /// A model saved with 16-bit tensors holds each value rounded to 16 bits (checked against
+    /// the bit patterns: f16 keeps 11 significant bits, bf16 8) and loads into f32 and f64.
+    #[test]
+    fn sixteen_bit_tensors_round_trip_into_either_precision() {
+        let dir = tmp_dir("sixteen");
+        let mut a = net::<f64>(3);
+        a.params()[0].value[[0, 0]] = 1.0 + 1.0 / 1024.0 + 1.0 / 4096.0;
+        let want: Vec<f64> = a.params()[0].value.iter().copied().collect();
+        for (dtype, name, bits) in [
+            (TensorDtype::F16, "F16", 11),
+            (TensorDtype::Bf16, "BF16", 8),
+        ] {
+            let path = dir.join(format!("{name}.safetensors"));
+            save_as(&path, &mut a, &info(), dtype).unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            let st = SafeTensors::deserialize(&bytes).unwrap();
+            assert_eq!(st.tensor("W1").unwrap().dtype().to_string(), name);
+            let mut b = load::<f32>(&path).unwrap();
+            let mut c = load::<f64>(&path).unwrap();
+            assert_eq!(b.dtype, name);
+            for (k, (&w, &got)) in want.iter().zip(c.net.params()[0].value.iter()).enumerate() {
+                // Round to `bits` significant bits by hand: scale to an integer mantissa.
+                let e = w.abs().log2().floor() as i32 - (bits - 1);
+                let m = w / 2f64.powi(e);
+                let r = if (m - m.trunc()).abs() == 0.5 {
+                    // ties to even
+                    if m.trunc() % 2.0 == 0.0 {
+                        m.trunc()
+                    } else {
+                        m.trunc() + m.signum()
+                    }
+                } else {
+                    m.round()
+                };
+                let hand = r * 2f64.powi(e);
+                assert_eq!(got, hand, "{name} W1[{k}]: {w}");
+                assert_eq!(got, dtype.round(w));
+            }
+            // The first value sits between two f16 values: 1 + 2⁻¹⁰ + 2⁻¹² rounds down to
+            // 1 + 2⁻¹⁰ in f16 and to 1 in bf16.
+            let first = c.net.params()[0].value[[0, 0]];
+            let expect = if bits == 11 { 1.0 + 1.0 / 1024.0 } else { 1.0 };
+            assert_eq!(first, expect);
+            assert_eq!(b.net.params()[0].value[[0, 0]] as f64, expect);
+        }
+        assert_eq!("bf16".parse::<TensorDtype>().unwrap(), TensorDtype::Bf16);
+        assert!("f8".parse::<TensorDtype>().is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -137,6 +137,44 @@ mod tests {
         assert!(!latin_covers("epoch 1: 정확도"));
     }
 
+    /// Draws `text` in `family` on a small white bitmap and returns its pixels.
+    fn render(text: &str, family: &str) -> Vec<u8> {
+        use plotters::prelude::*;
+        register().unwrap();
+        let mut rgb = vec![0u8; 200 * 40 * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (200, 40)).into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            root.draw(&Text::new(text, (2, 2), (family, 24))).unwrap();
+            root.present().unwrap();
+        }
+        rgb
+    }
+
+    /// With a Hangul font installed (CI installs fonts-nanum; BACKPROP_REQUIRE_HANGUL_FONT=1
+    /// makes its absence fail), Korean class names are drawn with its glyphs: other pixels
+    /// than DejaVu's empty boxes for the same text.
+    #[test]
+    fn korean_text_is_drawn_with_hangul_glyphs() {
+        let Some(h) = hangul() else {
+            assert!(
+                std::env::var("BACKPROP_REQUIRE_HANGUL_FONT").as_deref() != Ok("1"),
+                "BACKPROP_REQUIRE_HANGUL_FONT=1 but {}",
+                hangul_status()
+            );
+            return;
+        };
+        let text = "티셔츠 → 바지";
+        let hangul_px = render(text, family(text));
+        let boxes = render(text, LATIN);
+        assert_ne!(hangul_px, boxes);
+        let ink = |px: &[u8]| px.iter().filter(|&&v| v < 128).count();
+        assert!(ink(&hangul_px) > 100, "{}", h.path.display());
+        // Each Hangul syllable is drawn from outlines of its own, not one shared box: two
+        // different words give different pictures.
+        assert_ne!(render("바지", h.family), render("가방", h.family));
+    }
+
     #[test]
     fn latin_text_uses_the_shipped_font_and_hangul_the_fallback() {
         assert_eq!(family("T-shirt/top"), LATIN);

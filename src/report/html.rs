@@ -97,7 +97,10 @@ pub fn tile_png_uri(tile: &Tile) -> String {
     format!("data:image/png;base64,{}", base64(&png))
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\
+/// The page's style. The font list names Hangul fonts (NanumGothic, Noto Sans CJK KR, the
+/// Mac and Windows ones) after the Latin ones, so a browser draws Korean class names and
+/// titles with whichever it has, character by character.
+const STYLE: &str = "body{font-family:system-ui,\"DejaVu Sans\",NanumGothic,\"Noto Sans CJK KR\",\"Apple SD Gothic Neo\",\"Malgun Gothic\",sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right;border:1px solid #e4e4e4}\
 th{background:#f4f4f4}\

@@ -5,6 +5,7 @@ pub mod filters;
 pub mod fonts;
 pub mod histograms;
 pub mod html;
+pub mod mistakes;
 pub mod paths;
 pub mod plot;
 pub mod run;
