@@ -151,7 +151,7 @@ pub fn check_layer(layer: &mut dyn Layer<f64>, input_shape: &[usize], seed: u64)
 /// The book's gradient check of a whole network (`ch05/gradient_check.py`,
 /// `ch06/batch_norm_gradient_check.py`, `ch07/gradient_check.py`): for every parameter, the
 /// mean absolute difference between its backprop gradient and its central-difference
-/// gradient (step `h`, training mode), named and ordered as [`Network::params`] walks them.
+/// gradient (step `h`, training mode), named and ordered as [`Network::params`](crate::nets::Network::params) walks them.
 ///
 /// As in the book the numerical gradient comes first, then one backprop pass. A network that
 /// draws random numbers (dropout) replays the same draws for every loss it computes, so both
