@@ -432,3 +432,66 @@ fn sixteen_bit_model_files_classify_as_the_rounded_net() {
     assert_eq!(o.status.code(), Some(2));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `ch07/apply_filter.py`: a SimpleConvNet's 30 first-layer filters (5×5) applied to one
+/// 8×8 digit give 30 maps of 4×4, drawn 8 per row; `--fresh` draws the untrained ones.
+#[test]
+fn feature_maps_are_drawn_before_and_after_training() {
+    let dir = scratch("maps");
+    let model = dir.join("conv.safetensors");
+    let o = backprop(&[
+        "train",
+        "--model",
+        "simple-conv",
+        "--iters",
+        "20",
+        "--json",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut pixels = vec![255u8; 16 * 16];
+    for y in 2..14 {
+        pixels[y * 16 + 7] = 0;
+        pixels[y * 16 + 8] = 0;
+    }
+    let image = dir.join("one.png");
+    let bytes =
+        backprop::io::image::encode_png(&pixels, 16, 16, png::ColorType::Grayscale).unwrap();
+    std::fs::write(&image, bytes).unwrap();
+    let (after, before) = (dir.join("after.png"), dir.join("before.png"));
+    let o = backprop(&[
+        "show",
+        "feature-maps",
+        "--model",
+        model.to_str().unwrap(),
+        image.to_str().unwrap(),
+        "--out",
+        after.to_str().unwrap(),
+        "--fresh",
+        before.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("30 feature maps (4×4)"),
+        "{}",
+        stdout(&o)
+    );
+    for path in [&after, &before] {
+        let bytes = std::fs::read(path).unwrap();
+        let info = png::Decoder::new(std::io::Cursor::new(&bytes[..]))
+            .read_info()
+            .unwrap()
+            .info()
+            .clone();
+        // 8 columns and 4 rows of 4×4 maps scaled by 24, 4 pixels apart.
+        assert_eq!((info.width, info.height), (8 * 96 + 9 * 4, 4 * 96 + 5 * 4));
+    }
+    assert_ne!(
+        std::fs::read(&after).unwrap(),
+        std::fs::read(&before).unwrap()
+    );
+    let o = backprop(&["show", "feature-maps", "--model", model.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "an image is required");
+    std::fs::remove_dir_all(dir).unwrap();
+}

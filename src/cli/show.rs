@@ -1,6 +1,7 @@
 //! `backprop show filters`: the first convolution layer's filters as a PNG grid, like the
 //! book's `visualize_filter.py` (fig. 7-24), for a trained model and, with `--fresh`, for the
-//! same architecture freshly initialised (the "before" picture).
+//! same architecture freshly initialised (the "before" picture). `backprop show
+//! feature-maps`: those filters applied to one image (`apply_filter.py`), before and after.
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use ndarray::Ix4;
 use crate::error::{Error, Result};
 
 use crate::nets::Network;
+use crate::report::feature_maps;
 use crate::report::filters::FilterGrid;
 use crate::rng::Rng;
 
@@ -40,6 +42,69 @@ enum What {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Apply the first conv layer's filters to one image and write each output map as a PNG
+    /// grid, 8 per row (the book's apply_filter.py).
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["image", "idx"])))]
+    FeatureMaps {
+        /// The model: a .safetensors file, or a book pickle with --arch.
+        #[arg(long)]
+        model: PathBuf,
+        /// The architecture of a pickle (simple-conv or deep-conv).
+        #[arg(long)]
+        arch: Option<crate::nets::Arch>,
+        /// The image (PNG, JPEG or PGM), prepared as `predict` prepares it.
+        image: Option<PathBuf>,
+        /// An IDX images file instead of an image file: its image --index, as it is.
+        #[arg(long, value_name = "FILE", requires = "index")]
+        idx: Option<PathBuf>,
+        /// Which image of the --idx file (from 0).
+        #[arg(long, requires = "idx")]
+        index: Option<usize>,
+        /// Where to write the PNG.
+        #[arg(long, default_value = "feature-maps.png")]
+        out: PathBuf,
+        /// Also write the maps of a freshly initialised copy of the architecture's filters to
+        /// this file (seeded by --seed): the "before training" picture.
+        #[arg(long)]
+        fresh: Option<PathBuf>,
+        /// Seed of the fresh initialisation.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+fn first_filters(net: &mut Network<f32>, what: &str) -> Result<ndarray::Array4<f32>> {
+    let params = net.params();
+    params
+        .first()
+        .and_then(|p| p.value.view().into_dimensionality::<Ix4>().ok())
+        .map(|w| w.to_owned())
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{what} has no convolution layer: its W1 is not 4-D"
+            ))
+        })
+}
+
+fn write_maps(
+    net: &mut Network<f32>,
+    pixels: &[f32],
+    shape: [usize; 3],
+    out: &std::path::Path,
+    what: &str,
+) -> Result<()> {
+    let w = first_filters(net, what)?;
+    let maps = feature_maps::feature_maps(w.view(), pixels, shape)?;
+    feature_maps::write_png(&maps, out)?;
+    let s = maps.shape();
+    println!(
+        "{} feature maps ({}×{}) of {what} written to {}",
+        s[0],
+        s[1],
+        s[2],
+        out.display()
+    );
+    Ok(())
 }
 
 fn write_filters(net: &mut Network<f32>, out: &std::path::Path, what: &str) -> Result<()> {
@@ -85,6 +150,55 @@ pub fn run(args: ShowArgs) -> Result<()> {
                     &mut Rng::stream(seed, "init"),
                 )?;
                 write_filters(&mut net, &path, "a fresh initialisation")?;
+            }
+            Ok(())
+        }
+        What::FeatureMaps {
+            model,
+            arch,
+            image,
+            idx,
+            index,
+            out,
+            fresh,
+            seed,
+        } => {
+            crate::io::Paths::new()
+                .input("--model", Some(&model))
+                .input("IMAGE", image.as_deref())
+                .input("--idx", idx.as_deref())
+                .output("--out", Some(&out))
+                .output("--fresh", fresh.as_deref())
+                .check()?;
+            let mut m = crate::io::model_file::load::<f32>(&model, arch.as_ref(), None)?;
+            let (h, w) = crate::predict::grey_input(&m.info, &model)?;
+            let pixels = match (&image, &idx, index) {
+                (Some(path), _, _) => {
+                    let p = crate::predict::prepare_image(path, &m.info, &model)?;
+                    if p.inverted {
+                        println!("{}: light background, inverted", path.display());
+                    }
+                    p.pixels
+                }
+                (None, Some(path), Some(i)) => crate::predict::idx_image(path, i, h, w)?,
+                _ => unreachable!("clap requires an image or --idx with --index"),
+            };
+            let shape = [1, h, w];
+            write_maps(
+                &mut m.net,
+                &pixels,
+                shape,
+                &out,
+                &model.display().to_string(),
+            )?;
+            if let Some(path) = fresh {
+                let info = &m.info;
+                let mut net: Network<f32> = info.arch.build(
+                    info.image_shape,
+                    info.class_names.len(),
+                    &mut Rng::stream(seed, "init"),
+                )?;
+                write_maps(&mut net, &pixels, shape, &path, "a fresh initialisation")?;
             }
             Ok(())
         }

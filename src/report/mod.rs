@@ -1,6 +1,7 @@
 //! Pictures of runs and networks: figures like the book's, filter grids and the HTML report.
 
 pub mod canvas;
+pub mod feature_maps;
 pub mod filters;
 pub mod fonts;
 pub mod histograms;
