@@ -12,9 +12,15 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
 }
 
-/// The part of README.md that README.ko.md translates: everything before "## Datasets".
-fn translated_part(readme: &str) -> &str {
-    &readme[..readme.find("\n## Datasets").expect("a Datasets section")]
+/// The part of README.md that README.ko.md translates: everything before "## Datasets"
+/// except the Python section.
+fn translated_part(readme: &str) -> String {
+    let before = &readme[..readme.find("\n## Datasets").expect("a Datasets section")];
+    before
+        .split("\n## ")
+        .filter(|section| !section.starts_with("Python"))
+        .collect::<Vec<_>>()
+        .join("\n## ")
 }
 
 /// The commands of a Markdown text: each line of its ```sh blocks without its comment, and
@@ -67,7 +73,7 @@ fn the_readme_links_the_korean_one_at_its_top() {
 #[test]
 fn both_readmes_list_the_same_commands() {
     let en = read("README.md");
-    let en = commands(translated_part(&en));
+    let en = commands(&translated_part(&en));
     let ko = commands(&read("README.ko.md"));
     assert!(en.len() > 30, "{en:?}");
     assert_eq!(en, ko, "README.md and README.ko.md list different commands");
