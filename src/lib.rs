@@ -36,6 +36,8 @@ pub mod graph;
 pub mod init;
 pub mod io;
 mod kernels;
+#[cfg(feature = "lab")]
+pub mod lab;
 pub mod layers;
 pub mod linalg;
 pub mod nets;

@@ -10,6 +10,8 @@ mod experiment;
 mod gradcheck;
 mod graph;
 mod import;
+#[cfg(feature = "lab")]
+mod lab;
 mod predict;
 mod show;
 mod train;
@@ -56,6 +58,10 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Pictures of a model: `show filters` writes the first conv layer's filters as a PNG.
     Show(show::ShowArgs),
+    /// Start the lab, a local web app: step through a graph's backward pass, check each
+    /// layer's gradients, watch a network train (http://127.0.0.1:8000/ by default).
+    #[cfg(feature = "lab")]
+    Lab(lab::LabArgs),
 }
 
 impl Command {
@@ -69,6 +75,8 @@ impl Command {
             | Command::Experiment(_)
             | Command::Eval(_)
             | Command::Predict(_) => true,
+            #[cfg(feature = "lab")]
+            Command::Lab(_) => true,
             Command::Data(_) | Command::Graph(_) | Command::Import(_) | Command::Show(_) => false,
         }
     }
@@ -160,6 +168,8 @@ pub fn run() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Import(a) => import::run(a),
         Command::Predict(a) => predict::run(a),
+        #[cfg(feature = "lab")]
+        Command::Lab(a) => lab::run(a),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -122,6 +122,19 @@ impl<F: Float> Network<F> {
         flatten_2d(x)
     }
 
+    /// Every layer's output for a batch, in forward order, with the layer's name: what the
+    /// book's activation histograms (figs. 6-10 to 6-14) plot when taken after each
+    /// activation layer. `train` selects dropout's and batch norm's training behaviour.
+    pub fn layer_outputs(&mut self, x: ArrayD<F>, train: bool) -> Vec<(&'static str, ArrayD<F>)> {
+        let mut x = x;
+        let mut outs = Vec::with_capacity(self.layers.len());
+        for layer in self.layers.iter_mut() {
+            x = layer.forward(x, train);
+            outs.push((layer.name(), x.clone()));
+        }
+        outs
+    }
+
     /// The loss of a batch: softmax cross-entropy plus the weight-decay term.
     pub fn loss(&mut self, x: ArrayD<F>, t: Targets<F>, train: bool) -> F {
         let y = self.predict(x, train);
