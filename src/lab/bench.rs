@@ -20,14 +20,35 @@ use crate::rng::Rng;
 
 /// The layers on the bench, by the name the page uses, with the backward rule in words.
 pub const LAYERS: [(&str, &str); 8] = [
-    ("Relu", "dx = dout where x > 0 and 0 elsewhere: the forward pass's mask"),
+    (
+        "Relu",
+        "dx = dout where x > 0 and 0 elsewhere: the forward pass's mask",
+    ),
     ("Sigmoid", "dx = dout · y(1 − y), y the forward output"),
-    ("Affine", "dx = dout · Wᵀ, dW = xᵀ · dout, db = dout summed over the batch"),
-    ("SoftmaxWithLoss", "dx = (y − t) / N: the softmax output minus the one-hot label, per sample"),
-    ("BatchNormalization", "dβ = Σ dout, dγ = Σ dout · x̂, and dx back through the normalisation (§6.3.1)"),
-    ("Dropout", "dx = dout where the unit was kept and 0 where it was dropped (the same mask)"),
-    ("Convolution", "im2col, then as Affine: dW = colᵀ · dout, db = Σ dout, dx = col2im(dout · Wᵀ)"),
-    ("Pooling", "dx gets dout at the position of each window's maximum and 0 elsewhere"),
+    (
+        "Affine",
+        "dx = dout · Wᵀ, dW = xᵀ · dout, db = dout summed over the batch",
+    ),
+    (
+        "SoftmaxWithLoss",
+        "dx = (y − t) / N: the softmax output minus the one-hot label, per sample",
+    ),
+    (
+        "BatchNormalization",
+        "dβ = Σ dout, dγ = Σ dout · x̂, and dx back through the normalisation (§6.3.1)",
+    ),
+    (
+        "Dropout",
+        "dx = dout where the unit was kept and 0 where it was dropped (the same mask)",
+    ),
+    (
+        "Convolution",
+        "im2col, then as Affine: dW = colᵀ · dout, db = Σ dout, dx = col2im(dout · Wᵀ)",
+    ),
+    (
+        "Pooling",
+        "dx gets dout at the position of each window's maximum and 0 elsewhere",
+    ),
 ];
 
 fn tensor(a: &ArrayD<f64>) -> Value {
@@ -89,7 +110,10 @@ pub fn run(layer: &str, seed: u64) -> Result<Value> {
                         normal(&[1, 1, 4, 4], &mut rng),
                     )
                 }
-                "Pooling" => (Box::new(Pooling::new(2, 2, 2)), normal(&[1, 1, 4, 4], &mut rng)),
+                "Pooling" => (
+                    Box::new(Pooling::new(2, 2, 2)),
+                    normal(&[1, 1, 4, 4], &mut rng),
+                ),
                 _ => unreachable!("listed in LAYERS"),
             };
             layer_example(l.as_mut(), x, &mut rng)
@@ -211,7 +235,13 @@ mod tests {
                 let e = g["relative_error"].as_f64().unwrap();
                 assert!(e < 1e-6, "{name} {}: {e}", g["name"]);
                 let b = &g["backprop"]["data"];
-                assert!(b.as_array().unwrap().iter().any(|v| v.as_f64() != Some(0.0)), "{name}");
+                assert!(
+                    b.as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|v| v.as_f64() != Some(0.0)),
+                    "{name}"
+                );
             }
         }
     }
@@ -224,7 +254,11 @@ mod tests {
         let dout = d["dout"]["data"].as_array().unwrap();
         let dx = d["grads"][0]["backprop"]["data"].as_array().unwrap();
         for i in 0..x.len() {
-            let want = if x[i].as_f64().unwrap() > 0.0 { dout[i].as_f64().unwrap() } else { 0.0 };
+            let want = if x[i].as_f64().unwrap() > 0.0 {
+                dout[i].as_f64().unwrap()
+            } else {
+                0.0
+            };
             assert_eq!(dx[i].as_f64().unwrap(), want);
         }
         assert!(run("Nope", 1).is_err());

@@ -96,9 +96,18 @@ mod tests {
 
     #[test]
     fn own_requests_pass() {
-        for host in ["127.0.0.1:8000", "localhost:8000", "[::1]:8000", "192.168.1.5:8000"] {
+        for host in [
+            "127.0.0.1:8000",
+            "localhost:8000",
+            "[::1]:8000",
+            "192.168.1.5:8000",
+        ] {
             let origin = format!("http://{host}");
-            assert_eq!(check(Some(host), Some(&origin), None, 8000), Ok(()), "{host}");
+            assert_eq!(
+                check(Some(host), Some(&origin), None, 8000),
+                Ok(()),
+                "{host}"
+            );
             assert_eq!(check(Some(host), None, Some("same-origin"), 8000), Ok(()));
         }
         assert_eq!(check(Some("127.0.0.1"), None, Some("none"), 80), Ok(()));

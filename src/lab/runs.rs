@@ -86,7 +86,9 @@ impl Plan {
                 .and_then(|n| usize::try_from(n).ok())
                 .filter(|n| (1..=max).contains(n))
                 .ok_or_else(|| {
-                    Error::Invalid(format!("the run's {key} must be a whole number from 1 to {max}"))
+                    Error::Invalid(format!(
+                        "the run's {key} must be a whole number from 1 to {max}"
+                    ))
                 })
         };
         let dataset = v
@@ -221,7 +223,9 @@ impl Run {
                 path.display()
             )));
         }
-        crate::io::Paths::new().output("path", Some(&path)).check()?;
+        crate::io::Paths::new()
+            .output("path", Some(&path))
+            .check()?;
         let mut trained = lock(&self.trained);
         let t = trained.as_mut().ok_or_else(|| {
             Error::Invalid("the run has no trained network yet: save it once it has ended".into())
@@ -276,7 +280,9 @@ impl Runs {
                             .map(String::as_str)
                             .or_else(|| panic.downcast_ref::<&str>().copied())
                             .unwrap_or("unknown panic");
-                        r.push(json!({"type": "error", "message": format!("the run crashed: {msg}")}));
+                        r.push(
+                            json!({"type": "error", "message": format!("the run crashed: {msg}")}),
+                        );
                     }
                 }
                 r.push(json!({"type": "done"}));
@@ -367,18 +373,25 @@ fn train_run(run: &Run, plan: &Plan) -> Result<()> {
         checkpoint: Some(&mut probe),
         stop: Some(&run.stop),
     };
-    let summary = train::train_with(&mut net, opt.as_mut(), &data, &cfg, control, &mut |ev| {
-        match ev {
+    let summary = train::train_with(
+        &mut net,
+        opt.as_mut(),
+        &data,
+        &cfg,
+        control,
+        &mut |ev| match ev {
             Event::Start { total_iters } => {
                 run.push(json!({"type": "total", "total_iters": total_iters}))
             }
-            Event::Step { iter, loss } => run.push(json!({"type": "step", "iter": iter, "loss": loss})),
+            Event::Step { iter, loss } => {
+                run.push(json!({"type": "step", "iter": iter, "loss": loss}))
+            }
             Event::Eval(r) => run.push(json!({
                 "type": "eval", "epoch": r.epoch, "iter": r.iter, "loss": r.loss,
                 "train_acc": r.train_acc, "test_acc": r.test_acc, "seconds": r.seconds,
             })),
-        }
-    })?;
+        },
+    )?;
     run.push(json!({
         "type": "summary",
         "train_acc": summary.train_acc,
@@ -472,7 +485,11 @@ impl Probe<'_> {
                 "lo": lo, "hi": hi, "mean": mean, "std": std,
             });
             if *name == "Sigmoid" {
-                let sat = values.iter().filter(|&&v| !(0.02..=0.98).contains(&v)).count() as f64 / n;
+                let sat = values
+                    .iter()
+                    .filter(|&&v| !(0.02..=0.98).contains(&v))
+                    .count() as f64
+                    / n;
                 entry["saturated"] = json!(sat);
                 if sat > 0.5 {
                     warn(format!(
@@ -518,10 +535,14 @@ impl Probe<'_> {
                 .map(|v| v.to_f64_lossy().abs())
                 .fold(0.0, f64::max)
                 .max(1e-12);
-            let ratio = self.prev.get(i).filter(|_| iter > self.prev_iter).map(|prev| {
-                let diff = (&w - prev).mapv(|v| v * v).sum().sqrt() as f64;
-                diff / norm(prev).max(1e-12) / steps
-            });
+            let ratio = self
+                .prev
+                .get(i)
+                .filter(|_| iter > self.prev_iter)
+                .map(|prev| {
+                    let diff = (&w - prev).mapv(|v| v * v).sum().sqrt() as f64;
+                    diff / norm(prev).max(1e-12) / steps
+                });
             if iter > 0 {
                 if !gnorm.is_finite() || gnorm > 1e3 {
                     warn(format!(
@@ -597,7 +618,12 @@ impl Probe<'_> {
             }
             _ => return None,
         };
-        let png = FilterGrid { scale: 4, spacing: 2 }.png(filters.view()).ok()?;
+        let png = FilterGrid {
+            scale: 4,
+            spacing: 2,
+        }
+        .png(filters.view())
+        .ok()?;
         Some(format!("data:image/png;base64,{}", base64(&png)))
     }
 }
@@ -654,7 +680,12 @@ mod tests {
         assert!(done);
         let kinds: Vec<String> = events
             .iter()
-            .map(|e| serde_json::from_str::<Value>(e).unwrap()["type"].as_str().unwrap().into())
+            .map(|e| {
+                serde_json::from_str::<Value>(e).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .into()
+            })
             .collect();
         // 1437 training digits in batches of 100: 15 steps per epoch.
         assert_eq!(kinds.iter().filter(|k| *k == "step").count(), 45);
@@ -665,13 +696,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.safetensors");
         assert_eq!(run.save(&path).unwrap(), path);
-        assert!(run.save(&path).unwrap_err().to_string().contains("exists already"));
+        assert!(
+            run.save(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("exists already")
+        );
 
         let bad = |v: Value| Plan::from_json(&v).is_err();
         let arch = json!({"name": "two-layer", "hidden": 10, "weight_init_std": 0.01});
         assert!(bad(json!({"arch": arch, "epochs": 0, "batch_size": 10})));
-        assert!(bad(json!({"arch": arch, "epochs": 1, "batch_size": 10, "dataset": "../x"})));
-        assert!(bad(json!({"arch": arch, "epochs": 1, "batch_size": 10, "lr": -1})));
+        assert!(bad(
+            json!({"arch": arch, "epochs": 1, "batch_size": 10, "dataset": "../x"})
+        ));
+        assert!(bad(
+            json!({"arch": arch, "epochs": 1, "batch_size": 10, "lr": -1})
+        ));
         assert!(bad(json!({"epochs": 1, "batch_size": 10})));
     }
 }

@@ -77,9 +77,18 @@ pub fn serve(opts: &LabOptions, ready: impl FnOnce(&str)) -> Result<()> {
 
 fn router(lab: Arc<Lab>) -> Router {
     Router::new()
-        .route("/", get(|| async { page(INDEX, "text/html; charset=utf-8") }))
-        .route("/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
-        .route("/app.css", get(|| async { page(APP_CSS, "text/css; charset=utf-8") }))
+        .route(
+            "/",
+            get(|| async { page(INDEX, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/app.css",
+            get(|| async { page(APP_CSS, "text/css; charset=utf-8") }),
+        )
         .route("/api/graph", post(graph))
         .route("/api/bench", post(layer_bench))
         .route("/api/options", get(options))
@@ -87,7 +96,10 @@ fn router(lab: Arc<Lab>) -> Router {
         .route("/api/runs/{id}/events", get(events))
         .route("/api/runs/{id}/stop", post(stop_run))
         .route("/api/runs/{id}/save", post(save_run))
-        .layer(middleware::from_fn_with_state(Arc::clone(&lab), check_request))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&lab),
+            check_request,
+        ))
         .with_state(lab)
 }
 
@@ -131,8 +143,10 @@ async fn check_request(State(lab): State<Arc<Lab>>, req: Request, next: Next) ->
             .into_response();
     }
     let mut resp = next.run(req).await;
-    resp.headers_mut()
-        .insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     resp
 }
 
@@ -213,10 +227,10 @@ async fn start_run(State(lab): State<Arc<Lab>>, body: axum::body::Bytes) -> Resp
     reply(started.map(|run| json!({"id": run.id, "title": run.title})))
 }
 
-fn find(lab: &Lab, id: usize) -> std::result::Result<Arc<runs::Run>, Response> {
+fn find(lab: &Lab, id: usize) -> std::result::Result<Arc<runs::Run>, Box<Response>> {
     lab.runs
         .get(id)
-        .ok_or_else(|| (StatusCode::NOT_FOUND, format!("no run {id}\n")).into_response())
+        .ok_or_else(|| Box::new((StatusCode::NOT_FOUND, format!("no run {id}\n")).into_response()))
 }
 
 async fn stop_run(State(lab): State<Arc<Lab>>, Path(id): Path<usize>) -> Response {
@@ -225,7 +239,7 @@ async fn stop_run(State(lab): State<Arc<Lab>>, Path(id): Path<usize>) -> Respons
             run.stop();
             axum::Json(json!({"stopping": id})).into_response()
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -236,7 +250,7 @@ async fn save_run(
 ) -> Response {
     let run = match find(&lab, id) {
         Ok(run) => run,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let saved = body_json(&body).and_then(|v| {
         let path = v
@@ -263,7 +277,7 @@ async fn events(
 ) -> Response {
     let run = match find(&lab, id) {
         Ok(run) => run,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let resume = headers
         .get("last-event-id")
@@ -273,13 +287,16 @@ async fn events(
     let from = q.get("from").and_then(|v| v.parse::<usize>().ok());
     let start = resume.or(from).unwrap_or(0);
     let stream = futures_util::stream::unfold(
-        (run, start, Vec::<std::sync::Arc<str>>::new().into_iter(), false),
+        (
+            run,
+            start,
+            Vec::<std::sync::Arc<str>>::new().into_iter(),
+            false,
+        ),
         |(run, mut next, mut pending, mut ended)| async move {
             loop {
                 if let Some(ev) = pending.next() {
-                    let item = SseEvent::default()
-                        .id((next).to_string())
-                        .data(ev.as_ref());
+                    let item = SseEvent::default().id((next).to_string()).data(ev.as_ref());
                     next += 1;
                     return Some((Ok::<_, Infallible>(item), (run, next, pending, ended)));
                 }

@@ -157,7 +157,12 @@ fn forward_rule(g: &Graph, i: NodeId) -> String {
         Op::Mul => format!("× multiplies its inputs: {} × {} = {y}", x(0), x(1)),
         Op::Div => format!("÷ divides: {} ÷ {} = {y}", x(0), x(1)),
         Op::Neg => format!("− flips the sign: −({}) = {y}", x(0)),
-        Op::Pow(p) => format!("^{} raises to a power: ({})^{} = {y}", short(*p), x(0), short(*p)),
+        Op::Pow(p) => format!(
+            "^{} raises to a power: ({})^{} = {y}",
+            short(*p),
+            x(0),
+            short(*p)
+        ),
         Op::Exp => format!("exp: e^{} = {y}", x(0)),
         Op::Log => format!("log: ln {} = {y}", x(0)),
         Op::Sigmoid => format!("sigmoid: 1 / (1 + e^−({})) = {y}", x(0)),
@@ -189,13 +194,17 @@ fn backward_rule(g: &Graph, i: NodeId) -> String {
         Op::Add => "+ passes the upstream derivative through to both inputs (local derivative 1)"
             .to_string(),
         Op::Sub => "− passes it to the first input and its negative to the second".to_string(),
-        Op::Mul => {
-            "× sends each input the other input times the upstream derivative".to_string()
+        Op::Mul => "× sends each input the other input times the upstream derivative".to_string(),
+        Op::Div => {
+            "÷ sends 1/y times the upstream derivative to x, and −x/y² times it to y".to_string()
         }
-        Op::Div => "÷ sends 1/y times the upstream derivative to x, and −x/y² times it to y"
-            .to_string(),
         Op::Neg => "− sends back the upstream derivative with its sign flipped".to_string(),
-        Op::Pow(p) => format!("^{} multiplies by n·x^(n−1) = {}·x^{}", short(*p), short(*p), short(p - 1.0)),
+        Op::Pow(p) => format!(
+            "^{} multiplies by n·x^(n−1) = {}·x^{}",
+            short(*p),
+            short(*p),
+            short(p - 1.0)
+        ),
         Op::Exp => "exp multiplies by its own output, e^x".to_string(),
         Op::Log => "log multiplies by 1/x".to_string(),
         Op::Sigmoid => "sigmoid multiplies by y(1 − y), y its output".to_string(),
@@ -228,7 +237,10 @@ mod tests {
         assert_eq!(steps[4]["phase"], "backward");
         assert_eq!(steps[4]["node"], steps[3]["node"]);
         let last = &d["nodes"][steps[3]["node"].as_u64().unwrap() as usize];
-        assert_eq!(last["forward_rule"], "× multiplies its inputs: 650 × 1.1 = 715");
+        assert_eq!(
+            last["forward_rule"],
+            "× multiplies its inputs: 650 × 1.1 = 715"
+        );
         assert_eq!(
             last["backward_rule"],
             "× sends each input the other input times the upstream derivative: \

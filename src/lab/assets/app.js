@@ -63,7 +63,9 @@ async function loadGraph(what, keepValues) {
     G.data = d; G.what = what; G.step = keepValues ? Math.min(G.step, d.steps.length) : 0;
     G.values = {};
     for (const i of d.inputs) G.values[i.name] = i.value;
-    buildInputs();
+    // Rebuild the fields only for new names, so that a slider being dragged stays put.
+    const names = d.inputs.map((i) => i.name).join("\n");
+    if (names !== G.names) { G.names = names; buildInputs(); }
     render();
   } catch (e) { showError(e.message); }
 }
@@ -290,7 +292,7 @@ function subscribe(run) {
 
 function lineChart(svg, series, opts = {}) {
   svg.replaceChildren();
-  const W = svg.clientWidth || 420, H = svg.clientHeight || 220, L = 46, B = 22, T = 8, Rm = 8;
+  const W = svg.clientWidth || 420, H = svg.clientHeight || 220, L = 58, B = 22, T = 8, Rm = 8;
   const pts = series.flatMap((s) => s.points);
   if (!pts.length) return;
   let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
@@ -299,7 +301,7 @@ function lineChart(svg, series, opts = {}) {
   if (y1 === y0) y1 = y0 + 1;
   const X = (x) => L + (x - x0) / (x1 - x0) * (W - L - Rm), Y = (y) => H - B - (y - y0) / (y1 - y0) * (H - B - T);
   svg.append(sv("line", { x1: L, y1: H - B, x2: W - Rm, y2: H - B, stroke: "#999" }), sv("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#999" }));
-  for (const v of [y0, (y0 + y1) / 2, y1]) svg.append(sv("text", { x: L - 4, y: Y(v) + 4, "text-anchor": "end", "font-size": "11" }, fmt(v)));
+  for (const v of [y0, (y0 + y1) / 2, y1]) svg.append(sv("text", { x: L - 4, y: Y(v) + 4, "text-anchor": "end", "font-size": "11" }, String(Number(v.toPrecision(3)))));
   svg.append(sv("text", { x: W - Rm, y: H - 6, "text-anchor": "end", "font-size": "11" }, `${opts.xlabel || "step"} ${fmt(x1)}`));
   series.forEach((s) => {
     if (!s.points.length) return;
@@ -327,7 +329,7 @@ function histogram(h, color) {
   if (h.saturated !== undefined) note = `saturated ${(h.saturated * 100).toFixed(0)}%`;
   if (h.dead !== undefined) note = `dead ${(h.dead * 100).toFixed(0)}%`;
   if (h.norm !== undefined) note = `‖g‖ ${fmt(h.norm)}` + (h.update_ratio != null ? `, Δw/w ${h.update_ratio.toExponential(1)}` : "");
-  svg.append(sv("text", { x: 195, y: 14, "font-size": "10", "text-anchor": "end" }, note));
+  svg.append(sv("text", { x: 195, y: 27, "font-size": "10", "text-anchor": "end" }, note));
   return svg;
 }
 
