@@ -112,8 +112,12 @@ impl Drop for Lab {
     }
 }
 
-const RUN: &str = r#"{"arch": {"name": "two-layer", "hidden": 30, "weight_init_std": 0.01},
-    "dataset": "digits", "optimizer": "sgd", "lr": 0.5, "epochs": 40, "batch_size": 50}"#;
+/// A `RunSpec` in its JSON form, as the page sends it.
+const RUN: &str = r#"{"data": {"dataset": "digits", "dir": null, "seed": 42},
+    "arch": {"name": "two-layer", "hidden": 30, "weight_init_std": 0.01},
+    "optimizer": {"name": "sgd", "lr": 0.5},
+    "schedule": {"epochs": 40, "batch_size": 50, "sampling": "shuffle"},
+    "precision": "F32"}"#;
 
 #[test]
 fn foreign_origin_and_host_are_refused() {
@@ -253,9 +257,8 @@ fn a_run_outlives_its_page_and_a_failed_run_leaves_the_server_up() {
 
     // A run that fails (a network too large to fit in memory) ends with an error event; the
     // server carries on.
-    let huge = r#"{"arch": {"name": "two-layer", "hidden": 4000000000000, "weight_init_std": 0.01},
-        "dataset": "digits", "optimizer": "sgd", "epochs": 1, "batch_size": 50}"#;
-    let (status, body) = lab.post_json("/api/runs", huge);
+    let huge = RUN.replace(r#""hidden": 30"#, r#""hidden": 4000000000000"#);
+    let (status, body) = lab.post_json("/api/runs", &huge);
     assert_eq!(status, 200, "{body}");
     let events = read_events(&lab, "/api/runs/2/events", |_| false);
     assert!(

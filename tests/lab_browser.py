@@ -98,8 +98,6 @@ try:
     d.find_element(By.ID, "step-back").click()
     assert text("#grad-x") == "?" or text("#grad-y") == "?", "one step back un-does the last send"
     d.find_element(By.ID, "to-end").click()
-    if SHOTS:
-        d.save_screenshot(os.path.join(SHOTS, "lab-graph.png"))
 
     # 2. The book's apple-orange graph (fig. 5-17).
     d.find_element(By.ID, "book-apple-orange").click()
@@ -112,6 +110,10 @@ try:
     svg_text = texts("#graph-svg text.bwd")
     for want in ["2.2", "110", "3.3", "165", "650", "1.1"]:
         assert want in svg_text, (want, svg_text)
+    if SHOTS:
+        for _ in range(3):  # half-way through the backward pass, as in fig. 5-17's text
+            d.find_element(By.ID, "step-back").click()
+        d.save_screenshot(os.path.join(SHOTS, "lab-graph.png"))
 
     # 3. The layer bench.
     d.find_element(By.ID, "tab-bench").click()
@@ -159,6 +161,10 @@ try:
     if SHOTS:
         d.execute_script("window.scrollTo(0, 0)")
         d.save_screenshot(os.path.join(SHOTS, "lab-train.png"))
+    # The report that train --report writes, linked from the page at the end.
+    wait.until(lambda d: attr("#report-link", "href"))
+    d.get(URL.rstrip("/") + attr("#report-link", "href"))
+    assert "confusion" in d.page_source.lower(), d.page_source[:500]
     logs = [l for l in d.get_log("browser") if l["level"] == "SEVERE"]
     assert not logs, logs
     print("lab_browser: all checks passed;", summary)

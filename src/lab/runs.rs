@@ -20,16 +20,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ndarray::{Array4, ArrayD, Axis};
 use serde_json::{Value, json};
 
-use crate::data::{Split, datasets, digits};
+use crate::data::datasets;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::io::safetensors::ModelInfo;
 use crate::nets::{Arch, Network};
-use crate::optim::{self, Hyper, Optimizer, OptimizerKind};
+use crate::optim::Optimizer;
 use crate::report::filters::FilterGrid;
 use crate::report::html::base64;
-use crate::rng::Rng;
-use crate::train::{self, Checkpoint, Control, Event, Length, Progress, TrainConfig};
+use crate::run::{Precision, Run as LibRun, RunSpec};
+use crate::train::{self, Checkpoint, Control, Event, Length, Progress};
 
 /// The datasets a page may train on, with whether each is installed.
 pub fn datasets() -> Vec<(String, bool)> {
@@ -43,99 +42,73 @@ pub fn datasets() -> Vec<(String, bool)> {
     v
 }
 
-/// What a page asked to train, checked.
+/// What a page asked to train: a [`RunSpec`], checked for what a page may ask.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// The network.
-    pub arch: Arch,
-    /// `digits`, `mnist` or `fashion-mnist`.
-    pub dataset: String,
-    /// The update rule.
-    pub optimizer: OptimizerKind,
-    /// Its learning rate (the book's default when `None`).
-    pub lr: Option<f64>,
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Samples per step.
-    pub batch_size: usize,
-    /// One seed for the split, the initial weights, the batch order and dropout.
-    pub seed: u64,
+    /// The run, in the library's vocabulary.
+    pub spec: RunSpec,
 }
 
-/// At most this many epochs from a page.
+/// At most this many epochs (or 1000 times as many steps) from a page.
 pub const MAX_EPOCHS: usize = 1000;
 
 impl Plan {
-    /// Reads `{"arch": {…as Arch::to_json…}, "dataset", "optimizer", "lr", "epochs",
-    /// "batch_size", "seed"}`.
+    /// Reads a [`RunSpec`] in its JSON form and refuses what a page may not ask: a data
+    /// directory (the lab trains on installed datasets, by name), a dataset it does not
+    /// know, more than [`MAX_EPOCHS`] epochs, batches over 10,000, a dropout ratio outside
+    /// [0, 1).
     pub fn from_json(v: &Value) -> Result<Plan> {
-        let bad = |what: &str| Error::Invalid(format!("the run's {what} is missing or invalid"));
-        let arch = Arch::from_json(v.get("arch").ok_or_else(|| bad("arch"))?)?;
+        let spec = RunSpec::from_json(&v.to_string())?;
+        if spec.data.dir.is_some() {
+            return Err(Error::Invalid(
+                "the lab trains on installed datasets by name; a data directory is not accepted"
+                    .into(),
+            ));
+        }
+        if let Some(name) = &spec.data.dataset
+            && !datasets().iter().any(|(n, _)| n == name)
+        {
+            return Err(Error::Invalid(format!("unknown dataset {name:?}")));
+        }
+        match spec.schedule.length {
+            Some(Length::Epochs(e)) if !(1..=MAX_EPOCHS).contains(&e) => {
+                return Err(Error::Invalid(format!(
+                    "the run's epochs must be a whole number from 1 to {MAX_EPOCHS}"
+                )));
+            }
+            Some(Length::Iters(n)) if !(1..=MAX_EPOCHS * 1000).contains(&n) => {
+                return Err(Error::Invalid(format!(
+                    "the run's steps must be a whole number from 1 to {}",
+                    MAX_EPOCHS * 1000
+                )));
+            }
+            _ => {}
+        }
+        if spec.schedule.batch_size > 10_000 {
+            return Err(Error::Invalid("batches of at most 10,000 samples".into()));
+        }
         if let Arch::MultiLayer {
             dropout: Some(d), ..
-        } = &arch
+        } = &spec.arch
             && !(0.0..1.0).contains(d)
         {
             return Err(Error::Invalid(format!(
                 "a dropout ratio of {d} is not in [0, 1)"
             )));
         }
-        let count = |key: &str, max: usize| {
-            v.get(key)
-                .and_then(Value::as_u64)
-                .and_then(|n| usize::try_from(n).ok())
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "the run's {key} must be a whole number from 1 to {max}"
-                    ))
-                })
-        };
-        let dataset = v
-            .get("dataset")
-            .and_then(Value::as_str)
-            .unwrap_or("digits")
-            .to_string();
-        if !datasets().iter().any(|(n, _)| *n == dataset) {
-            return Err(Error::Invalid(format!("unknown dataset {dataset:?}")));
+        if let Some(lr) = spec.optimizer.hyper.lr
+            && !(lr.is_finite() && lr > 0.0)
+        {
+            return Err(Error::Invalid(format!(
+                "a learning rate of {lr} is not a positive number"
+            )));
         }
-        let lr = match v.get("lr") {
-            None | Some(Value::Null) => None,
-            Some(x) => Some(
-                x.as_f64()
-                    .filter(|l| l.is_finite() && *l > 0.0)
-                    .ok_or_else(|| bad("learning rate (a positive number)"))?,
-            ),
-        };
-        Ok(Plan {
-            arch,
-            dataset,
-            optimizer: v
-                .get("optimizer")
-                .and_then(Value::as_str)
-                .unwrap_or("sgd")
-                .parse()?,
-            lr,
-            epochs: count("epochs", MAX_EPOCHS)?,
-            batch_size: count("batch_size", 10_000)?,
-            seed: v.get("seed").and_then(Value::as_u64).unwrap_or(42),
-        })
-    }
-
-    fn describe(&self) -> Value {
-        json!({
-            "arch": self.arch.to_json(),
-            "dataset": self.dataset,
-            "optimizer": self.optimizer.key(),
-            "lr": self.lr.unwrap_or(self.optimizer.default_lr()),
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "seed": self.seed,
-        })
+        Ok(Plan { spec })
     }
 
     fn title(&self) -> String {
-        let arch = match &self.arch {
+        let s = &self.spec;
+        let arch = match &s.arch {
             Arch::MultiLayer {
                 hidden,
                 activation,
@@ -151,20 +124,18 @@ impl Plan {
             ),
             a => a.name().to_string(),
         };
+        let kind = s.optimizer.kind;
         format!(
             "{arch}, {} lr {}, {}",
-            self.optimizer.key(),
-            self.lr.unwrap_or(self.optimizer.default_lr()),
-            self.dataset
+            kind.key(),
+            s.optimizer.hyper.lr.unwrap_or(crate::run::default_lr(kind)),
+            s.data.dataset.as_deref().unwrap_or("digits")
         )
     }
 }
 
-/// A trained network kept for saving.
-struct Trained {
-    net: Network<f32>,
-    info: ModelInfo,
-}
+/// Saves a finished run's network to a path.
+type Saver = Box<dyn FnMut(&Path) -> Result<()> + Send>;
 
 /// One training run and its event log.
 pub struct Run {
@@ -175,7 +146,8 @@ pub struct Run {
     log: Mutex<Vec<Arc<str>>>,
     stop: AtomicBool,
     done: AtomicBool,
-    trained: Mutex<Option<Trained>>,
+    saver: Mutex<Option<Saver>>,
+    report: Mutex<Option<String>>,
 }
 
 /// Locks `m` even if a panicking run poisoned it: the data is a log and a network, each
@@ -207,6 +179,11 @@ impl Run {
         self.done.load(Ordering::Acquire)
     }
 
+    /// The HTML report of the finished run, as `train --report` writes it.
+    pub fn report(&self) -> Option<String> {
+        lock(&self.report).clone()
+    }
+
     /// Saves the trained network as a model file at `path`, which must not exist yet.
     /// Returns the path written, made absolute.
     pub fn save(&self, path: &Path) -> Result<PathBuf> {
@@ -226,11 +203,11 @@ impl Run {
         crate::io::Paths::new()
             .output("path", Some(&path))
             .check()?;
-        let mut trained = lock(&self.trained);
-        let t = trained.as_mut().ok_or_else(|| {
+        let mut saver = lock(&self.saver);
+        let save = saver.as_mut().ok_or_else(|| {
             Error::Invalid("the run has no trained network yet: save it once it has ended".into())
         })?;
-        crate::io::safetensors::save(&path, &mut t.net, &t.info)?;
+        save(&path)?;
         Ok(path)
     }
 }
@@ -265,13 +242,18 @@ impl Runs {
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             done: AtomicBool::new(false),
-            trained: Mutex::new(None),
+            saver: Mutex::new(None),
+            report: Mutex::new(None),
         });
         let r = Arc::clone(&run);
         std::thread::Builder::new()
             .name(format!("lab-run-{id}"))
             .spawn(move || {
-                match catch_unwind(AssertUnwindSafe(|| train_run(&r, &plan))) {
+                let result = catch_unwind(AssertUnwindSafe(|| match plan.spec.precision {
+                    Precision::F32 => train_run::<f32>(&r, &plan),
+                    Precision::F64 => train_run::<f64>(&r, &plan),
+                }));
+                match result {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => r.push(json!({"type": "error", "message": e.to_string()})),
                     Err(panic) => {
@@ -294,89 +276,58 @@ impl Runs {
     }
 }
 
-fn load_data(name: &str, seed: u64) -> Result<Split> {
-    match name {
-        "digits" => Ok(digits::load_digits()?.split(0.8, &mut Rng::stream(seed, "split"))),
-        other => {
-            let known = datasets::Known::from_name(other)
-                .ok_or_else(|| Error::Invalid(format!("unknown dataset {other:?}")))?;
-            datasets::load_known(known, None)
-        }
-    }
-}
-
 /// Samples in the fixed batch whose activations the histograms show.
 const PROBE: usize = 200;
 /// Evaluate at least every this many steps, so that a long epoch still updates the page.
 const EVAL_STEPS: usize = 50;
 
-fn train_run(run: &Run, plan: &Plan) -> Result<()> {
-    let data = load_data(&plan.dataset, plan.seed)?;
-    if data.train.is_empty() || data.test.is_empty() {
-        return Err(Error::Invalid(format!(
-            "the {} dataset has no training or no test samples",
-            plan.dataset
-        )));
+/// Builds the run with [`crate::run::Run::new`] and trains it with the library's loop
+/// ([`train::train_with`]), whose checkpoint hook hands the network to a [`Probe`] at every
+/// evaluation point.
+fn train_run<F: Float>(run: &Run, plan: &Plan) -> Result<()> {
+    let mut spec = plan.spec.clone();
+    let mut r = LibRun::<F>::new(&spec)?;
+    // Long epochs (MNIST: 600 steps) are evaluated every 50 steps on 1000 samples, so that
+    // the page moves; the final accuracies use the whole sets.
+    if r.steps_per_epoch() > EVAL_STEPS && spec.schedule.eval_every.is_none() {
+        spec.schedule.eval_every = Some(EVAL_STEPS);
+        spec.schedule.eval_samples = Some(1000);
+        r.spec.schedule.eval_every = Some(EVAL_STEPS);
+        r.spec.schedule.eval_samples = Some(1000);
     }
-    let image_shape = data.train.image_shape;
-    let classes = data.train.num_classes();
-    plan.arch.check_training_fits(
-        image_shape,
-        classes,
-        plan.batch_size,
-        4,
-        plan.optimizer.arrays_per_param(),
-    )?;
-    let mut net: Network<f32> =
-        plan.arch
-            .build(image_shape, classes, &mut Rng::stream(plan.seed, "init"))?;
-    let hyper = Hyper {
-        lr: plan.lr,
-        ..Hyper::default()
-    };
-    let mut opt = optim::build::<f32>(plan.optimizer, &hyper);
-    let per_epoch = train::iters_per_epoch(data.train.len(), plan.batch_size);
-    let eval_every = (per_epoch > EVAL_STEPS).then_some(EVAL_STEPS);
-    let cfg = TrainConfig {
-        length: Length::Epochs(plan.epochs),
-        batch_size: plan.batch_size,
-        seed: plan.seed,
-        eval_every,
-        layout: plan.arch.layout(),
-        eval_samples: eval_every.map(|_| 1000),
-        ..TrainConfig::default()
-    };
-    let n = data.test.len().min(PROBE);
+    let cfg = r.config();
+    let n = r.data.test.len().min(PROBE);
     let mut labels = Vec::new();
-    let probe_x = data
+    let probe_x = r
+        .data
         .test
         .batch::<f32>(&(0..n).collect::<Vec<_>>(), cfg.layout, &mut labels);
     let mut probe = Probe {
         run,
         x: probe_x,
-        image_shape,
+        image_shape: r.data.train.image_shape,
         prev: Vec::new(),
         prev_iter: 0,
     };
     run.push(json!({
         "type": "start",
-        "plan": plan.describe(),
+        "spec": r.spec.to_value(),
         "title": plan.title(),
-        "train_samples": data.train.len(),
-        "test_samples": data.test.len(),
-        "steps_per_epoch": per_epoch,
+        "train_samples": r.data.train.len(),
+        "test_samples": r.data.test.len(),
+        "steps_per_epoch": r.steps_per_epoch(),
     }));
     // The first snapshot: the network as initialised.
-    probe.snapshot(&mut net, 0);
+    probe.snapshot(&mut r.net, 0);
     let control = Control {
         resume: None,
         checkpoint: Some(&mut probe),
         stop: Some(&run.stop),
     };
     let summary = train::train_with(
-        &mut net,
-        opt.as_mut(),
-        &data,
+        &mut r.net,
+        &mut *r.optimizer,
+        &r.data,
         &cfg,
         control,
         &mut |ev| match ev {
@@ -386,9 +337,9 @@ fn train_run(run: &Run, plan: &Plan) -> Result<()> {
             Event::Step { iter, loss } => {
                 run.push(json!({"type": "step", "iter": iter, "loss": loss}))
             }
-            Event::Eval(r) => run.push(json!({
-                "type": "eval", "epoch": r.epoch, "iter": r.iter, "loss": r.loss,
-                "train_acc": r.train_acc, "test_acc": r.test_acc, "seconds": r.seconds,
+            Event::Eval(e) => run.push(json!({
+                "type": "eval", "epoch": e.epoch, "iter": e.iter, "loss": e.loss,
+                "train_acc": e.train_acc, "test_acc": e.test_acc, "seconds": e.seconds,
             })),
         },
     )?;
@@ -401,16 +352,14 @@ fn train_run(run: &Run, plan: &Plan) -> Result<()> {
         "samples_per_sec": summary.samples_per_sec,
         "interrupted": summary.interrupted,
     }));
-    *lock(&run.trained) = Some(Trained {
-        net,
-        info: ModelInfo {
-            arch: plan.arch.clone(),
-            image_shape,
-            class_names: data.train.class_names.clone(),
-            dataset: plan.dataset.clone(),
-            train_config: plan.describe(),
-        },
-    });
+    // The report `train --report` writes, from the same library function.
+    *lock(&run.report) = Some(r.report(&summary)?);
+    run.push(json!({"type": "report", "url": format!("/api/runs/{}/report", run.id)}));
+    let info = r.model_info();
+    let LibRun { mut net, .. } = r;
+    *lock(&run.saver) = Some(Box::new(move |path: &Path| {
+        crate::io::safetensors::save(path, &mut net, &info)
+    }));
     Ok(())
 }
 
@@ -666,9 +615,12 @@ mod tests {
     #[test]
     fn a_short_run_streams_its_events_and_a_bad_plan_is_refused() {
         let plan = Plan::from_json(&json!({
+            "data": {"dataset": "digits", "seed": 42},
             "arch": {"name": "multi-layer", "hidden": [20], "activation": "sigmoid",
                      "init": "xavier", "batch_norm": false, "dropout": null, "weight_decay": 0.0},
-            "dataset": "digits", "optimizer": "sgd", "lr": 0.5, "epochs": 3, "batch_size": 100,
+            "optimizer": {"name": "sgd", "lr": 0.5},
+            "schedule": {"epochs": 3, "batch_size": 100, "sampling": "shuffle"},
+            "precision": "F32",
         }))
         .unwrap();
         let runs = Runs::default();
@@ -703,15 +655,22 @@ mod tests {
                 .contains("exists already")
         );
 
-        let bad = |v: Value| Plan::from_json(&v).is_err();
-        let arch = json!({"name": "two-layer", "hidden": 10, "weight_init_std": 0.01});
-        assert!(bad(json!({"arch": arch, "epochs": 0, "batch_size": 10})));
+        assert!(run.report().unwrap().contains("<html"));
+        let bad = |change: &dyn Fn(&mut Value)| {
+            let mut v = RunSpec::default().to_value();
+            change(&mut v);
+            Plan::from_json(&v).is_err()
+        };
+        assert!(!bad(&|_| {}));
+        assert!(bad(&|v| v["schedule"]["epochs"] = json!(0)));
+        assert!(bad(&|v| v["schedule"]["epochs"] = json!(MAX_EPOCHS + 1)));
+        assert!(bad(&|v| v["data"]["dataset"] = json!("../x")));
+        assert!(bad(&|v| v["data"]["dir"] = json!("/etc")));
+        assert!(bad(&|v| v["optimizer"]["lr"] = json!(-1)));
         assert!(bad(
-            json!({"arch": arch, "epochs": 1, "batch_size": 10, "dataset": "../x"})
+            &|v| v["arch"] = json!({"name": "multi-layer", "hidden": [5],
+            "activation": "relu", "init": "he", "batch_norm": false, "dropout": 1.0,
+            "weight_decay": 0.0})
         ));
-        assert!(bad(
-            json!({"arch": arch, "epochs": 1, "batch_size": 10, "lr": -1})
-        ));
-        assert!(bad(json!({"epochs": 1, "batch_size": 10})));
     }
 }

@@ -96,6 +96,7 @@ fn router(lab: Arc<Lab>) -> Router {
         .route("/api/runs/{id}/events", get(events))
         .route("/api/runs/{id}/stop", post(stop_run))
         .route("/api/runs/{id}/save", post(save_run))
+        .route("/api/runs/{id}/report", get(run_report))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&lab),
             check_request,
@@ -264,6 +265,29 @@ async fn save_run(
         Ok(json!({"saved": written.display().to_string()}))
     });
     reply(saved)
+}
+
+/// The finished run's HTML report (`train --report`'s), self-contained: its own inline
+/// styles and data images, nothing else.
+async fn run_report(State(lab): State<Arc<Lab>>, Path(id): Path<usize>) -> Response {
+    let run = match find(&lab, id) {
+        Ok(run) => run,
+        Err(r) => return *r,
+    };
+    match run.report() {
+        Some(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+                ),
+            ],
+            html,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "the run has no report yet\n").into_response(),
+    }
 }
 
 /// The run's events as server-sent events, from `?from=N` or the `Last-Event-ID` a

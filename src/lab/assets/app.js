@@ -110,7 +110,7 @@ function render() {
   const { fwd, bwd, current } = known();
   const nFwd = d.steps.filter((s) => s.phase === "forward").length;
   const inBackward = G.step > nFwd;
-  const COL = 170, ROW = 90, X0 = 70, Y0 = 50;
+  const COL = 170, ROW = 90, X0 = 120, Y0 = 50;
   const maxCol = Math.max(...d.nodes.map((n) => n.col));
   const maxRow = Math.max(...d.nodes.map((n) => n.row));
   const svg = $("graph-svg");
@@ -284,6 +284,7 @@ function subscribe(run) {
     else if (ev.type === "snapshot") run.snapshot = ev;
     else if (ev.type === "total") run.total = ev.total_iters;
     else if (ev.type === "summary") run.summary = ev;
+    else if (ev.type === "report") run.report = ev.url;
     else if (ev.type === "error") run.error = ev.message;
     else if (ev.type === "done") { run.done = true; run.t1 = performance.now(); src.close(); run.source = null; }
     if (!dirty) { dirty = true; requestAnimationFrame(() => { dirty = false; drawRuns(); }); }
@@ -390,26 +391,35 @@ function drawRuns() {
     sum.append(el("h3", {}, "Report"), el("p", { id: "summary-text" },
       `${m.interrupted ? "Stopped" : "Finished"} after ${m.iters} steps in ${fmt(m.seconds)} s ` +
       `(${fmt(m.samples_per_sec)} samples/s): train accuracy ${fmt(m.train_acc)}, test accuracy ${fmt(m.test_acc)}.`));
+    if (run.report) {
+      const link = el("a", { href: run.report, target: "_blank", id: "report-link" }, "Open the full report (what train --report writes)");
+      sum.append(link);
+    }
   }
 }
 
+// The run as the library's RunSpec (its JSON form).
 function trainSpec() {
   const arch = $("arch").value;
   const hidden = $("hidden").value.split(",").map((s) => parseInt(s.trim(), 10)).filter((n) => n > 0);
   const dropout = parseFloat($("dropout").value) || 0;
   const init = $("init").value;
+  const std = parseFloat(init);
   let a;
   if (arch === "multi-layer") {
-    a = { name: arch, hidden, activation: $("activation").value, init, batch_norm: $("batch-norm").checked, dropout: dropout > 0 ? dropout : null, weight_decay: 0 };
+    a = { name: arch, hidden, activation: $("activation").value, init: isFinite(std) ? "std:" + std : init, batch_norm: $("batch-norm").checked, dropout: dropout > 0 ? dropout : null, weight_decay: 0 };
   } else if (arch === "two-layer") {
-    a = { name: arch, hidden: hidden[0] || 50, weight_init_std: parseFloat(init) || 0.01 };
+    a = { name: arch, hidden: hidden[0] || 50, weight_init_std: isFinite(std) ? std : 0.01 };
   } else {
-    a = { name: arch, filter_num: 30, filter_size: 5, pad: 0, stride: 1, hidden: hidden[0] || 100, weight_init_std: parseFloat(init) || 0.01 };
+    a = { name: arch, filter_num: 30, filter_size: 5, pad: 0, stride: 1, hidden: hidden[0] || 100, weight_init_std: isFinite(std) ? std : 0.01 };
   }
   const lr = parseFloat($("lr").value);
   return {
-    arch: a, dataset: $("dataset").value, optimizer: $("optimizer").value, lr: lr > 0 ? lr : null,
-    epochs: parseInt($("epochs").value, 10), batch_size: parseInt($("batch").value, 10), seed: parseInt($("seed").value, 10) || 0,
+    data: { dataset: $("dataset").value, dir: null, seed: parseInt($("seed").value, 10) || 0 },
+    arch: a,
+    optimizer: { name: $("optimizer").value, lr: lr > 0 ? lr : null },
+    schedule: { epochs: parseInt($("epochs").value, 10), iters: null, batch_size: parseInt($("batch").value, 10), eval_every: null, eval_samples: null, sampling: "shuffle" },
+    precision: "F32",
   };
 }
 
