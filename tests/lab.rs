@@ -70,7 +70,12 @@ impl Lab {
         req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
         s.write_all(req.as_bytes()).unwrap();
         let mut resp = Vec::new();
-        s.read_to_end(&mut resp).unwrap();
+        s.read_to_end(&mut resp).unwrap_or_else(|e| {
+            panic!(
+                "{method} {path}: {e}; got {:?}",
+                String::from_utf8_lossy(&resp)
+            )
+        });
         let resp = String::from_utf8_lossy(&resp).into_owned();
         let status = resp[9..12].parse().unwrap();
         let body = resp
@@ -180,7 +185,7 @@ fn foreign_origin_and_host_are_refused() {
 }
 
 /// Reads server-sent events from `path` until `stop` says so or the stream ends; returns
-/// the `data:` payloads.
+/// the `data:` payloads. Fails with what it got if the answer is not an event stream.
 fn read_events(lab: &Lab, path: &str, mut stop: impl FnMut(&[String]) -> bool) -> Vec<String> {
     let mut s = TcpStream::connect(("127.0.0.1", lab.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -191,15 +196,32 @@ fn read_events(lab: &Lab, path: &str, mut stop: impl FnMut(&[String]) -> bool) -
     )
     .unwrap();
     let mut events = Vec::new();
-    for line in BufReader::new(s).lines() {
-        let Ok(line) = line else { break };
-        if let Some(data) = line.strip_prefix("data: ") {
-            events.push(data.to_string());
-            if stop(&events) {
-                break;
+    let mut head = String::new();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let n = match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => panic!("{path}: {e} after {} events; head {head:?}", events.len()),
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(i) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=i).collect();
+            let line = String::from_utf8_lossy(&line).trim_end().to_string();
+            if head.is_empty() {
+                head = line.clone();
+                assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+            }
+            if let Some(data) = line.strip_prefix("data: ") {
+                events.push(data.to_string());
+                if stop(&events) {
+                    return events;
+                }
             }
         }
     }
+    assert!(!head.is_empty(), "{path}: the lab sent nothing");
     events
 }
 
@@ -212,6 +234,11 @@ fn a_run_outlives_its_page_and_a_failed_run_leaves_the_server_up() {
     let first = read_events(&lab, "/api/runs/1/events", |e| e.len() >= 2);
     assert_eq!(first.len(), 2);
     assert!(first[0].contains(r#""type":"start""#), "{}", first[0]);
+    // Pages closed in the middle of a stream, many times over: the server writes to the
+    // closed connections and carries on (SIGPIPE must not end it).
+    for _ in 0..20 {
+        read_events(&lab, "/api/runs/1/events", |e| e.len() >= 3);
+    }
     // A new page gets the whole run, to its end: it was not stopped.
     let all = read_events(&lab, "/api/runs/1/events", |_| false);
     assert!(

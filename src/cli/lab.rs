@@ -19,6 +19,7 @@ pub struct LabArgs {
 }
 
 pub fn run(args: LabArgs) -> Result<()> {
+    ignore_sigpipe();
     let mut opts = LabOptions {
         port: args.port,
         ..LabOptions::default()
@@ -35,4 +36,17 @@ pub fn run(args: LabArgs) -> Result<()> {
     serve(&opts, |url| {
         println!("backprop lab: {url}  (Ctrl-C to stop)");
     })
+}
+
+/// Makes a write to a connection the browser has closed an error instead of the end of the
+/// process. The command line restores SIGPIPE's default disposition (so that `backprop … |
+/// head` ends quietly), under which the first event written to a closed tab's socket
+/// (vectored writes, which cannot ask for `MSG_NOSIGNAL`) would kill the server.
+fn ignore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: SIG_IGN installs no handler code; changing a disposition is a single system
+    // call, safe while other threads run.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
 }

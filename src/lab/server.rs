@@ -234,7 +234,12 @@ fn find(lab: &Lab, id: usize) -> std::result::Result<Arc<runs::Run>, Box<Respons
         .ok_or_else(|| Box::new((StatusCode::NOT_FOUND, format!("no run {id}\n")).into_response()))
 }
 
-async fn stop_run(State(lab): State<Arc<Lab>>, Path(id): Path<usize>) -> Response {
+/// Stops a run. The (empty) JSON body is read, so that the connection closes cleanly.
+async fn stop_run(
+    State(lab): State<Arc<Lab>>,
+    Path(id): Path<usize>,
+    _body: axum::body::Bytes,
+) -> Response {
     match find(&lab, id) {
         Ok(run) => {
             run.stop();
