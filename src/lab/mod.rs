@@ -6,7 +6,7 @@
 //! - the **graph stepper** ([`stepper`]) evaluates an expression with [`crate::graph`], exactly
 //!   as `backprop graph` does, and the page steps through the forward pass and then the
 //!   backward pass one node at a time, showing the local rule each node applies;
-//! - the **layer bench** ([`bench`]) runs one small example through a layer of
+//! - the **layer bench** ([`bench`](mod@bench)) runs one small example through a layer of
 //!   [`crate::layers`] and puts the gradients `backward` returns beside the numerical ones of
 //!   [`crate::gradient`];
 //! - **live training** ([`runs`]) trains networks with [`crate::train`] on threads of their
