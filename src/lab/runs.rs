@@ -16,6 +16,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use ndarray::{Array4, ArrayD, Axis};
 use serde_json::{Value, json};
@@ -308,6 +309,7 @@ fn train_run<F: Float>(run: &Run, plan: &Plan) -> Result<()> {
         image_shape: r.data.train.image_shape,
         prev: Vec::new(),
         prev_iter: 0,
+        last: None,
     };
     run.push(json!({
         "type": "start",
@@ -343,6 +345,9 @@ fn train_run<F: Float>(run: &Run, plan: &Plan) -> Result<()> {
             })),
         },
     )?;
+    if probe.prev_iter != summary.iters || summary.iters == 0 {
+        probe.snapshot(&mut r.net, summary.iters);
+    }
     run.push(json!({
         "type": "summary",
         "train_acc": summary.train_acc,
@@ -372,11 +377,20 @@ struct Probe<'a> {
     /// Weights at the previous snapshot, for the update-to-weight ratio.
     prev: Vec<ArrayD<f32>>,
     prev_iter: usize,
+    /// When the previous snapshot was taken.
+    last: Option<Instant>,
 }
+
+/// At most one snapshot per this interval (and one at the end): a snapshot runs the probe
+/// batch through the network and draws a picture, which on the 8×8 digits (15 steps an
+/// epoch) would otherwise cost more than the training.
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
 
 impl<F: Float> Checkpoint<F> for Probe<'_> {
     fn save(&mut self, net: &mut Network<F>, _opt: &dyn Optimizer<F>, p: &Progress) -> Result<()> {
-        self.snapshot(net, p.iter);
+        if self.last.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY) {
+            self.snapshot(net, p.iter);
+        }
         Ok(())
     }
 }
@@ -540,6 +554,7 @@ impl Probe<'_> {
         let picture = weights.first().and_then(|w| self.weights_png(w));
         self.prev = weights;
         self.prev_iter = iter;
+        self.last = Some(Instant::now());
         self.run.push(json!({
             "type": "snapshot",
             "iter": iter,
@@ -642,7 +657,18 @@ mod tests {
         // 1437 training digits in batches of 100: 15 steps per epoch.
         assert_eq!(kinds.iter().filter(|k| *k == "step").count(), 45);
         assert_eq!(kinds.iter().filter(|k| *k == "eval").count(), 3);
-        assert_eq!(kinds.iter().filter(|k| *k == "snapshot").count(), 4);
+        // Snapshots: the initial network, at most one per SNAPSHOT_EVERY, the final one.
+        let snapshots: Vec<u64> = events
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(e).unwrap())
+            .filter(|v| v["type"] == "snapshot")
+            .map(|v| v["iter"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            (snapshots[0], *snapshots.last().unwrap()),
+            (0, 45),
+            "{snapshots:?}"
+        );
         assert_eq!(kinds.last().unwrap(), "done");
         assert!(kinds.contains(&"summary".to_string()), "{kinds:?}");
         let dir = tempfile::tempdir().unwrap();
