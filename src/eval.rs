@@ -38,6 +38,37 @@ impl Evaluation {
         }
     }
 
+    /// Whether these predictions say that training failed ([`Failure`]): accuracy within
+    /// 1.5 × of what always guessing the most common label gets, or 80 % or more of the
+    /// predictions one class that holds less than half as large a share of the labels.
+    /// `None` for a net that learnt something, and for fewer than two classes or samples.
+    pub fn failure(&self) -> Option<Failure> {
+        let total = self.total();
+        let classes = self.confusion.len();
+        if classes < 2 || total < 2 {
+            return None;
+        }
+        let label_share = |c: usize| self.confusion[c].iter().sum::<usize>() as f64 / total as f64;
+        let chance = (0..classes)
+            .map(label_share)
+            .fold(1.0 / classes as f64, f64::max);
+        let accuracy = self.accuracy();
+        let near_chance = accuracy <= 1.5 * chance;
+        let predicted = |c: usize| self.confusion.iter().map(|row| row[c]).sum::<usize>();
+        let (top, count) = (0..classes)
+            .map(|c| (c, predicted(c)))
+            .max_by_key(|&(c, n)| (n, std::cmp::Reverse(c)))
+            .unwrap_or((0, 0));
+        let share = count as f64 / total as f64;
+        let collapsed = (share >= 0.8 && share >= 2.0 * label_share(top)).then_some((top, share));
+        (near_chance || collapsed.is_some()).then_some(Failure {
+            accuracy,
+            chance,
+            near_chance,
+            collapsed,
+        })
+    }
+
     /// Per class: `(correct, samples)`.
     pub fn per_class(&self) -> Vec<(usize, usize)> {
         self.confusion
@@ -45,6 +76,48 @@ impl Evaluation {
             .enumerate()
             .map(|(c, row)| (row[c], row.iter().sum()))
             .collect()
+    }
+}
+
+/// How a classifier's predictions show that training failed: accuracy near what guessing
+/// gets, or nearly every prediction the same class (see [`Evaluation::failure`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// The accuracy measured.
+    pub accuracy: f64,
+    /// What guessing gets: always answering the most common label (at least `1 / classes`).
+    pub chance: f64,
+    /// Whether the accuracy is within 1.5 × of `chance`.
+    pub near_chance: bool,
+    /// The class that received most predictions and its share of them, when that share is
+    /// 80 % or more and at least twice the class's share of the labels.
+    pub collapsed: Option<(usize, f64)>,
+}
+
+impl Failure {
+    /// What to try, for a message (flags of `backprop train`).
+    pub const SUGGESTIONS: &'static str = "try a smaller --lr (too large a rate throws the \
+         weights out of the valley), more --epochs, --optimizer adam, --init he or --batch-norm";
+
+    /// One plain sentence saying what went wrong, naming the class with `class_names`.
+    pub fn describe(&self, class_names: &[String]) -> String {
+        let mut parts = Vec::new();
+        if self.near_chance {
+            parts.push(format!(
+                "accuracy {:.4} is near chance ({:.4}, what always guessing the most common class gets)",
+                self.accuracy, self.chance
+            ));
+        }
+        if let Some((c, share)) = self.collapsed {
+            let name = class_names
+                .get(c)
+                .map_or_else(|| c.to_string(), String::clone);
+            parts.push(format!(
+                "{:.0} % of the samples are predicted as \"{name}\"",
+                100.0 * share
+            ));
+        }
+        format!("training failed: {}", parts.join("; "))
     }
 }
 
@@ -154,5 +227,77 @@ mod tests {
             assert_eq!(e.accuracy(), 0.5);
             assert_eq!(e.per_class(), vec![(1, 2), (1, 1), (1, 3)]);
         }
+    }
+
+    fn eval_of(confusion: Vec<Vec<usize>>) -> Evaluation {
+        Evaluation {
+            confusion,
+            misclassified: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn failure_at_chance_and_on_collapse() {
+        // The issue's run: ten balanced classes (10 samples each), every sample predicted
+        // "4": accuracy 0.1, chance 0.1, 100 % one class.
+        let mut c = vec![vec![0; 10]; 10];
+        for row in c.iter_mut() {
+            row[4] = 10;
+        }
+        let f = eval_of(c).failure().expect("a failed run");
+        assert_eq!((f.accuracy, f.chance), (0.1, 0.1));
+        assert!(f.near_chance);
+        assert_eq!(f.collapsed, Some((4, 1.0)));
+        let names: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        let text = f.describe(&names);
+        assert!(
+            text.starts_with("training failed: accuracy 0.1000 is near chance"),
+            "{text}"
+        );
+        assert!(
+            text.contains("100 % of the samples are predicted as \"4\""),
+            "{text}"
+        );
+
+        // Spread over the classes but no better than guessing: near chance, not collapsed.
+        let c: Vec<Vec<usize>> = (0..10)
+            .map(|l| {
+                (0..10)
+                    .map(|p| usize::from(p == (l + 1) % 10) * 9 + usize::from(p == l))
+                    .collect()
+            })
+            .collect();
+        let f = eval_of(c).failure().expect("at chance");
+        assert!(f.near_chance && f.collapsed.is_none());
+        assert!((f.accuracy - 0.1).abs() < 1e-12);
+
+        // A good net: no failure.
+        let good: Vec<Vec<usize>> = (0..10)
+            .map(|l| {
+                (0..10)
+                    .map(|p| {
+                        if p == l {
+                            9
+                        } else {
+                            usize::from(p == (l + 1) % 10)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(eval_of(good).failure(), None);
+
+        // Collapsed but above chance on a set where that class is rare: still a failure.
+        // Class 0 holds 10 of 100 labels and receives 85 % of the predictions.
+        let mut c = vec![vec![0; 2]; 2];
+        c[0][0] = 10;
+        c[1][0] = 75;
+        c[1][1] = 15;
+        let f = eval_of(c).failure().expect("collapsed");
+        assert_eq!(f.collapsed, Some((0, 0.85)));
+        // Predicting the majority class of a 90/10 set is chance, not a collapse.
+        let c = vec![vec![0, 10], vec![0, 90]];
+        let f = eval_of(c).failure().expect("chance");
+        assert!(f.near_chance && f.collapsed.is_none() && f.chance == 0.9);
     }
 }

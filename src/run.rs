@@ -469,6 +469,21 @@ impl<F: Float> Run<F> {
         report::run::learning_curves(summary, self.spec.arch.name(), &self.data)
     }
 
+    /// Whether the finished run failed ([`crate::eval::Failure`]: test accuracy near chance or
+    /// predictions collapsed onto one class). A test accuracy above 0.7 and above 1.5 × the
+    /// largest class's share rules both out without another pass over the test set (a
+    /// collapse caps the accuracy at 0.5 + 0.2); otherwise the test set is evaluated again.
+    pub fn failure(&mut self, summary: &Summary) -> Option<crate::eval::Failure> {
+        let test = &self.data.test;
+        let largest =
+            test.class_counts().into_iter().max().unwrap_or(0) as f64 / test.len().max(1) as f64;
+        if summary.test_acc > 0.7 && summary.test_acc > 1.5 * largest {
+            return None;
+        }
+        let layout = self.spec.arch.layout();
+        crate::eval::evaluate(&mut self.net, &self.data.test, layout, 100, 0).failure()
+    }
+
     /// The self-contained HTML report of a finished run (see [`report::run::report`]).
     pub fn report(&mut self, summary: &Summary) -> Result<String> {
         let info = self.model_info();

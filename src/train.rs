@@ -108,8 +108,13 @@ pub struct Summary {
     pub iters: usize,
     /// Wall time of the whole run, evaluations included.
     pub seconds: f64,
-    /// Training samples processed per second of training steps (evaluations excluded).
+    /// Training samples processed per second of training steps (evaluations excluded):
+    /// `session_steps × batch size / train_seconds`.
     pub samples_per_sec: f64,
+    /// Steps done by this session (all of them, unless it resumed a checkpoint).
+    pub session_steps: usize,
+    /// Seconds this session spent in training steps (its evaluations excluded).
+    pub train_seconds: f64,
     /// Whether the run was stopped before its end (see [`Control::stop`]).
     pub interrupted: bool,
 }
@@ -406,6 +411,8 @@ pub fn train_with<F: Float>(
     let steps_this_session = progress.iter - first_iter;
     Ok(Summary {
         samples_per_sec: (steps_this_session * cfg.batch_size) as f64 / train_seconds,
+        session_steps: steps_this_session,
+        train_seconds,
         history: progress.history,
         losses: progress.losses,
         train_acc,

@@ -1011,12 +1011,6 @@ fn outputs_that_collide_are_refused_before_any_work() {
             ["--out", "--model"],
         ),
         (
-            vec![
-                "show", "filters", "--model", &model, "--out", &x_png, "--fresh", &x_png,
-            ],
-            ["--out", "--fresh"],
-        ),
-        (
             vec!["import", &pickle, "--arch", "two-layer", "--out", &pickle],
             ["--out", "FILE"],
         ),

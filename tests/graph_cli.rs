@@ -84,7 +84,7 @@ fn apple_orange_text_svg_and_dot_show_the_books_numbers() {
         ("1.1", "650"),
         ("715", "1"),
     ] {
-        let label = format!("label=<{fwd}<br/><font color=\"red\">{bwd}</font>>");
+        let label = format!("label=<{fwd}<br/><font color=\"#d55e00\">{bwd}</font>>");
         assert!(dot.contains(&label), "{label} missing from\n{dot}");
     }
     // Written atomically: nothing but the two files is left in the directory.

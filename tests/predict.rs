@@ -136,7 +136,7 @@ fn text_output_names_the_classes_and_the_inversion() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 8, "{text}");
+    assert_eq!(lines.len(), 10, "{text}");
     assert_eq!(
         lines[0],
         format!(
@@ -144,15 +144,17 @@ fn text_output_names_the_classes_and_the_inversion() {
             dark_on_light.display()
         )
     );
-    assert_eq!(lines[4], format!("{} (60×50): 0", light_on_dark.display()));
+    // A header names the columns (issue 20).
+    assert_eq!(lines[1], "  class  probability");
+    assert_eq!(lines[5], format!("{} (60×50): 0", light_on_dark.display()));
     // Three classes, probabilities descending and summing to at most 1.
-    let probs: Vec<f64> = lines[1..4]
+    let probs: Vec<f64> = lines[2..5]
         .iter()
         .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
         .collect();
     assert!(probs.windows(2).all(|w| w[0] >= w[1]) && probs.iter().sum::<f64>() <= 1.0 + 1e-4);
-    assert_eq!(lines[1].split_whitespace().next(), Some("0"));
-    assert_eq!(&lines[1..4], &lines[5..8]);
+    assert_eq!(lines[2].split_whitespace().next(), Some("0"));
+    assert_eq!(&lines[1..5], &lines[6..10]);
 
     // JSON: one object per image, with the softmax of the logits.
     let o = backprop(&[

@@ -177,7 +177,9 @@ fn check_report_in_browser(name: &str, args: &[&str], first_layer_caption: &str)
     }
     let share = non_white as f64 / (1200.0 * 2000.0);
     assert!(colours.len() > 200, "{} distinct colours", colours.len());
-    assert!(share > 0.05, "only {:.1} % non-white pixels", share * 100.0);
+    // Issue 20 made the charts full width and collapsed the per-epoch table, so the first
+    // 2000 px hold more white page than before (3.7 % non-white for the MLP run).
+    assert!(share > 0.02, "only {:.1} % non-white pixels", share * 100.0);
     // Colour, not just grey: the coloured curves and matrix cells are painted.
     let coloured = pixels
         .iter()

@@ -201,6 +201,7 @@ fn print_json<F: Float>(
                 "correct": h.correct(),
                 "accuracy": h.accuracy(),
             })),
+            "failure": e.failure().map(|f| f.describe(&model.info.class_names)),
             "warnings": model.warnings,
         })
     );
@@ -228,6 +229,13 @@ fn print_text<F: Float>(
         e.correct(),
         e.total()
     );
+    if let Some(f) = e.failure() {
+        println!(
+            "warning: {}",
+            super::printable(&f.describe(&model.info.class_names))
+        );
+        println!("  retrain: {}", crate::eval::Failure::SUGGESTIONS);
+    }
     println!("per-class accuracy:");
     for (c, (ok, n)) in e.per_class().into_iter().enumerate() {
         let acc = if n == 0 {

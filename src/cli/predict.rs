@@ -166,7 +166,9 @@ fn report<F: Float>(args: &PredictArgs, model: &LoadedModel<F>, src: &Source, p:
         .iter()
         .map(|&(c, _)| name(c).chars().count())
         .max()
-        .unwrap_or(1);
+        .unwrap_or(1)
+        .max("class".len());
+    println!("  {:<width$}  probability", "class");
     for (c, pr) in top {
         println!("  {:<width$}  {:.4}", name(c), pr);
     }

@@ -1,7 +1,9 @@
-//! `backprop show filters`: the first convolution layer's filters as a PNG grid, like the
-//! book's `visualize_filter.py` (fig. 7-24), for a trained model and, with `--fresh`, for the
-//! same architecture freshly initialised (the "before" picture). `backprop show
-//! feature-maps`: those filters applied to one image (`apply_filter.py`), before and after.
+//! `backprop show filters`: the first convolution layer's filters as a titled PNG grid, like
+//! the book's `visualize_filter.py` (fig. 7-24); with `--fresh`, one picture with the filters
+//! of the same architecture freshly initialised ("before training") beside the model's
+//! ("after training").
+//! `backprop show feature-maps`: those filters applied to one image (`apply_filter.py`),
+//! before and after training.
 
 use std::path::PathBuf;
 
@@ -12,7 +14,7 @@ use crate::error::{Error, Result};
 
 use crate::nets::Network;
 use crate::report::feature_maps;
-use crate::report::filters::FilterGrid;
+use crate::report::filters::{FilterGrid, figure_png};
 use crate::rng::Rng;
 
 #[derive(Debug, Args)]
@@ -23,7 +25,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Subcommand)]
 enum What {
-    /// Write the first conv layer's filters (W1) as a PNG grid, 8 per row.
+    /// Write the first conv layer's filters (W1) as a titled PNG grid, 8 per row.
     Filters {
         /// The model: a .safetensors file, or a book pickle with --arch.
         #[arg(long)]
@@ -34,10 +36,11 @@ enum What {
         /// Where to write the PNG.
         #[arg(long, default_value = "filters.png")]
         out: PathBuf,
-        /// Also write the filters of a freshly initialised copy of the architecture to this
-        /// file (seeded by --seed), for the book's before/after comparison.
+        /// Draw the filters of a freshly initialised copy of the architecture (seeded by
+        /// --seed) beside the model's, as "before training" and "after training" panels of
+        /// one picture (the book's fig. 7-24).
         #[arg(long)]
-        fresh: Option<PathBuf>,
+        fresh: bool,
         /// Seed of the fresh initialisation.
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -73,19 +76,6 @@ enum What {
     },
 }
 
-fn first_filters(net: &mut Network<f32>, what: &str) -> Result<ndarray::Array4<f32>> {
-    let params = net.params();
-    params
-        .first()
-        .and_then(|p| p.value.view().into_dimensionality::<Ix4>().ok())
-        .map(|w| w.to_owned())
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "{what} has no convolution layer: its W1 is not 4-D"
-            ))
-        })
-}
-
 fn write_maps(
     net: &mut Network<f32>,
     pixels: &[f32],
@@ -107,23 +97,18 @@ fn write_maps(
     Ok(())
 }
 
-fn write_filters(net: &mut Network<f32>, out: &std::path::Path, what: &str) -> Result<()> {
+/// The first layer's filters of `net`, or an error naming `what` when it has none.
+fn first_filters(net: &mut Network<f32>, what: &str) -> Result<ndarray::Array4<f32>> {
     let params = net.params();
-    let w = params
+    params
         .first()
         .and_then(|p| p.value.view().into_dimensionality::<Ix4>().ok())
+        .map(|w| w.to_owned())
         .ok_or_else(|| {
             Error::Invalid(format!(
                 "{what} has no convolution layer: its W1 is not 4-D"
             ))
-        })?;
-    FilterGrid::default().write_png(w, out)?;
-    println!(
-        "{} filters of {what} written to {}",
-        w.dim().0,
-        out.display()
-    );
-    Ok(())
+        })
 }
 
 pub fn run(args: ShowArgs) -> Result<()> {
@@ -138,19 +123,51 @@ pub fn run(args: ShowArgs) -> Result<()> {
             crate::io::Paths::new()
                 .input("--model", Some(&model))
                 .output("--out", Some(&out))
-                .output("--fresh", fresh.as_deref())
                 .check()?;
             let mut m = crate::io::model_file::load::<f32>(&model, arch.as_ref(), None)?;
-            write_filters(&mut m.net, &out, &model.display().to_string())?;
-            if let Some(path) = fresh {
+            let name = model.display().to_string();
+            let trained = first_filters(&mut m.net, &name)?;
+            let (count, _, fh, fw) = trained.dim();
+            let title = format!(
+                "first-layer filters (W1: {count} of {fh}×{fw}, channel 1) of {}",
+                model
+                    .file_name()
+                    .map_or(name.clone(), |n| n.to_string_lossy().into_owned())
+            );
+            let png = if fresh {
                 let info = &m.info;
                 let mut net: Network<f32> = info.arch.build(
                     info.image_shape,
                     info.class_names.len(),
                     &mut Rng::stream(seed, "init"),
                 )?;
-                write_filters(&mut net, &path, "a fresh initialisation")?;
-            }
+                let before = first_filters(&mut net, "a fresh initialisation")?;
+                figure_png(
+                    &FilterGrid::default(),
+                    &title,
+                    &[
+                        (&format!("before training (seed {seed})"), before.view()),
+                        ("after training", trained.view()),
+                    ],
+                )?
+            } else {
+                figure_png(
+                    &FilterGrid::default(),
+                    &title,
+                    &[("after training", trained.view())],
+                )?
+            };
+            crate::io::write_atomic(&out, &png)?;
+            println!(
+                "{count} filters of {}{} written to {}",
+                super::printable(&name),
+                if fresh {
+                    ", before and after training,"
+                } else {
+                    ""
+                },
+                out.display()
+            );
             Ok(())
         }
         What::FeatureMaps {

@@ -639,6 +639,9 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
             println!("report written to {}", path.display());
         }
     }
+    let failure = run
+        .failure(&summary)
+        .map(|f| f.describe(&run.data.test.class_names));
     if json {
         println!(
             "{}",
@@ -646,11 +649,16 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
                    "iters": summary.iters, "train_acc": summary.train_acc,
                    "test_acc": summary.test_acc, "seconds": summary.seconds,
                    "samples_per_sec": summary.samples_per_sec,
+                   "train_seconds": summary.train_seconds,
+                   "session_steps": summary.session_steps,
+                   "failure": failure,
                    "interrupted": summary.interrupted})
         );
     } else {
+        // The rate is samples of this session's steps per second of those steps, so it is
+        // said with the numbers it comes from (evaluations take the rest of the time).
         println!(
-            "{}: {} steps in {:.2} s ({:.0} samples/s); train acc {:.4}, test acc {:.4}",
+            "{}: {} steps in {:.2} s; {} steps × {} samples in {:.2} s of training steps = {:.0} samples/s; train acc {:.4}, test acc {:.4}",
             if summary.interrupted {
                 "interrupted"
             } else {
@@ -658,10 +666,17 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
             },
             summary.iters,
             summary.seconds,
+            summary.session_steps,
+            run.spec.schedule.batch_size,
+            summary.train_seconds,
             summary.samples_per_sec,
             summary.train_acc,
             summary.test_acc
         );
+        if let Some(f) = &failure {
+            println!("warning: {}", super::printable(f));
+            println!("  {}", crate::eval::Failure::SUGGESTIONS);
+        }
     }
     if summary.interrupted {
         let hint = match checkpoint_dir {

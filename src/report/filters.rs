@@ -5,6 +5,7 @@ use std::path::Path;
 
 use ndarray::ArrayView4;
 
+use super::style::{self, text};
 use crate::error::{Error, Result};
 use crate::float::Float;
 
@@ -21,11 +22,12 @@ pub struct FilterGrid {
 }
 
 impl Default for FilterGrid {
-    /// 8× upscaling with 4 pixels between filters.
+    /// 12× upscaling with 6 pixels between filters (a 5×5 filter is 60 pixels wide, so a
+    /// grid of 30 is 534 pixels wide).
     fn default() -> Self {
         FilterGrid {
-            scale: 8,
-            spacing: 4,
+            scale: 12,
+            spacing: 6,
         }
     }
 }
@@ -71,7 +73,7 @@ impl FilterGrid {
                     0.5
                 };
                 // gray_r: 0 → white, 1 → black.
-                let grey = (255.0 * (1.0 - level)).round().clamp(0.0, 255.0) as u8;
+                let grey = style::weight_grey(level);
                 for dy in 0..self.scale {
                     let row = (y0 + fy * self.scale + dy) * width;
                     let start = row + x0 + fx * self.scale;
@@ -102,6 +104,114 @@ impl FilterGrid {
     }
 }
 
+/// Where [`figure_png`] put each grid, in pixels of the picture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FigureLayout {
+    /// The picture's `(width, height)`.
+    pub size: (usize, usize),
+    /// Each grid's top-left corner and `(width, height)`.
+    pub grids: Vec<((usize, usize), (usize, usize))>,
+}
+
+/// Margin around the picture and between grids.
+const MARGIN: usize = 24;
+
+/// Filter grids side by side in one titled picture, as the book's fig. 7-24 shows the
+/// filters before and after training: `title` on top, each grid under its heading, and
+/// under them a grey-scale key (white: a filter's smallest weight, black: its largest).
+/// Returns RGB pixels and where the grids went.
+pub fn figure<F: Float>(
+    grid: &FilterGrid,
+    title: &str,
+    panels: &[(&str, ArrayView4<F>)],
+) -> Result<(Vec<u8>, FigureLayout)> {
+    let rendered: Vec<(Vec<u8>, usize, usize)> =
+        panels.iter().map(|(_, w)| grid.render(w.view())).collect();
+    let title_h = (text::FIGURE_TITLE * 2.4) as usize;
+    let head_h = (text::PANEL_TITLE * 2.0) as usize;
+    let key_h = (text::TICK * 4.0) as usize;
+    let grids_w: usize =
+        rendered.iter().map(|r| r.1).sum::<usize>() + MARGIN * rendered.len().saturating_sub(1);
+    let key_w = 240;
+    let width = (grids_w.max(key_w) + 2 * MARGIN).max(title.chars().count() * 12 + 2 * MARGIN);
+    let grid_h = rendered.iter().map(|r| r.2).max().unwrap_or(0);
+    let height = title_h + head_h + grid_h + key_h + MARGIN / 2;
+    if width.checked_mul(height).is_none_or(|n| n > 1 << 26) {
+        return Err(Error::Invalid(format!(
+            "a filter picture of {width}×{height} pixels is too large"
+        )));
+    }
+    let mut rgb = vec![255u8; width * height * 3];
+    let mut layout = FigureLayout {
+        size: (width, height),
+        grids: Vec::new(),
+    };
+    let mut x = (width - grids_w) / 2;
+    let y = title_h + head_h;
+    for (pixels, w, h) in &rendered {
+        for row in 0..*h {
+            for col in 0..*w {
+                let v = pixels[row * w + col];
+                let i = ((y + row) * width + x + col) * 3;
+                rgb[i..i + 3].fill(v);
+            }
+        }
+        layout.grids.push(((x, y), (*w, *h)));
+        x += w + MARGIN;
+    }
+    // The key: a bar from white to black.
+    let (bar_x, bar_y, bar_w, bar_h) = ((width - key_w) / 2, y + grid_h + 12, key_w, 14);
+    for col in 0..bar_w {
+        let v = style::weight_grey(col as f64 / (bar_w - 1) as f64);
+        for row in 0..bar_h {
+            let i = ((bar_y + row) * width + bar_x + col) * 3;
+            rgb[i..i + 3].fill(v);
+        }
+    }
+    let mut texts = vec![super::plot::Label {
+        text: title.to_string(),
+        size: text::FIGURE_TITLE,
+        at: (width as f64 / 2.0, title_h as f64 / 2.0),
+        anchor: super::plot::Anchor::Centre,
+    }];
+    for ((heading, _), ((gx, _), (gw, _))) in panels.iter().zip(&layout.grids) {
+        texts.push(super::plot::Label {
+            text: heading.to_string(),
+            size: text::PANEL_TITLE,
+            at: ((gx + gw / 2) as f64, (title_h + head_h / 2) as f64),
+            anchor: super::plot::Anchor::Centre,
+        });
+    }
+    // Beside the bar: "smallest weight" ends 8 px left of it (about 8.5 px per character).
+    let key_y = (bar_y + bar_h / 2) as f64;
+    texts.push(super::plot::Label {
+        text: "smallest weight".into(),
+        size: text::TICK,
+        at: (bar_x as f64 - 8.0 - 15.0 * 8.5, key_y),
+        anchor: super::plot::Anchor::Left,
+    });
+    texts.push(super::plot::Label {
+        text: "largest weight".into(),
+        size: text::TICK,
+        at: ((bar_x + bar_w) as f64 + 8.0, key_y),
+        anchor: super::plot::Anchor::Left,
+    });
+    super::plot::draw_labels(&mut rgb, width as u32, height as u32, &texts)?;
+    Ok((rgb, layout))
+}
+
+/// [`figure`] as a PNG file's bytes.
+pub fn figure_png<F: Float>(
+    grid: &FilterGrid,
+    title: &str,
+    panels: &[(&str, ArrayView4<F>)],
+) -> Result<Vec<u8>> {
+    let (rgb, layout) = figure(grid, title, panels)?;
+    let (w, h) = layout.size;
+    crate::io::image::encode_png(&rgb, w as u32, h as u32, png::ColorType::Rgb)
+        .map_err(|e| Error::Invalid(format!("encoding the filter image: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,7 +233,10 @@ mod tests {
         let w = Array4::from_shape_fn((30, 1, 5, 5), |(i, _, y, x)| {
             i as f64 + (y * 5 + x) as f64 / 100.0
         });
-        let grid = FilterGrid::default();
+        let grid = FilterGrid {
+            scale: 8,
+            spacing: 4,
+        };
         let (info, pixels) = decode(&grid.png(w.view()).unwrap());
         // 8 columns of 5·8 pixels with 9 gaps of 4; 4 rows likewise.
         assert_eq!((info.width, info.height), (8 * 40 + 9 * 4, 4 * 40 + 5 * 4));
@@ -148,7 +261,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("filters.png");
         let w = Array4::<f32>::from_elem((3, 2, 3, 3), 1.0);
-        FilterGrid::default().write_png(w.view(), &path).unwrap();
+        FilterGrid {
+            scale: 8,
+            spacing: 4,
+        }
+        .write_png(w.view(), &path)
+        .unwrap();
         let (info, pixels) = decode(&std::fs::read(&path).unwrap());
         assert_eq!((info.width, info.height), (3 * 24 + 4 * 4, 24 + 2 * 4));
         assert_eq!(
@@ -162,5 +280,56 @@ mod tests {
             "no temporary file left"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn before_and_after_share_one_titled_picture() {
+        let before = Array4::from_shape_fn((30, 1, 5, 5), |(i, _, y, x)| {
+            ((i * 7 + y * 3 + x) % 11) as f64
+        });
+        let after = Array4::from_shape_fn((30, 1, 5, 5), |(i, _, y, x)| {
+            i as f64 + (y * 5 + x) as f64 / 100.0
+        });
+        let grid = FilterGrid::default();
+        let (rgb, layout) = figure(
+            &grid,
+            "filters",
+            &[
+                ("before training", before.view()),
+                ("after training", after.view()),
+            ],
+        )
+        .unwrap();
+        let (w, h) = layout.size;
+        assert_eq!(rgb.len(), w * h * 3);
+        assert_eq!(layout.grids.len(), 2);
+        // Side by side, the "after" grid right of the "before" grid, both 534 × 270.
+        let (((x0, y0), s0), ((x1, y1), s1)) = (layout.grids[0], layout.grids[1]);
+        assert_eq!((s0, s1), ((534, 270), (534, 270)));
+        assert_eq!(y0, y1);
+        assert!(x1 >= x0 + s0.0 + MARGIN);
+        // Each holds exactly the grid of its filters (grey, R = G = B).
+        for (k, wts) in [before.view(), after.view()].into_iter().enumerate() {
+            let (pixels, gw, gh) = grid.render(wts);
+            let ((gx, gy), _) = layout.grids[k];
+            for row in (0..gh).step_by(7) {
+                for col in (0..gw).step_by(5) {
+                    let i = ((gy + row) * w + gx + col) * 3;
+                    assert_eq!(
+                        &rgb[i..i + 3],
+                        &[pixels[row * gw + col]; 3],
+                        "{k} {row} {col}"
+                    );
+                }
+            }
+        }
+        // Text above the grids: the title and headings put dark pixels there.
+        let dark_above = (0..y0 * w).filter(|&p| rgb[p * 3] < 100).count();
+        assert!(dark_above > 200, "{dark_above}");
+        // The key under them runs from white to black.
+        let bar_y = y0 + s0.1 + 12 + 7;
+        let row = |x: usize| rgb[(bar_y * w + x) * 3];
+        assert_eq!(row((w - 240) / 2), 255);
+        assert_eq!(row((w - 240) / 2 + 239), 0);
     }
 }

@@ -1040,6 +1040,50 @@ fn draw_panel<DB: DrawingBackend>(
     Ok(layout)
 }
 
+/// How a [`Label`] sits at its point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Anchor {
+    /// Its left end, vertically centred.
+    Left,
+    /// Its centre.
+    Centre,
+    /// Its right end, vertically centred.
+    Right,
+}
+
+/// A line of text for [`draw_labels`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    /// The text.
+    pub text: String,
+    /// Its size in pixels.
+    pub size: f64,
+    /// Where it goes.
+    pub at: (f64, f64),
+    /// How it sits there.
+    pub anchor: Anchor,
+}
+
+/// Draws `labels` in the shipped font onto the RGB image `rgb` (`width × height`), for
+/// pictures that are not plots (the filter grids).
+pub fn draw_labels(rgb: &mut [u8], width: u32, height: u32, labels: &[Label]) -> Result<()> {
+    register_font()?;
+    let root = BitMapBackend::with_buffer(rgb, (width, height)).into_drawing_area();
+    for l in labels {
+        let h = match l.anchor {
+            Anchor::Left => text_anchor::HPos::Left,
+            Anchor::Centre => text_anchor::HPos::Center,
+            Anchor::Right => text_anchor::HPos::Right,
+        };
+        let style = font(l.size, 1.0).pos(text_anchor::Pos::new(h, text_anchor::VPos::Center));
+        root.draw_text(&l.text, &style, (l.at.0 as i32, l.at.1 as i32))
+            .map_err(|e| Error::Invalid(format!("drawing text failed: {e}")))?;
+    }
+    root.present()
+        .map_err(|e| Error::Invalid(format!("drawing text failed: {e}")))?;
+    Ok(())
+}
+
 /// A tick label: integers without a decimal point, others with up to 4 significant digits.
 fn tick(v: f64) -> String {
     if v == v.round() && v.abs() < 1e15 {

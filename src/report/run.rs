@@ -128,41 +128,57 @@ pub fn report<F: Float>(
             _ => {}
         }
     }
+    // Each curve full width, titled with the run's model and data.
     let curves = learning_curves(summary, arch.name(), data);
     let mut charts = Vec::new();
-    for panel in curves.panels {
+    for mut panel in curves.panels {
         let title = panel.title.clone();
+        panel.title = format!("{}: {}", curves.title, panel.title);
         let figure = plot::Figure::single(panel);
         charts.push((title, plot::to_svg(&figure)?));
     }
-    let mut config = vec![
-        ("model".to_string(), arch.to_json().to_string()),
-        (
-            "dataset".to_string(),
-            format!(
-                "{} ({} train / {} test)",
-                info.dataset,
-                data.train.len(),
-                test.len()
-            ),
+    let mut config = vec![(
+        "dataset".to_string(),
+        format!(
+            "{} ({} training / {} test samples)",
+            info.dataset,
+            data.train.len(),
+            test.len()
         ),
-        ("run".to_string(), info.train_config.to_string()),
-        ("steps".to_string(), summary.iters.to_string()),
-        (
-            "final train accuracy".to_string(),
-            format!("{:.4}", summary.train_acc),
-        ),
-        (
-            "final test accuracy".to_string(),
-            format!("{:.4}", summary.test_acc),
-        ),
-    ];
+    )];
+    config.extend(html::config_rows("model", &arch.to_json()));
+    // The run's settings, without what the rows above already say.
+    let mut run = info.train_config.clone();
+    if let Some(map) = run.as_object_mut() {
+        map.remove("arch");
+        if let Some(d) = map.get_mut("data").and_then(|d| d.as_object_mut()) {
+            d.remove("dataset");
+        }
+    }
+    config.extend(html::config_rows("", &run));
+    config.push(("steps".to_string(), summary.iters.to_string()));
+    config.push((
+        "final train accuracy".to_string(),
+        format!("{:.4}", summary.train_acc),
+    ));
+    config.push((
+        "final test accuracy".to_string(),
+        format!("{:.4}", summary.test_acc),
+    ));
     if summary.interrupted {
         config.push(("note".to_string(), "interrupted before the end".to_string()));
     }
+    let warning = evaluation.failure().map(|f| {
+        format!(
+            "{}. {}.",
+            f.describe(&test.class_names),
+            crate::eval::Failure::SUGGESTIONS
+        )
+    });
     Ok(html::Report {
         title: format!("backprop: {} on {}", arch.name(), info.dataset),
         config,
+        warning,
         charts,
         history: summary.history.clone(),
         class_names: test.class_names.clone(),
