@@ -97,6 +97,16 @@ fn write_maps(
     Ok(())
 }
 
+/// A freshly initialised copy of the model's architecture (seeded by `seed`): the "before
+/// training" network.
+fn fresh_net(info: &crate::io::safetensors::ModelInfo, seed: u64) -> Result<Network<f32>> {
+    info.arch.build(
+        info.image_shape,
+        info.class_names.len(),
+        &mut Rng::stream(seed, "init"),
+    )
+}
+
 /// The first layer's filters of `net`, or an error naming `what` when it has none.
 fn first_filters(net: &mut Network<f32>, what: &str) -> Result<ndarray::Array4<f32>> {
     let params = net.params();
@@ -135,12 +145,7 @@ pub fn run(args: ShowArgs) -> Result<()> {
                     .map_or(name.clone(), |n| n.to_string_lossy().into_owned())
             );
             let png = if fresh {
-                let info = &m.info;
-                let mut net: Network<f32> = info.arch.build(
-                    info.image_shape,
-                    info.class_names.len(),
-                    &mut Rng::stream(seed, "init"),
-                )?;
+                let mut net = fresh_net(&m.info, seed)?;
                 let before = first_filters(&mut net, "a fresh initialisation")?;
                 figure_png(
                     &FilterGrid::default(),
@@ -209,12 +214,7 @@ pub fn run(args: ShowArgs) -> Result<()> {
                 &model.display().to_string(),
             )?;
             if let Some(path) = fresh {
-                let info = &m.info;
-                let mut net: Network<f32> = info.arch.build(
-                    info.image_shape,
-                    info.class_names.len(),
-                    &mut Rng::stream(seed, "init"),
-                )?;
+                let mut net = fresh_net(&m.info, seed)?;
                 write_maps(&mut net, &pixels, shape, &path, "a fresh initialisation")?;
             }
             Ok(())

@@ -269,7 +269,6 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::layers::ParamKind;
-    use ndarray::arr1;
 
     /// Runs `steps` updates of `opt` on f from the book's start (−7, 2).
     pub(crate) fn trajectory(opt: &mut dyn Optimizer<f64>, steps: usize) -> (f64, f64) {
@@ -426,33 +425,14 @@ pub(crate) mod tests {
         }
     }
 
-    /// Runs `steps` updates of `opt` on f from `start` and returns (x, y).
+    /// Runs `steps` updates of `opt` on f from `start` and returns (x, y): the last point of
+    /// the path `experiment optimizer-paths` draws.
     fn trajectory_from(
         opt: &mut dyn Optimizer<f64>,
         start: (f64, f64),
         steps: usize,
     ) -> (f64, f64) {
-        let mut x = arr1(&[start.0]).into_dyn();
-        let mut y = arr1(&[start.1]).into_dyn();
-        for _ in 0..steps {
-            let mut gx = &x / 10.0;
-            let mut gy = &y * 2.0;
-            let mut params = [
-                NamedParam {
-                    name: "x",
-                    kind: ParamKind::Weight,
-                    value: x.view_mut(),
-                    grad: gx.view_mut(),
-                },
-                NamedParam {
-                    name: "y",
-                    kind: ParamKind::Weight,
-                    value: y.view_mut(),
-                    grad: gy.view_mut(),
-                },
-            ];
-            opt.update(&mut params);
-        }
-        (x[0], y[0])
+        let points = crate::experiments::optimizer_paths::path(opt, start, steps);
+        *points.last().expect("a path holds its start")
     }
 }
