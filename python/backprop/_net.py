@@ -21,11 +21,21 @@ class Params(MutableMapping):
 
     def __init__(self, net):
         self._net = net
+        # One view per parameter, made on first use and handed out again every time (the
+        # buffers are only ever written in place, so a view stays valid).
+        self._views = {}
 
     def __getitem__(self, key):
-        return self._net.param(key)
+        try:
+            return self._views[key]
+        except KeyError:
+            view = self._views[key] = self._net.param(key)
+            return view
 
     def __setitem__(self, key, value):
+        if self._views.get(key) is value:
+            # `params[key] -= …` hands back the view it changed in place: nothing to copy.
+            return
         self._net.set_param(key, value)
 
     def __delitem__(self, key):
@@ -150,7 +160,9 @@ class BookNet:
         return acc / n
 
     def gradient(self, x, t):
-        """Forward, loss, backward: ``{name: gradient}`` (new arrays)."""
+        """Forward, loss, backward: ``{name: gradient}``. The arrays are reused: the next
+        ``gradient`` call overwrites them (the book's loop uses each dict once; ``.copy()``
+        an array to keep it)."""
         return self._net.gradient(x, t)
 
     def numerical_gradient(self, x, t):

@@ -7,11 +7,14 @@
    second with evaluations excluded; steps/s = samples/s / 100.
 2. The book's ch05 training loop (`network.gradient` + a per-key `params[key] -= lr * grad`)
    on backprop's TwoLayerNet against the same loop on a plain NumPy implementation of the
-   book's classes (numpy_book.py), both float64 as in the book.
+   book's classes (numpy_book.py): float64 as in the book, and float32 on both sides. The
+   runners take turns, `--block` steps each, for `--book-rounds` rounds.
 
-    python python/bench/bench.py [--cli target/release/backprop] [--rounds 5] [--digits]
+    OPENBLAS_NUM_THREADS=1 RAYON_NUM_THREADS=1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+        python python/bench/bench.py [--cli target/release/backprop] [--rounds 5] [--book-only]
 
-Run it with NumPy's own kernels: unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set.
+Single-threaded is the fair setting on a small shared machine (OpenBLAS's threads spin when
+the cores are busy); NumPy runs its own kernels only with OPENBLAS_CORETYPE/L2_SIZE unset.
 """
 
 import argparse
@@ -71,19 +74,47 @@ def trainer_steps_per_sec(data, iters):
     return r.samples_per_sec / 100
 
 
-def book_loop_steps_per_sec(make_net, data, iters):
-    (x, t), _ = data
-    np.random.seed(0)
-    net = make_net(x.shape[1])
-    batches = [np.random.choice(x.shape[0], 100) for _ in range(iters)]
-    x = x.astype(np.float64)
+def book_loop(net, x, t, batches, lr=0.1):
+    """ch05's train_neuralnet.py loop body on `net` for each batch mask: steps/s."""
     start = time.perf_counter()
-    for m in batches:
-        x_batch, t_batch = x[m], t[m]
+    for batch_mask in batches:
+        x_batch, t_batch = x[batch_mask], t[batch_mask]
         grad = net.gradient(x_batch, t_batch)
         for key in ("W1", "b1", "W2", "b2"):
-            net.params[key] -= 0.1 * grad[key]
-    return iters / (time.perf_counter() - start)
+            net.params[key] -= lr * grad[key]
+    return len(batches) / (time.perf_counter() - start)
+
+
+# The book loop's runners: (label, constructor for input size n).
+BOOK_RUNNERS = [
+    ("ours_f64", "book loop on backprop, float64 (the book's dtype)",
+     lambda n: TwoLayerNet(n, 50, 10, seed=2)),
+    ("numpy_f64", "book loop on NumPy classes, float64 (the book)",
+     lambda n: numpy_book.TwoLayerNet(n, 50, 10)),
+    ("ours_f32", "book loop on backprop, dtype=np.float32",
+     lambda n: TwoLayerNet(n, 50, 10, seed=2, dtype=np.float32)),
+    ("numpy_f32", "book loop on NumPy classes, float32",
+     lambda n: numpy_book.TwoLayerNet(n, 50, 10, dtype=np.float32)),
+]
+
+
+def book_loops(data, rounds, block):
+    """Every runner in turn, `block` steps each, `rounds` times (the order rotating from round
+    to round): per-block steps/s for each runner. The images stay float32 as `load_mnist`
+    gives them, as in the book's script (a float64 network converts them per batch)."""
+    (x, t), _ = data
+    np.random.seed(0)
+    nets = {key: make(x.shape[1]) for key, _, make in BOOK_RUNNERS}
+    warm = [np.random.choice(x.shape[0], 100) for _ in range(10)]
+    for net in nets.values():
+        book_loop(net, x, t, warm)
+    out = {key: [] for key in nets}
+    keys = list(nets)
+    for r in range(rounds):
+        batches = [np.random.choice(x.shape[0], 100) for _ in range(block)]
+        for key in keys[r % len(keys):] + keys[: r % len(keys)]:
+            out[key].append(book_loop(nets[key], x, t, batches))
+    return out
 
 
 def main():
@@ -92,6 +123,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--iters", type=int, default=2000)
     ap.add_argument("--digits", action="store_true", help="use the embedded digits even if MNIST is there")
+    ap.add_argument("--book-only", action="store_true", help="only the book loop (no CLI, no Trainer)")
+    ap.add_argument("--book-rounds", type=int, default=21, help="interleaved rounds of the book loop")
+    ap.add_argument("--block", type=int, default=100, help="book-loop steps per runner and round")
     args = ap.parse_args()
 
     dataset = "digits"
@@ -103,25 +137,34 @@ def main():
         except FileNotFoundError:
             pass
     print(f"CPU: {cpu()}")
-    print(f"Python {platform.python_version()}, NumPy {np.__version__}, dataset {dataset}, "
-          f"{args.iters} steps of 100, {args.rounds} interleaved rounds; medians of steps/s")
+    print(f"Python {platform.python_version()}, NumPy {np.__version__}, dataset {dataset}; "
+          f"library loop: {args.iters} steps of 100 x {args.rounds} rounds; book loop: "
+          f"{args.block} steps x {args.book_rounds} rounds; interleaved, medians of steps/s")
+    threads = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS")}
+    print("threads: " + ", ".join(f"{k}={v}" for k, v in threads.items())
+          + ("" if "OPENBLAS_CORETYPE" not in os.environ else "  (OPENBLAS_CORETYPE is set: unset it)"))
     print("(this machine is shared with other jobs: compare ratios within one run only)")
 
-    results = {"cli": [], "trainer": [], "ours": [], "numpy": []}
-    for _ in range(args.rounds):
-        results["cli"].append(cli_steps_per_sec(args.cli, dataset, args.iters))
-        results["trainer"].append(trainer_steps_per_sec(data, args.iters))
-        results["ours"].append(book_loop_steps_per_sec(lambda n: TwoLayerNet(n, 50, 10, seed=2), data, args.iters // 2))
-        results["numpy"].append(book_loop_steps_per_sec(lambda n: numpy_book.TwoLayerNet(n, 50, 10), data, args.iters // 2))
-    med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"backprop train (f32)                {med['cli']:10.1f} steps/s")
-    print(f"Trainer, library loop (f32)         {med['trainer']:10.1f} steps/s   "
-          f"= {med['trainer'] / med['cli']:.2f} x backprop train")
-    print(f"book loop on backprop (f64)         {med['ours']:10.1f} steps/s")
-    print(f"book loop on NumPy classes (f64)    {med['numpy']:10.1f} steps/s   "
-          f"backprop / NumPy = {med['ours'] / med['numpy']:.2f} x")
+    med = {}
+    results = {}
+    if not args.book_only:
+        results = {"cli": [], "trainer": []}
+        for _ in range(args.rounds):
+            results["cli"].append(cli_steps_per_sec(args.cli, dataset, args.iters))
+            results["trainer"].append(trainer_steps_per_sec(data, args.iters))
+        med = {k: statistics.median(v) for k, v in results.items()}
+        print(f"backprop train (f32)                {med['cli']:10.1f} steps/s")
+        print(f"Trainer, library loop (f32)         {med['trainer']:10.1f} steps/s   "
+              f"= {med['trainer'] / med['cli']:.2f} x backprop train")
+    book = book_loops(data, args.book_rounds, args.block)
+    results.update(book)
+    for key, label, _ in BOOK_RUNNERS:
+        med[key] = statistics.median(book[key])
+        print(f"{label:52s} {med[key]:8.1f} steps/s")
+    print(f"backprop f64 / NumPy f64 (the book as written)       {med['ours_f64'] / med['numpy_f64']:8.2f} x")
+    print(f"backprop f32 / NumPy f64 (the book as written)       {med['ours_f32'] / med['numpy_f64']:8.2f} x")
+    print(f"backprop f32 / NumPy f32                             {med['ours_f32'] / med['numpy_f32']:8.2f} x")
     print(json.dumps({"dataset": dataset, "median_steps_per_sec": med, "rounds": results}))
-
 
 if __name__ == "__main__":
     main()

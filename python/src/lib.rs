@@ -6,7 +6,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use numpy::{PyArrayDyn, PyArrayMethods};
+use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{
     PyFileNotFoundError, PyKeyboardInterrupt, PyMemoryError, PyOSError, PyRuntimeError,
     PyTypeError, PyValueError,
@@ -89,7 +89,16 @@ pub(crate) fn array_in<F: Elem>(
     what: &str,
 ) -> PyResult<ndarray::ArrayD<F>> {
     if let Ok(a) = obj.cast::<PyArrayDyn<F>>() {
+        // One copy straight from NumPy's buffer (a `memcpy` when C-contiguous).
         return Ok(a.readonly().as_array().to_owned());
+    }
+    // The other float width (the book's float32 images into a float64 network): converted
+    // in one pass, without the temporary array `astype` would make first.
+    if let Ok(a) = obj.cast::<PyArrayDyn<f32>>() {
+        return Ok(a.readonly().as_array().mapv(|v| F::lit(f64::from(v))));
+    }
+    if let Ok(a) = obj.cast::<PyArrayDyn<f64>>() {
+        return Ok(a.readonly().as_array().mapv(F::lit));
     }
     let py = obj.py();
     let np = py.import("numpy")?;
@@ -117,32 +126,57 @@ pub(crate) fn array_out<'py, F: Elem, D: ndarray::Dimension>(
 /// Class labels from `t`: a 1-D array of integers (or integral floats), each below
 /// `classes`; or `None` when `t` is 2-D (one-hot rows, read by the caller).
 pub(crate) fn labels_in(t: &Bound<'_, PyAny>, n: usize, classes: usize) -> PyResult<Vec<usize>> {
+    // Integer arrays (what `load_mnist` gives) are read in place, without a float copy.
+    macro_rules! ints {
+        ($($ty:ty),*) => {$(
+            if let Ok(a) = t.cast::<PyArrayDyn<$ty>>() {
+                let a = a.readonly();
+                let a = a.as_array();
+                check_labels_shape(a.shape(), n, classes)?;
+                return a
+                    .iter()
+                    .map(|&v| label(v as f64, classes))
+                    .collect();
+            }
+        )*};
+    }
+    ints!(u8, i64, i32, u16, i16, i8, u32, u64);
     let a = array_in::<f64>(t, "t")?;
+    check_labels_shape(a.shape(), n, classes)?;
+    a.iter().map(|&v| label(v, classes)).collect()
+}
+
+fn check_labels_shape(shape: &[usize], n: usize, classes: usize) -> PyResult<()> {
     // `(N,)`, or `(N, 1)` as ch07's gradient check writes its labels.
-    let column = a.ndim() == 2 && a.shape()[1] == 1;
-    if !(a.ndim() == 1 || column) || a.len() != n {
+    let column = shape.len() == 2 && shape[1] == 1;
+    let len: usize = shape.iter().product();
+    if !(shape.len() == 1 || column) || len != n {
         return Err(PyValueError::new_err(format!(
             "t has shape {} but x has {n} samples: expected labels of shape ({n},) or one-hot \
              rows of shape ({n}, {classes})",
-            shape_str(a.shape())
+            shape_str(shape)
         )));
     }
-    a.iter()
-        .map(|&v| {
-            if v.fract() == 0.0 && v >= 0.0 && (v as usize) < classes {
-                Ok(v as usize)
-            } else {
-                Err(PyValueError::new_err(format!(
-                    "label {v} is not a class index in 0..{classes}"
-                )))
-            }
-        })
-        .collect()
+    Ok(())
+}
+
+fn label(v: f64, classes: usize) -> PyResult<usize> {
+    if v.fract() == 0.0 && v >= 0.0 && (v as usize) < classes {
+        Ok(v as usize)
+    } else {
+        Err(PyValueError::new_err(format!(
+            "label {v} is not a class index in 0..{classes}"
+        )))
+    }
 }
 
 /// Whether `t` is one-hot rows (2-D, more than one column) rather than labels (1-D, or
 /// the `(N, 1)` column the book's ch07 gradient check uses).
 pub(crate) fn is_one_hot(t: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if let Ok(a) = t.cast::<numpy::PyUntypedArray>() {
+        let shape = a.shape();
+        return Ok(shape.len() == 2 && shape[1] != 1);
+    }
     let np = t.py().import("numpy")?;
     let shape: Vec<usize> = np.call_method1("shape", (t,))?.extract()?;
     Ok(shape.len() == 2 && shape[1] != 1)

@@ -46,6 +46,8 @@ pub struct Net {
     class_names: Vec<String>,
     dataset: String,
     last_loss: Option<f64>,
+    /// The arrays `gradient` returns, reused from call to call.
+    grads_out: Vec<Py<PyAny>>,
 }
 
 fn parse_dtype(py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
@@ -89,6 +91,7 @@ impl Net {
             class_names: (0..classes).map(|c| c.to_string()).collect(),
             dataset: String::new(),
             last_loss: None,
+            grads_out: Vec::new(),
         })
     }
 
@@ -190,25 +193,42 @@ fn gradient_in<'py, F: Elem>(
     py: Python<'py>,
     net: &mut Network<F>,
     classes: usize,
+    out: &mut Vec<Py<PyAny>>,
     x: &Bound<'py, PyAny>,
     t: &Bound<'py, PyAny>,
 ) -> PyResult<(Bound<'py, PyDict>, f64)> {
     let x = batch(net, x)?;
     let t = T::<F>::read(t, x.shape()[0], classes)?;
-    let (loss, grads) = py.detach(|| {
-        guard("gradient", || {
-            let loss = net.gradient(x, t.get()).to_f64_lossy();
-            let grads: Vec<(String, ArrayD<F>)> = net
-                .params()
-                .into_iter()
-                .map(|p| (p.name.to_string(), p.grad.to_owned()))
-                .collect();
-            (loss, grads)
-        })
-    })?;
+    let loss = py.detach(|| guard("gradient", || net.gradient(x, t.get()).to_f64_lossy()))?;
     let d = PyDict::new(py);
-    for (k, g) in grads {
-        d.set_item(k, array_out(py, g))?;
+    let params = net.params();
+    if out.len() != params.len() {
+        out.clear();
+    }
+    for (k, p) in params.iter().enumerate() {
+        // The same arrays every call, overwritten in place: no allocation, no page faults.
+        let reuse = out
+            .get(k)
+            .and_then(|a| a.bind(py).cast::<PyArrayDyn<F>>().ok().cloned())
+            .filter(|a| a.shape() == p.grad.shape())
+            .and_then(|a| {
+                a.try_readwrite().ok()?.as_array_mut().assign(&p.grad);
+                Some(a)
+            });
+        let a = match reuse {
+            Some(a) => a,
+            None => {
+                // First call, or the caller made the array read-only: a new one.
+                let a = PyArray::from_array(py, &p.grad);
+                if k < out.len() {
+                    out[k] = a.clone().into_any().unbind();
+                } else {
+                    out.push(a.clone().into_any().unbind());
+                }
+                a
+            }
+        };
+        d.set_item(p.name, a)?;
     }
     Ok((d, loss))
 }
@@ -487,6 +507,7 @@ impl Net {
             class_names: info.class_names,
             dataset: info.dataset,
             last_loss: None,
+            grads_out: Vec::new(),
         })
     }
 
@@ -581,7 +602,9 @@ impl Net {
         with_net!(&mut self.inner, n => accuracy_in(py, n, c, x, t))
     }
 
-    /// Forward, loss and backward on `x`, `t`: `{name: gradient}` (copies).
+    /// Forward, loss and backward on `x`, `t`: `{name: gradient}`. The arrays are the
+    /// network's own output arrays, overwritten by the next `gradient` call (the book's loop
+    /// uses each dict once; copy an array to keep it).
     fn gradient<'py>(
         &mut self,
         py: Python<'py>,
@@ -589,7 +612,8 @@ impl Net {
         t: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let c = self.classes;
-        let (d, loss) = with_net!(&mut self.inner, n => gradient_in(py, n, c, x, t))?;
+        let out = &mut self.grads_out;
+        let (d, loss) = with_net!(&mut self.inner, n => gradient_in(py, n, c, out, x, t))?;
         self.last_loss = Some(loss);
         Ok(d)
     }
