@@ -92,26 +92,58 @@ pub fn step_flops<F: Float>(net: &mut Network<F>, batch: usize) -> f64 {
 }
 
 /// [`step_flops`] for a SimpleConvNet whose convolution has `positions` output positions per
-/// image (24·24 for 5×5 filters on 28×28): its filter bank `(FN, C, FH, FW)` costs
-/// `2·N·positions·FN·C·FH·FW` forward and the same for `dW` (a first layer computes no `dx`).
+/// image (24·24 for 5×5 filters on 28×28): [`conv_step_flops`] with one convolution.
 pub fn simple_conv_step_flops<F: Float>(
     net: &mut Network<F>,
     batch: usize,
     positions: usize,
 ) -> f64 {
-    let conv: f64 = net
+    conv_step_flops(net, batch, &[positions])
+}
+
+/// The output positions per image of DeepConvNet's six convolutions on 28×28 images: 28·28
+/// twice, 14·14, 16·16 (the pad-2 layer), 8·8 twice.
+pub const DEEP_CONV_POSITIONS: [usize; 6] = [784, 784, 196, 256, 64, 64];
+
+/// [`step_flops`] for a network that starts with a convolution, whose convolutions (in order)
+/// have `positions[i]` output positions per image: each filter bank `(FN, C, FH, FW)` costs
+/// `2·N·positions·FN·C·FH·FW` forward, the same for `dW` and, except for the first layer
+/// (which computes no `dx`), for `dcol`; each Affine `2·N·in·out` three times (none is
+/// first).
+///
+/// # Panics
+/// If the network has a different number of convolutions than `positions`.
+pub fn conv_step_flops<F: Float>(net: &mut Network<F>, batch: usize, positions: &[usize]) -> f64 {
+    let weights: Vec<(usize, usize)> = net
         .params()
         .iter()
-        .filter(|p| p.kind == crate::layers::ParamKind::Weight && p.value.ndim() == 4)
-        .map(|p| 2.0 * 2.0 * (batch * positions * p.value.len()) as f64)
+        .filter(|p| p.kind == crate::layers::ParamKind::Weight)
+        .map(|p| (p.value.ndim(), p.value.len()))
+        .collect();
+    let convs: Vec<usize> = weights
+        .iter()
+        .filter(|(d, _)| *d == 4)
+        .map(|(_, l)| *l)
+        .collect();
+    assert_eq!(
+        convs.len(),
+        positions.len(),
+        "one position count per convolution"
+    );
+    let conv: f64 = convs
+        .iter()
+        .zip(positions)
+        .enumerate()
+        .map(|(i, (&len, &p))| {
+            let products = if i == 0 { 2.0 } else { 3.0 };
+            products * 2.0 * (batch * p * len) as f64
+        })
         .sum();
-    // The affine layers: the first of them is not the network's first layer, so it pays dx.
-    let mut affine = 0.0;
-    for p in net.params() {
-        if p.kind == crate::layers::ParamKind::Weight && p.value.ndim() == 2 {
-            affine += 3.0 * 2.0 * (batch * p.value.len()) as f64;
-        }
-    }
+    let affine: f64 = weights
+        .iter()
+        .filter(|(d, _)| *d == 2)
+        .map(|(_, len)| 3.0 * 2.0 * (batch * len) as f64)
+        .sum();
     conv + affine
 }
 

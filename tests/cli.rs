@@ -318,6 +318,52 @@ fn every_instruction_set_trains_alike_and_others_are_refused() {
     }
 }
 
+/// Every f32 walk the kernel planner chooses between adds in the same order, so forcing any
+/// of them (`BACKPROP_KERNEL`) trains the same run to the bit; the general crates round
+/// differently but stay the same run; a name that is no kernel is refused up front.
+#[test]
+fn every_planned_walk_trains_to_the_same_bits_and_unknown_kernels_are_refused() {
+    let run = |kernel: &str| {
+        backprop_command()
+            .args(["train", "--epochs", "2", "--json"])
+            .env("BACKPROP_KERNEL", kernel)
+            .output()
+            .expect("the binary runs")
+    };
+    let losses = |o: &Output| -> Vec<f64> {
+        assert!(o.status.success(), "{}", stderr(o));
+        stdout(o)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64())
+            .collect()
+    };
+    let auto = losses(&run("auto"));
+    assert_eq!(auto.len(), 2);
+    for walk in [
+        "direct-6x64",
+        "direct-8x48",
+        "direct-12x32",
+        "packed-6x64",
+        "packed-8x48",
+        "packed-12x32",
+    ] {
+        assert_eq!(losses(&run(walk)), auto, "{walk}");
+    }
+    for general in ["gemm-crate", "matrixmultiply"] {
+        for (a, b) in losses(&run(general)).iter().zip(&auto) {
+            assert!((a - b).abs() <= 1e-5 * b.abs(), "{general}: {a} vs {b}");
+        }
+    }
+    let o = run("packed-7x7");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: BACKPROP_KERNEL=packed-7x7: not a kernel"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+}
+
 /// A diverging run exits with code 3, naming the step and the last finite loss (the
 /// library's message) and the flags to change (the command line's advice).
 #[test]

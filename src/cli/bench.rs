@@ -4,8 +4,8 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use crate::bench::{
-    fma_peak, gemm_square, peak_rss_bytes, random_mnist_like, simple_conv_step_flops, step_flops,
-    train_steps,
+    DEEP_CONV_POSITIONS, conv_step_flops, fma_peak, gemm_square, peak_rss_bytes, random_mnist_like,
+    simple_conv_step_flops, step_flops, train_steps,
 };
 use crate::error::Result;
 use crate::nets::{Arch, ConvParam, Network};
@@ -19,6 +19,10 @@ enum Workload {
     /// SimpleConvNet (conv 30×5×5, pool 2×2, Affine 4320×100, Affine 100×10) on 1×28×28,
     /// batch 100, Adam (lr 0.001), as the book trains it: training steps per second.
     Conv,
+    /// DeepConvNet (§8.1.1: six 3×3 convolutions, three poolings, Affine 1024×50 and 50×10
+    /// with dropout) on 1×28×28, batch 100, Adam (lr 0.001), as the book trains it: training
+    /// steps per second.
+    Deep,
     /// f32 matrix product 1024×1024×1024: GFLOP/s.
     Gemm,
     /// f32 fused multiply-add throughput with no memory traffic, on `--threads` cores at
@@ -80,18 +84,46 @@ pub fn run(args: BenchArgs) -> Result<()> {
             )?;
             ("conv", m)
         }
+        Workload::Deep => {
+            let data = random_mnist_like(60_000, 1);
+            let arch = Arch::DeepConv { hidden: 50 };
+            let mut net: Network<f32> = arch.build(data.image_shape, 10, &mut Rng::new(0))?;
+            let flops = conv_step_flops(&mut net, 100, &DEEP_CONV_POSITIONS);
+            let m = train_steps(
+                &mut net,
+                &mut Adam::new(0.001, 0.9, 0.999),
+                &data,
+                arch.layout(),
+                100,
+                args.seconds,
+                flops,
+            )?;
+            ("deep", m)
+        }
         Workload::Gemm => ("gemm", gemm_square::<f32>(1024, args.seconds)),
         Workload::Peak => ("peak", fma_peak(crate::linalg::threads(), args.seconds)),
     };
     let flops = m.flops_per_rep;
     let rss = peak_rss_bytes().map(|b| b as f64 / 1e6);
+    // The f32 walks the kernel planner chose for this run's products (m×k×n: walk).
+    #[cfg(target_arch = "x86_64")]
+    let kernels: Vec<String> = crate::linalg::plan::chosen()
+        .into_iter()
+        .map(|(key, walk)| {
+            let t = if key.a_transposed { "ᵀ" } else { "" };
+            let name = crate::linalg::plan::walk_name(walk);
+            format!("{}{t}×{}×{}: {name}", key.m, key.k, key.n)
+        })
+        .collect();
+    #[cfg(not(target_arch = "x86_64"))]
+    let kernels: Vec<String> = Vec::new();
     if args.json {
         println!(
             "{}",
             json!({"runner": "backprop", "workload": name, "per_sec": m.per_sec,
                    "gflops": m.gflops, "flops_per_rep": flops, "reps": m.reps,
                    "seconds": m.seconds, "cpu_seconds": m.cpu_seconds,
-                   "cpu_per_sec": m.cpu_per_sec(), "peak_rss_mb": rss})
+                   "cpu_per_sec": m.cpu_per_sec(), "peak_rss_mb": rss, "kernels": kernels})
         );
     } else {
         let cpu = m.cpu_seconds.map_or(String::new(), |c| {
@@ -101,6 +133,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 flops * m.reps as f64 / c / 1e9
             )
         });
+        if !kernels.is_empty() {
+            println!("planned kernels: {}", kernels.join(", "));
+        }
         println!(
             "{name}: {:.1}/s, {:.1} GFLOP/s ({} reps in {:.2} s){cpu}, peak RSS {}",
             m.per_sec,

@@ -151,6 +151,12 @@ pub fn run() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
+    // Likewise an unknown BACKPROP_KERNEL.
+    #[cfg(target_arch = "x86_64")]
+    if let Err(e) = crate::linalg::plan::from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     if std::env::var_os("BACKPROP_NO_MALLOPT").is_none() {
         crate::alloc::keep_freed_memory();
     }

@@ -28,9 +28,76 @@ fn lanes(n: usize) -> __mmask16 {
     if n >= 16 { 0xffff } else { (1u16 << n) - 1 }
 }
 
+/// The shape of the register tile of C that [`direct`] computes at a time: `rows` rows of C
+/// by `vectors` vectors of 16 columns, `rows · vectors` accumulators (at most 28 of the 32
+/// registers, leaving room for the vectors of B and a broadcast of A). Every shape adds each
+/// `C[i, j]`'s products in the same order (`p` = 0, 1, …, one fused multiply-add each, then
+/// `α·sum + β·C` with one rounding), so the shape changes the speed, never the bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TileShape {
+    /// Rows of C per tile (broadcasts of A per step of `p`): 1–8 or 12.
+    pub rows: usize,
+    /// 16-lane vectors of C per tile row (loads of B per step of `p`): 1–4.
+    pub vectors: usize,
+}
+
+impl TileShape {
+    /// 6 × 64: six broadcasts and four loads feed 24 multiply-adds (the Zen 4 choice).
+    pub const R6X64: TileShape = TileShape {
+        rows: 6,
+        vectors: 4,
+    };
+    /// 8 × 48: eight broadcasts and three loads feed 24 multiply-adds.
+    pub const R8X48: TileShape = TileShape {
+        rows: 8,
+        vectors: 3,
+    };
+    /// 12 × 32: twelve broadcasts and two loads feed 24 multiply-adds (BLIS's choice on
+    /// Skylake-X, transposed).
+    pub const R12X32: TileShape = TileShape {
+        rows: 12,
+        vectors: 2,
+    };
+    /// The shapes a planner chooses between.
+    pub const ALL: [TileShape; 3] = [Self::R6X64, Self::R8X48, Self::R12X32];
+
+    /// Columns of C per tile.
+    pub fn columns(self) -> usize {
+        16 * self.vectors
+    }
+}
+
+impl std::fmt::Display for TileShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.rows, self.columns())
+    }
+}
+
+/// How [`direct`] walks the product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Walk {
+    /// The register tile.
+    pub tile: TileShape,
+    /// Copy A (in blocks of `tile.rows` rows, column by column) and B (in panels of
+    /// `tile.columns()` columns, row by row) into contiguous buffers first, and compute C
+    /// panel by panel: each panel of B (`k × columns` values) stays in L2 while every row
+    /// block of A streams past it, instead of all of B streaming from L3 (or memory) once per
+    /// row block. The same additions in the same order: the same bits as unpacked.
+    pub packed: bool,
+}
+
+impl Walk {
+    /// Unpacked 6 × 64 tiles: what the kernel did before there was a choice.
+    pub const DEFAULT: Walk = Walk {
+        tile: TileShape::R6X64,
+        packed: false,
+    };
+}
+
 /// `C ← α·A·B + β·C` for `a` (`m×k`, element `(i, p)` at `i·lda + p·a_col`: A may be a
 /// transposed view, as only single values of it are read), and row-major `b` (`k×n`, row
-/// stride `ldb`) and `c` (`m×n`, `ldc`); with β = 0, `c` is not read.
+/// stride `ldb`) and `c` (`m×n`, `ldc`); with β = 0, `c` is not read. `walk` chooses the tile
+/// shape and whether the operands are packed first; the result is the same bits either way.
 ///
 /// # Safety
 /// The CPU supports AVX-512F, and the three slices hold the elements their shapes and
@@ -38,6 +105,7 @@ fn lanes(n: usize) -> __mmask16 {
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn direct(
+    walk: Walk,
     m: usize,
     n: usize,
     k: usize,
@@ -61,7 +129,7 @@ pub unsafe fn direct(
         // SAFETY: both calls cover parts of the caller's matrices (columns ..main and
         // main..n); the caller's guarantees hold for each.
         unsafe {
-            direct(m, main, k, alpha, a, lda, a_col, b, ldb, beta, c, ldc);
+            direct(walk, m, main, k, alpha, a, lda, a_col, b, ldb, beta, c, ldc);
             let rest = NarrowColumns {
                 m,
                 k,
@@ -79,61 +147,289 @@ pub unsafe fn direct(
         }
         return;
     }
-    let mut i = 0;
-    while i < m {
-        let mr = (m - i).min(6);
-        let mut j = 0;
-        while j < n {
-            let cols = (n - j).min(64);
-            let t = Tile {
-                k,
-                alpha,
-                beta,
-                a: unsafe { a.add(i * lda) },
-                lda,
-                a_col,
-                b: unsafe { b.add(j) },
-                ldb,
-                c: unsafe { c.add(i * ldc + j) },
-                ldc,
-                last: lanes(cols - (cols - 1) / 16 * 16),
-            };
-            let nv = cols.div_ceil(16);
-            // SAFETY: the tile lies inside the caller's matrices (rows i..i+mr, columns
-            // j..j+cols) and the CPU has AVX-512F.
-            unsafe {
-                match (mr, nv) {
-                    (6, 4) => t.run::<6, 4>(),
-                    (6, 3) => t.run::<6, 3>(),
-                    (6, 2) => t.run::<6, 2>(),
-                    (6, _) => t.run::<6, 1>(),
-                    (5, 4) => t.run::<5, 4>(),
-                    (5, 3) => t.run::<5, 3>(),
-                    (5, 2) => t.run::<5, 2>(),
-                    (5, _) => t.run::<5, 1>(),
-                    (4, 4) => t.run::<4, 4>(),
-                    (4, 3) => t.run::<4, 3>(),
-                    (4, 2) => t.run::<4, 2>(),
-                    (4, _) => t.run::<4, 1>(),
-                    (3, 4) => t.run::<3, 4>(),
-                    (3, 3) => t.run::<3, 3>(),
-                    (3, 2) => t.run::<3, 2>(),
-                    (3, _) => t.run::<3, 1>(),
-                    (2, 4) => t.run::<2, 4>(),
-                    (2, 3) => t.run::<2, 3>(),
-                    (2, 2) => t.run::<2, 2>(),
-                    (2, _) => t.run::<2, 1>(),
-                    (_, 4) => t.run::<1, 4>(),
-                    (_, 3) => t.run::<1, 3>(),
-                    (_, 2) => t.run::<1, 2>(),
-                    (_, _) => t.run::<1, 1>(),
-                }
-            }
-            j += 64;
+    let tiles = Tiles {
+        shape: walk.tile,
+        alpha,
+        beta,
+        k,
+    };
+    // SAFETY: the caller's guarantees, passed on.
+    unsafe {
+        if walk.packed && m > 0 && n > 0 && k > 0 {
+            tiles.packed(m, n, a, lda, a_col, b, ldb, c, ldc);
+        } else {
+            tiles.unpacked(m, n, a, lda, a_col, b, ldb, c, ldc);
         }
-        i += 6;
     }
 }
+
+/// The row counts [`Tiles`] has compiled tiles for, largest first: a block of rows is cut
+/// into the largest that fit.
+const ROW_STEPS: [usize; 9] = [12, 8, 7, 6, 5, 4, 3, 2, 1];
+
+/// Row blocks `(first row, rows)` covering `0..m` with tiles of at most `rows` rows.
+fn row_blocks(m: usize, rows: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if i >= m {
+            return None;
+        }
+        let want = (m - i).min(rows);
+        let mr = *ROW_STEPS.iter().find(|&&s| s <= want).expect("1 is a step");
+        i += mr;
+        Some((i - mr, mr))
+    })
+}
+
+thread_local! {
+    /// [`Tiles::packed`]'s buffers for a block of A, a block of B and the old C, kept to be
+    /// reused.
+    static PACKS: std::cell::RefCell<(Vec<f32>, Vec<f32>, Vec<f32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+}
+
+/// The tiles of one product: their shape, `α`, `β` and the inner dimension.
+struct Tiles {
+    shape: TileShape,
+    alpha: f32,
+    beta: f32,
+    k: usize,
+}
+
+impl Tiles {
+    /// Runs one tile of `mr` rows and `cols` columns (`mr` one of [`ROW_STEPS`], `cols` at
+    /// most 64) over the `block` of the inner dimension (`a` and `b` point at its start);
+    /// `old` is where the tile's old C lies, with its row stride.
+    ///
+    /// # Safety
+    /// As [`direct`], for the tile's part of the matrices.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn one(
+        &self,
+        block: std::ops::Range<usize>,
+        old: (*const f32, usize),
+        mr: usize,
+        cols: usize,
+        a: *const f32,
+        lda: usize,
+        a_col: usize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let t = Tile {
+            k: block.len(),
+            alpha: self.alpha,
+            beta: self.beta,
+            a,
+            lda,
+            a_col,
+            b,
+            ldb,
+            c,
+            ldc,
+            last: lanes(cols - (cols - 1) / 16 * 16),
+            first_block: block.start == 0,
+            last_block: block.end == self.k,
+            old: old.0,
+            ldo: old.1,
+        };
+        let nv = cols.div_ceil(16);
+        let packed_a = lda == 1 && a_col == mr;
+        macro_rules! by_shape {
+            ($($mr:literal)*) => {
+                match (mr, nv, packed_a) {
+                    $(
+                        ($mr, 4, false) => t.run::<$mr, 4, false>(),
+                        ($mr, 3, false) => t.run::<$mr, 3, false>(),
+                        ($mr, 2, false) => t.run::<$mr, 2, false>(),
+                        ($mr, _, false) => t.run::<$mr, 1, false>(),
+                        ($mr, 4, true) => t.run::<$mr, 4, true>(),
+                        ($mr, 3, true) => t.run::<$mr, 3, true>(),
+                        ($mr, 2, true) => t.run::<$mr, 2, true>(),
+                        ($mr, _, true) => t.run::<$mr, 1, true>(),
+                    )*
+                    _ => unreachable!("tile rows {mr}"),
+                }
+            };
+        }
+        // SAFETY: the caller's.
+        unsafe {
+            if mr == 12 {
+                // 12 rows only in the 12 × 32 shape: at most two vectors.
+                match (nv, packed_a) {
+                    (1, false) => t.run::<12, 1, false>(),
+                    (_, false) => t.run::<12, 2, false>(),
+                    (1, true) => t.run::<12, 1, true>(),
+                    (_, true) => t.run::<12, 2, true>(),
+                }
+            } else {
+                by_shape!(8 7 6 5 4 3 2 1)
+            }
+        }
+    }
+
+    /// Row blocks outside, tiles of columns inside, reading A and B where they lie.
+    ///
+    /// # Safety
+    /// As [`direct`].
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn unpacked(
+        &self,
+        m: usize,
+        n: usize,
+        a: *const f32,
+        lda: usize,
+        a_col: usize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let w = self.shape.columns();
+        for (i, mr) in row_blocks(m, self.shape.rows) {
+            let mut j = 0;
+            while j < n {
+                // SAFETY: the tile (rows i..i+mr, columns j..j+cols) lies inside the
+                // caller's matrices.
+                unsafe {
+                    self.one(
+                        0..self.k,
+                        (c.add(i * ldc + j), ldc),
+                        mr,
+                        (n - j).min(w),
+                        a.add(i * lda),
+                        lda,
+                        a_col,
+                        b.add(j),
+                        ldb,
+                        c.add(i * ldc + j),
+                        ldc,
+                    )
+                };
+                j += w;
+            }
+        }
+    }
+
+    /// The product in blocks, as BLIS and OpenBLAS walk it (with the roles of A and B
+    /// swapped, as the vectors here run along C's rows): for each block of [`NC`] columns of
+    /// B and each block of [`KC`] steps of the inner dimension, that part of B is copied into
+    /// panels of `columns` columns (`KC × NC` values, which stay in L2), and for each row block
+    /// of A its `rows × KC` part is copied column by column (small enough for L1) and
+    /// multiplied with every panel. C keeps the unscaled sums between blocks of the inner
+    /// dimension; with β ≠ 0 and several blocks, the old C is copied aside first.
+    ///
+    /// # Safety
+    /// As [`direct`], with `m`, `n`, `k` ≥ 1.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn packed(
+        &self,
+        m: usize,
+        n: usize,
+        a: *const f32,
+        lda: usize,
+        a_col: usize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let (k, w, rows) = (self.k, self.shape.columns(), self.shape.rows);
+        let nc = NC.div_ceil(w) * w;
+        PACKS.with_borrow_mut(|(ap, bp, old_c)| {
+            // 64-byte aligned starts, so that no vector load of B splits a cache line.
+            // Grown, never cleared: every value read is written first.
+            let aligned = |v: &mut Vec<f32>, len: usize| {
+                if v.len() < len + 16 {
+                    v.resize(len + 16, 0.0);
+                }
+                v.as_ptr().align_offset(64).min(16)
+            };
+            let a0 = aligned(ap, rows * KC.min(k));
+            let b0 = aligned(bp, KC.min(k) * nc);
+            let (ap, bp) = (&mut ap[a0..], &mut bp[b0..]);
+            // C's old values, when the first block of the inner dimension overwrites them.
+            let old = if self.beta != 0.0 && k > KC {
+                old_c.clear();
+                for i in 0..m {
+                    // SAFETY: row i of C holds n values.
+                    old_c.extend_from_slice(unsafe {
+                        std::slice::from_raw_parts(c.add(i * ldc), n)
+                    });
+                }
+                Some(old_c.as_ptr())
+            } else {
+                None
+            };
+            for jc in (0..n).step_by(nc) {
+                let ncols = (n - jc).min(nc);
+                for pc in (0..k).step_by(KC) {
+                    let kc = (k - pc).min(KC);
+                    // B[pc..pc+kc, jc..jc+ncols] as panels of w columns, each kc × w.
+                    for (q, jr) in (0..ncols).step_by(w).enumerate() {
+                        let cols = (ncols - jr).min(w);
+                        let panel = &mut bp[q * kc * w..(q + 1) * kc * w];
+                        for p in 0..kc {
+                            // SAFETY: row pc+p, columns jc+jr..+cols lie inside B.
+                            let row = unsafe {
+                                std::slice::from_raw_parts(b.add((pc + p) * ldb + jc + jr), cols)
+                            };
+                            panel[p * w..p * w + cols].copy_from_slice(row);
+                        }
+                    }
+                    for (i, mr) in row_blocks(m, rows) {
+                        let block = &mut ap[..mr * kc];
+                        for p in 0..kc {
+                            for (r, x) in block[p * mr..(p + 1) * mr].iter_mut().enumerate() {
+                                // SAFETY: (i + r, pc + p) lies inside A.
+                                *x = unsafe { *a.add((i + r) * lda + (pc + p) * a_col) };
+                            }
+                        }
+                        for (q, jr) in (0..ncols).step_by(w).enumerate() {
+                            let j = jc + jr;
+                            let at = unsafe { c.add(i * ldc + j) };
+                            let old = match old {
+                                // SAFETY: the copy holds m × n values.
+                                Some(o) => (unsafe { o.add(i * n + j) }, n),
+                                None => (at as *const f32, ldc),
+                            };
+                            // SAFETY: the packed block of A (element (r, p) at p·mr + r) and
+                            // panel of B (element (p, s) at p·w + s) hold what the tile reads;
+                            // its part of C lies inside the caller's C.
+                            unsafe {
+                                self.one(
+                                    pc..pc + kc,
+                                    old,
+                                    mr,
+                                    (ncols - jr).min(w),
+                                    ap.as_ptr(),
+                                    1,
+                                    mr,
+                                    bp.as_ptr().add(q * kc * w),
+                                    w,
+                                    at,
+                                    ldc,
+                                )
+                            };
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Steps of the inner dimension per block of [`Walk::packed`]: a 12-row block of A is
+/// 12 × 384 values (18 KB), which stays in L1 while it meets every panel of B.
+pub const KC: usize = 384;
+
+/// Columns of B per block of [`Walk::packed`]: `KC × NC` values (480 KB) stay in L2.
+pub const NC: usize = 320;
 
 /// The most columns [`direct`] leaves to its narrow-column path (`n mod 16`): with 5 or more,
 /// the masked vector is at least 5/16 useful and the general tiles keep up.
@@ -326,7 +622,8 @@ impl NarrowColumns {
     }
 }
 
-/// One `MR × 16·NV` tile of [`direct`]: pointers to its corner in A, B and C.
+/// One `MR × 16·NV` tile of [`direct`] over one block of the inner dimension: pointers to its
+/// corner in A, B and C.
 struct Tile {
     k: usize,
     alpha: f32,
@@ -340,14 +637,40 @@ struct Tile {
     ldc: usize,
     /// The lanes of the tile's last vector that lie inside C.
     last: __mmask16,
+    /// Whether this is the first block of the inner dimension (the sums start at zero) rather
+    /// than a later one (they continue from the unscaled sums the previous block left in C).
+    first_block: bool,
+    /// Whether this is the last block (C gets `α·sum + β·old`) rather than an earlier one (C
+    /// keeps the unscaled sums).
+    last_block: bool,
+    /// Where the old C lies for β ≠ 0 (C itself, or a copy when earlier blocks overwrite C),
+    /// with its row stride.
+    old: *const f32,
+    ldo: usize,
 }
 
 impl Tile {
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn run<const MR: usize, const NV: usize>(&self) {
+    unsafe fn run<const MR: usize, const NV: usize, const PACKED_A: bool>(&self) {
         let mask = |v: usize| if v + 1 == NV { self.last } else { 0xffff };
+        // A packed column by column (`lda` = 1, `a_col` = MR): one pointer, fixed offsets.
+        let (lda, a_col) = if PACKED_A {
+            (1, MR)
+        } else {
+            (self.lda, self.a_col)
+        };
         let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+        if !self.first_block {
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                for (v, acc_rv) in acc_r.iter_mut().enumerate() {
+                    // SAFETY: the tile's part of C; masked lanes are not read.
+                    *acc_rv = unsafe {
+                        _mm512_maskz_loadu_ps(mask(v), self.c.add(r * self.ldc + 16 * v))
+                    };
+                }
+            }
+        }
         for p in 0..self.k {
             // SAFETY (all loads): row p of B and column p of A's MR rows lie inside the
             // matrices; masked lanes are not read.
@@ -356,7 +679,7 @@ impl Tile {
                 _mm512_maskz_loadu_ps(mask(v), b_row.add(16 * v))
             });
             for (r, acc_r) in acc.iter_mut().enumerate() {
-                let av = _mm512_set1_ps(unsafe { *self.a.add(r * self.lda + p * self.a_col) });
+                let av = _mm512_set1_ps(unsafe { *self.a.add(r * lda + p * a_col) });
                 for (acc_rv, &b) in acc_r.iter_mut().zip(&bv) {
                     *acc_rv = _mm512_fmadd_ps(av, b, *acc_rv);
                 }
@@ -365,11 +688,18 @@ impl Tile {
         let (alpha, beta) = (_mm512_set1_ps(self.alpha), _mm512_set1_ps(self.beta));
         for (r, acc_r) in acc.iter().enumerate() {
             for (v, &sum) in acc_r.iter().enumerate() {
-                // SAFETY: as above, for C; masked lanes are neither read nor written.
+                // SAFETY: as above, for C and the old C; masked lanes are neither read nor
+                // written.
                 let at = unsafe { self.c.add(r * self.ldc + 16 * v) };
+                if !self.last_block {
+                    unsafe { _mm512_mask_storeu_ps(at, mask(v), sum) };
+                    continue;
+                }
                 let mut out = _mm512_mul_ps(alpha, sum);
                 if self.beta != 0.0 {
-                    let old = unsafe { _mm512_maskz_loadu_ps(mask(v), at) };
+                    let old = unsafe {
+                        _mm512_maskz_loadu_ps(mask(v), self.old.add(r * self.ldo + 16 * v))
+                    };
                     out = _mm512_fmadd_ps(beta, old, out);
                 }
                 unsafe { _mm512_mask_storeu_ps(at, mask(v), out) };
@@ -582,6 +912,7 @@ mod tests {
                 // SAFETY: AVX-512F checked above; the slices hold m×k, k×n and m×n values.
                 unsafe {
                     direct(
+                        Walk::DEFAULT,
                         m,
                         n,
                         k,
@@ -605,6 +936,7 @@ mod tests {
                 // SAFETY: as above.
                 unsafe {
                     direct(
+                        Walk::DEFAULT,
                         m,
                         n,
                         k,
@@ -640,6 +972,85 @@ mod tests {
                             (got as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()) * (k as f64).sqrt(),
                             "{layout} {m}×{k}×{n} α={alpha} β={beta} at {idx}: {got} vs {w}"
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_walk_gives_the_bits_of_the_default_walk() {
+        if !avx512_testable() {
+            return;
+        }
+        let mut rng = Rng::new(23);
+        // Remainders of every tile shape, the narrow columns, and blocks of the packed walk:
+        // k past KC (C keeps unscaled sums between blocks; with β ≠ 0 the old C is copied
+        // aside) and n past NC.
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (13, 25, 130),
+            (100, 784, 50),
+            (29, 2 * KC + 5, 70),
+            (14, 40, NC + 75),
+            (25, KC, 2 * NC + 1),
+        ] {
+            let (a, b) = (random(m * k, &mut rng), random(k * n, &mut rng));
+            let at: Vec<f32> = (0..k * m).map(|q| a[(q % m) * k + q / m]).collect();
+            let old = random(m * n, &mut rng);
+            let want = naive(m, n, k, &a, &b);
+            for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, -2.0)] {
+                for (layout, (ap, lda, a_col)) in [("A", (&a, k, 1)), ("Aᵀ", (&at, 1, m))] {
+                    let run = |walk: Walk| {
+                        let mut c = if beta == 0.0 {
+                            vec![f32::NAN; m * n]
+                        } else {
+                            old.clone()
+                        };
+                        // SAFETY: AVX-512F checked above; the slices hold the values.
+                        unsafe {
+                            direct(
+                                walk,
+                                m,
+                                n,
+                                k,
+                                alpha,
+                                ap.as_ptr(),
+                                lda,
+                                a_col,
+                                b.as_ptr(),
+                                n,
+                                beta,
+                                c.as_mut_ptr(),
+                                n,
+                            )
+                        };
+                        c
+                    };
+                    let reference = run(Walk::DEFAULT);
+                    for (idx, &got) in reference.iter().enumerate() {
+                        let w = alpha as f64 * want[idx]
+                            + if beta != 0.0 {
+                                beta as f64 * old[idx] as f64
+                            } else {
+                                0.0
+                            };
+                        assert!(
+                            (got as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()) * (k as f64).sqrt(),
+                            "{layout} {m}×{k}×{n} at {idx}: {got} vs {w}"
+                        );
+                    }
+                    for tile in TileShape::ALL {
+                        for packed in [false, true] {
+                            let walk = Walk { tile, packed };
+                            let got = run(walk);
+                            assert!(
+                                got.iter()
+                                    .zip(&reference)
+                                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                                "{walk:?} {layout} {m}×{k}×{n} α={alpha} β={beta}"
+                            );
+                        }
                     }
                 }
             }

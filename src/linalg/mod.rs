@@ -32,6 +32,8 @@ use crate::float::Float;
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+#[cfg(target_arch = "x86_64")]
+pub mod plan;
 
 static THREADS: AtomicUsize = AtomicUsize::new(1);
 
@@ -212,14 +214,87 @@ fn gemm_one<F: Float>(
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
-    let kernel = if direct_fits(simd, &a, &b, &c) {
-        Kernel::Direct
-    } else if m * n * k >= LARGE || k <= SHORT_K {
+    #[cfg(target_arch = "x86_64")]
+    if TypeId::of::<F>() == TypeId::of::<f32>() {
+        let forced = plan::forced();
+        if let Some(plan::Forced::Crate(kernel)) = forced {
+            return gemm_with(kernel, alpha, a, b, beta, c);
+        }
+        if direct_fits(simd, &a, &b, &c) {
+            let walk = match forced {
+                Some(plan::Forced::Walk(walk)) => walk,
+                _ => plan::walk(plan::Key {
+                    m,
+                    n,
+                    k,
+                    a_transposed: a.strides()[0] == 1 && m > 1,
+                }),
+            };
+            return direct_walk(walk, alpha, a, b, beta, c);
+        }
+    }
+    let kernel = if m * n * k >= LARGE || k <= SHORT_K {
         Kernel::MatrixMultiply
     } else {
         Kernel::GemmCrate
     };
     gemm_with(kernel, alpha, a, b, beta, c);
+}
+
+/// `c ← α · a · b + β · c` with this crate's AVX-512 kernel walking the product as `walk` says
+/// (every walk gives the same bits); where the kernel does not fit (see [`Kernel::Direct`]),
+/// as [`gemm_with`] would.
+///
+/// # Panics
+/// If the shapes do not fit.
+#[cfg(target_arch = "x86_64")]
+pub fn direct_walk<F: Float>(
+    walk: avx512::Walk,
+    alpha: F,
+    a: ArrayView2<F>,
+    b: ArrayView2<F>,
+    beta: F,
+    c: ArrayViewMut2<F>,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    assert!(
+        b.nrows() == k && c.dim() == (m, n),
+        "gemm: {:?} · {:?} into {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    if direct_fits(cpu::active(), &a, &b, &c) {
+        let mut c = c;
+        let (lda, a_col) = (a.strides()[0], a.strides()[1]);
+        let (ldb, ldc) = (b.strides()[0], c.strides()[0]);
+        let f = |x: F| x.to_f64_lossy() as f32; // F is f32 here: exact
+        // SAFETY: F is f32 (checked by `direct_fits`), so the pointers are f32 pointers; the
+        // views' shapes were checked above and their row strides are non-negative with unit
+        // column strides, so every element the kernel reaches lies in the views; `c` is
+        // borrowed mutably and cannot alias `a` or `b`; the CPU has AVX-512F (`cpu::active`
+        // gives only supported levels).
+        unsafe {
+            avx512::direct(
+                walk,
+                m,
+                n,
+                k,
+                f(alpha),
+                a.as_ptr() as *const f32,
+                lda as usize,
+                a_col as usize,
+                b.as_ptr() as *const f32,
+                ldb as usize,
+                f(beta),
+                c.as_mut_ptr() as *mut f32,
+                ldc as usize,
+            )
+        };
+        return;
+    }
+    gemm_with(Kernel::GemmCrate, alpha, a, b, beta, c);
 }
 
 /// The GEMM kernels [`gemm`] chooses between.
@@ -289,31 +364,7 @@ pub fn gemm_with<F: Float>(
     );
     #[cfg(target_arch = "x86_64")]
     if kernel == Kernel::Direct && direct_fits(cpu::active(), &a, &b, &c) {
-        let (lda, a_col) = (a.strides()[0], a.strides()[1]);
-        let (ldb, ldc) = (b.strides()[0], c.strides()[0]);
-        let f = |x: F| x.to_f64_lossy() as f32; // F is f32 here: exact
-        // SAFETY: F is f32 (checked by `direct_fits`), so the pointers are f32 pointers; the
-        // views' shapes were checked above and their row strides are non-negative with unit
-        // column strides, so every element the kernel reaches lies in the views; `c` is
-        // borrowed mutably and cannot alias `a` or `b`; the CPU has AVX-512F (`cpu::active`
-        // gives only supported levels).
-        unsafe {
-            avx512::direct(
-                m,
-                n,
-                k,
-                f(alpha),
-                a.as_ptr() as *const f32,
-                lda as usize,
-                a_col as usize,
-                b.as_ptr() as *const f32,
-                ldb as usize,
-                f(beta),
-                c.as_mut_ptr() as *mut f32,
-                ldc as usize,
-            )
-        };
-        return;
+        return direct_walk(avx512::Walk::DEFAULT, alpha, a, b, beta, c);
     }
     if m == 0 || n == 0 || k == 0 {
         // the gemm crate's kernels expect non-empty operands
@@ -526,6 +577,53 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_planned_walk_is_a_candidate_kept_per_shape_with_the_default_bits() {
+        // Above plan::PLAN_MIN, gemm times the candidates once for the shape and keeps the
+        // fastest; whichever won, the product has the bits of the default walk.
+        if !cpu::testable().contains(&Simd::Avx512) {
+            return;
+        }
+        let mut rng = Rng::new(5);
+        let (m, k, n) = (120, 700, 90);
+        assert!(m * k * n >= plan::PLAN_MIN);
+        let a = Array2::from_shape_simple_fn((m, k), || rng.normal() as f32);
+        let b = Array2::from_shape_simple_fn((k, n), || rng.normal() as f32);
+        let mut want = Array2::zeros((m, n));
+        direct_walk(
+            avx512::Walk::DEFAULT,
+            1.0,
+            a.view(),
+            b.view(),
+            0.0,
+            want.view_mut(),
+        );
+        let got = cpu::with_simd(Simd::Avx512, || matmul(&a, &b));
+        assert_eq!(got.mapv(f32::to_bits), want.mapv(f32::to_bits));
+        let key = plan::Key {
+            m,
+            n,
+            k,
+            a_transposed: false,
+        };
+        let chosen: Vec<_> = plan::chosen()
+            .into_iter()
+            .filter(|(k, _)| *k == key)
+            .collect();
+        assert_eq!(chosen.len(), 1, "{chosen:?}");
+        assert!(plan::candidates().contains(&chosen[0].1));
+        assert_eq!(plan::walk(key), chosen[0].1, "kept, not timed again");
+        // Below PLAN_MIN nothing is timed.
+        let small = plan::Key {
+            m: 10,
+            n: 10,
+            k: 10,
+            a_transposed: false,
+        };
+        assert_eq!(plan::walk(small), avx512::Walk::DEFAULT);
+        assert!(plan::chosen().iter().all(|(k, _)| *k != small));
     }
 
     #[test]

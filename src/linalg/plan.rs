@@ -1,0 +1,211 @@
+//! Choosing the f32 product's walk by the host, as FFTW's planner does: the first time a
+//! product of a given shape runs, each candidate [`Walk`] (tile shape × packed or not) is
+//! timed on scratch operands of that shape, and the fastest is kept for the rest of the
+//! process.
+//!
+//! The kernels were first tuned on one CPU (Zen 4, whose 512-bit multiply-adds run as two
+//! halves); on a core with two full-width FMA pipes and a different cache, other tiles and
+//! packing win (see BENCHMARKS.md). Timing them where the program runs keeps the choice right
+//! on hosts nobody measured.
+//!
+//! Every candidate adds each element's products in the same order (see
+//! [`TileShape`]), so the choice changes the speed, never the bits: a noisy timing cannot make
+//! two runs differ. The environment variable [`KERNEL_VAR`] forces one candidate (or one of the
+//! general crates, whose rounding differs) for every f32 product it can compute; the f64 path
+//! is never planned.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use super::Kernel;
+use super::avx512::{self, TileShape, Walk};
+use crate::error::{Error, Result};
+
+/// The environment variable that forces the f32 kernel: `auto` (the default: planned),
+/// `gemm-crate`, `matrixmultiply`, or a walk `direct-RxC` / `packed-RxC` with a tile of
+/// [`TileShape::ALL`] (`direct-6x64`, `packed-12x32`, …).
+pub const KERNEL_VAR: &str = "BACKPROP_KERNEL";
+
+/// What [`KERNEL_VAR`] can force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forced {
+    /// One of the general crates ([`Kernel::GemmCrate`] or [`Kernel::MatrixMultiply`]) for
+    /// every f32 product.
+    Crate(Kernel),
+    /// This walk of the crate's own kernel wherever it fits (AVX-512, rows of B and C
+    /// contiguous).
+    Walk(Walk),
+}
+
+/// Multiply-adds below which a product takes [`Walk::DEFAULT`] unplanned: timing costs more
+/// than any choice could save (the convolution's per-image products, 0.4 M, stay below).
+pub const PLAN_MIN: usize = 1 << 20;
+
+/// The most rows of A a planning product uses: enough row blocks to show what packing B
+/// costs against what it saves, without timing all of a large product.
+const PLAN_ROWS: usize = 384;
+
+/// Every walk the planner times.
+pub fn candidates() -> Vec<Walk> {
+    [false, true]
+        .into_iter()
+        .flat_map(|packed| TileShape::ALL.map(|tile| Walk { tile, packed }))
+        .collect()
+}
+
+/// The name of a walk as [`KERNEL_VAR`] spells it (`packed-12x32`).
+pub fn walk_name(walk: Walk) -> String {
+    let how = if walk.packed { "packed" } else { "direct" };
+    format!("{how}-{}", walk.tile)
+}
+
+/// Parses a [`KERNEL_VAR`] value: `None` for `auto`.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the variable and the accepted values.
+pub fn parse(value: &str) -> Result<Option<Forced>> {
+    match value {
+        "auto" => return Ok(None),
+        "gemm-crate" => return Ok(Some(Forced::Crate(Kernel::GemmCrate))),
+        "matrixmultiply" => return Ok(Some(Forced::Crate(Kernel::MatrixMultiply))),
+        _ => {}
+    }
+    if let Some(walk) = candidates().into_iter().find(|&w| walk_name(w) == value) {
+        return Ok(Some(Forced::Walk(walk)));
+    }
+    let walks: Vec<String> = candidates().into_iter().map(walk_name).collect();
+    Err(Error::Invalid(format!(
+        "{KERNEL_VAR}={value}: not a kernel (expected auto, gemm-crate, matrixmultiply, {})",
+        walks.join(", ")
+    )))
+}
+
+/// What [`KERNEL_VAR`] forces, if anything.
+///
+/// # Errors
+/// As [`parse`].
+pub fn from_env() -> Result<Option<Forced>> {
+    match std::env::var(KERNEL_VAR) {
+        Ok(v) => parse(&v),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(v)) => parse(&v.to_string_lossy()),
+    }
+}
+
+/// [`from_env`], read once per process; an unusable value forces nothing here (the command
+/// line refuses it before any work).
+pub fn forced() -> Option<Forced> {
+    static FORCED: OnceLock<Option<Forced>> = OnceLock::new();
+    *FORCED.get_or_init(|| from_env().ok().flatten())
+}
+
+/// What a planned walk depends on besides the CPU: the shape and A's layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// Rows of A and C.
+    pub m: usize,
+    /// Columns of B and C.
+    pub n: usize,
+    /// The inner dimension.
+    pub k: usize,
+    /// A's columns contiguous (a transposed view) rather than its rows.
+    pub a_transposed: bool,
+}
+
+fn plans() -> &'static Mutex<HashMap<Key, Walk>> {
+    static PLANS: OnceLock<Mutex<HashMap<Key, Walk>>> = OnceLock::new();
+    PLANS.get_or_init(Default::default)
+}
+
+/// The walks chosen so far in this process, for reports (`backprop bench --json`).
+pub fn chosen() -> Vec<(Key, Walk)> {
+    let plans = plans().lock().unwrap_or_else(|e| e.into_inner());
+    let mut all: Vec<_> = plans.iter().map(|(k, w)| (*k, *w)).collect();
+    all.sort_by_key(|(k, _)| (k.m, k.n, k.k, k.a_transposed));
+    all
+}
+
+/// The walk for an f32 product of this shape on an AVX-512 CPU: [`Walk::DEFAULT`] below
+/// [`PLAN_MIN`], else the fastest candidate, timed once per shape and process (the lock is
+/// held while timing, so a second thread waits instead of disturbing the measurement).
+pub fn walk(key: Key) -> Walk {
+    if key.m * key.n * key.k < PLAN_MIN || !crate::cpu::Simd::Avx512.supported() {
+        return Walk::DEFAULT;
+    }
+    let mut plans = plans().lock().unwrap_or_else(|e| e.into_inner());
+    *plans.entry(key).or_insert_with(|| time_candidates(key))
+}
+
+/// Times every candidate on scratch operands of `key`'s shape (at most [`PLAN_ROWS`] rows),
+/// interleaved, three rounds after a warm-up; the fastest (least time in its best round)
+/// wins.
+fn time_candidates(key: Key) -> Walk {
+    let Key {
+        m,
+        n,
+        k,
+        a_transposed,
+    } = key;
+    let m = m.min(PLAN_ROWS);
+    let a: Vec<f32> = (0..m * k).map(|i| 0.5 + (i % 7) as f32 * 0.125).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| 0.25 + (i % 5) as f32 * 0.125).collect();
+    let mut c = vec![0f32; m * n];
+    let (lda, a_col) = if a_transposed { (1, m) } else { (k, 1) };
+    let walks = candidates();
+    let mut best = vec![f64::INFINITY; walks.len()];
+    for round in 0..4 {
+        for (walk, best) in walks.iter().zip(&mut best) {
+            let start = Instant::now();
+            // SAFETY: the CPU has AVX-512F (checked in `walk`); the buffers hold
+            // m×k, k×n and m×n values in the layouts given.
+            unsafe {
+                avx512::direct(
+                    *walk,
+                    m,
+                    n,
+                    k,
+                    1.0,
+                    a.as_ptr(),
+                    lda,
+                    a_col,
+                    b.as_ptr(),
+                    n,
+                    0.0,
+                    c.as_mut_ptr(),
+                    n,
+                )
+            };
+            if round > 0 {
+                *best = best.min(start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    std::hint::black_box(&c);
+    let fastest = (0..walks.len())
+        .min_by(|&x, &y| best[x].total_cmp(&best[y]))
+        .expect("candidates");
+    walks[fastest]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_names_round_trip_and_bad_ones_are_named() {
+        for walk in candidates() {
+            assert_eq!(parse(&walk_name(walk)).unwrap(), Some(Forced::Walk(walk)));
+        }
+        assert_eq!(parse("auto").unwrap(), None);
+        assert_eq!(
+            parse("matrixmultiply").unwrap(),
+            Some(Forced::Crate(Kernel::MatrixMultiply))
+        );
+        let err = parse("packed-7x7").unwrap_err().to_string();
+        assert!(
+            err.contains("BACKPROP_KERNEL=packed-7x7") && err.contains("packed-12x32"),
+            "{err}"
+        );
+    }
+}
