@@ -5,7 +5,7 @@ optimizer update) is one jax.jit-compiled function; the compile happens in the w
 which are not timed, and timing waits for the results with block_until_ready (JAX dispatches
 asynchronously).
 
-Usage: python jax_nets.py WORKLOAD THREADS STEPS   (WORKLOAD: mlp | conv | gemm)
+Usage: python jax_nets.py WORKLOAD THREADS STEPS   (WORKLOAD: mlp | conv | deep | gemm)
 Prints one JSON object: {"runner": "jax-Nt", "workload": ..., "steps_per_sec": ...}.
 """
 import functools
@@ -76,6 +76,46 @@ def main():
             def predict(p, x):  # Affine, ReLU, Affine
                 h = jax.nn.relu(x @ p["W1"] + p["b1"])
                 return h @ p["W2"] + p["b2"]
+        elif workload == "deep":
+            # the book's DeepConvNet: six 3×3 convolutions (the fourth pad 2), a 2×2 pool after
+            # every second, Affine 1024×50, ReLU, dropout 0.5, Affine 50×10, dropout 0.5; He init
+            convs = [(16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)]
+            params, c = {}, 1
+            for i, (fn, pad) in enumerate(convs, 1):
+                params["W%d" % i] = jnp.asarray(np.sqrt(2.0 / (c * 9)) * rng.standard_normal(
+                    (fn, c, 3, 3), dtype=np.float32))
+                params["b%d" % i] = jnp.zeros(fn, jnp.float32)
+                c = fn
+            params["W7"] = jnp.asarray(np.sqrt(2.0 / 1024) * rng.standard_normal(
+                (1024, 50), dtype=np.float32))
+            params["b7"] = jnp.zeros(50, jnp.float32)
+            params["W8"] = jnp.asarray(np.sqrt(2.0 / 50) * rng.standard_normal(
+                (50, 10), dtype=np.float32))
+            params["b8"] = jnp.zeros(10, jnp.float32)
+            shape = (-1, 28, 28, 1)
+
+            def pool(h):  # 2×2 max pool as a reshape and max (see the conv net below)
+                n, hh, ww, cc = h.shape
+                return h.reshape(n, hh // 2, 2, ww // 2, 2, cc).max(axis=(2, 4))
+
+            def predict(p, x, key=None):
+                h = x
+                for i, (_, pad) in enumerate(convs, 1):
+                    h = jax.lax.conv_general_dilated(
+                        h, p["W%d" % i], (1, 1), [(pad, pad), (pad, pad)],
+                        dimension_numbers=("NHWC", "OIHW", "NHWC"))
+                    h = jax.nn.relu(h + p["b%d" % i])
+                    if i % 2 == 0:
+                        h = pool(h)
+                h = h.transpose(0, 3, 1, 2).reshape(h.shape[0], -1)  # 64·4·4, C,H,W
+                h = jax.nn.relu(h @ p["W7"] + p["b7"])
+                if key is not None:  # training: dropout 0.5 after each Affine, as the book
+                    k1, k2 = jax.random.split(key)
+                    h = h * jax.random.bernoulli(k1, 0.5, h.shape)
+                y = h @ p["W8"] + p["b8"]
+                if key is not None:
+                    y = y * jax.random.bernoulli(k2, 0.5, y.shape)
+                return y
         else:
             params = {"W1": normal(30, 1, 5, 5), "b1": jnp.zeros(30, jnp.float32),
                       "W2": normal(4320, 100), "b2": jnp.zeros(100, jnp.float32),
@@ -98,8 +138,8 @@ def main():
                 h = jax.nn.relu(h @ p["W2"] + p["b2"])
                 return h @ p["W3"] + p["b3"]
 
-        def loss_fn(p, x, t):  # the book's SoftmaxWithLoss: softmax, then mean -log(y_t + 1e-7)
-            y = jax.nn.softmax(predict(p, x), axis=-1)
+        def loss_fn(p, x, t, key=None):  # the book's SoftmaxWithLoss: mean -log(y_t + 1e-7)
+            y = jax.nn.softmax(predict(p, x, key) if key is not None else predict(p, x), axis=-1)
             return -jnp.mean(jnp.log(y[jnp.arange(t.shape[0]), t] + 1e-7))
 
         if workload == "mlp":
@@ -131,7 +171,11 @@ def main():
         @functools.partial(jax.jit, donate_argnums=0)
         def train_step(s, x_all, t_all, idx):
             x, t = x_all[idx].reshape(shape), t_all[idx]
-            grads = jax.grad(loss_fn)(params_of(s), x, t)
+            if workload == "deep":  # a fresh dropout mask per step
+                grads = jax.grad(loss_fn)(params_of(s), x, t,
+                                          jax.random.fold_in(jax.random.key(0), s[3].astype(int)))
+            else:
+                grads = jax.grad(loss_fn)(params_of(s), x, t)
             return update(s, grads)
 
         def step(s):  # 100 indices drawn with replacement, like torch.randint in torch_nets.py

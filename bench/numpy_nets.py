@@ -1,9 +1,9 @@
-"""The book's TwoLayerNet and SimpleConvNet in NumPy, written for this repository from the
+"""The book's TwoLayerNet, SimpleConvNet and DeepConvNet in NumPy, written for this repository from the
 behaviour of the book's `common/` code (layers with forward/backward, im2col/col2im,
 Adam with the folded bias correction), so that bench/compare.sh can time what a reader of the
 book would otherwise run.
 
-Usage: python numpy_nets.py WORKLOAD DTYPE STEPS   (WORKLOAD: mlp | conv | gemm; DTYPE: f64 | f32)
+Usage: python numpy_nets.py WORKLOAD DTYPE STEPS   (WORKLOAD: mlp | conv | deep | gemm; DTYPE: f64 | f32)
 Prints one JSON object: {"runner": "numpy-f64", "workload": ..., "steps_per_sec": ...}.
 """
 import json
@@ -25,6 +25,18 @@ class Relu:
     def backward(self, dout):
         dout[self.mask] = 0
         return dout
+
+
+class Dropout:
+    def __init__(self, ratio, rng):
+        self.ratio, self.rng = ratio, rng
+
+    def forward(self, x):
+        self.mask = self.rng.random(x.shape) > self.ratio
+        return x * self.mask
+
+    def backward(self, dout):
+        return dout * self.mask
 
 
 class Affine:
@@ -183,6 +195,26 @@ def simple_conv_net(dtype, rng):
     return Net(layers, p)
 
 
+def deep_conv_net(dtype, rng):
+    # six 3×3 convolutions (pad 1, the fourth pad 2), pooling after every second, He init
+    convs = [(16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)]
+    p, layers, c = {}, [], 1
+    for i, (fn, pad) in enumerate(convs, 1):
+        p["W%d" % i] = (np.sqrt(2.0 / (c * 9)) * rng.standard_normal((fn, c, 3, 3))).astype(dtype)
+        p["b%d" % i] = np.zeros(fn, dtype)
+        layers += [Convolution(p["W%d" % i], p["b%d" % i], 1, pad), Relu()]
+        if i % 2 == 0:
+            layers.append(Pooling(2, 2, stride=2))
+        c = fn
+    p["W7"] = (np.sqrt(2.0 / 1024) * rng.standard_normal((1024, 50))).astype(dtype)
+    p["b7"] = np.zeros(50, dtype)
+    p["W8"] = (np.sqrt(2.0 / 50) * rng.standard_normal((50, 10))).astype(dtype)
+    p["b8"] = np.zeros(10, dtype)
+    layers += [Affine(p["W7"], p["b7"]), Relu(), Dropout(0.5, rng),
+               Affine(p["W8"], p["b8"]), Dropout(0.5, rng)]
+    return Net(layers, p)
+
+
 class SGD:
     def __init__(self, lr):
         self.lr = lr
@@ -227,8 +259,10 @@ def main():
         x_all = images.astype(np.float32) / 255.0
         if workload == "mlp":
             net, opt, shape = two_layer_net(dtype, rng), SGD(0.1), (-1, 784)
-        else:
+        elif workload == "conv":
             net, opt, shape = simple_conv_net(dtype, rng), Adam(0.001), (-1, 1, 28, 28)
+        else:
+            net, opt, shape = deep_conv_net(dtype, rng), Adam(0.001), (-1, 1, 28, 28)
         n = images.shape[0]
 
         def step():
