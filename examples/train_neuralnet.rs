@@ -6,7 +6,8 @@ use backprop::functions::Targets;
 use backprop::nets::TwoLayerNet;
 use backprop::optim::{Optimizer, Sgd};
 use backprop::rng::Rng;
-use backprop::train::evaluate;
+use backprop::eval::accuracy;
+use backprop::train::book_iters_per_epoch;
 
 fn main() -> backprop::Result<()> {
     let data = digits::load_digits()?.split(0.8, &mut Rng::stream(42, "split"));
@@ -17,7 +18,7 @@ fn main() -> backprop::Result<()> {
     let train_size = x_train.len();
     let batch_size = 100;
     let learning_rate = 0.1;
-    let iter_per_epoch = (train_size / batch_size).max(1);
+    let iter_per_epoch = book_iters_per_epoch(train_size, batch_size); // max(train_size / batch_size, 1)
     let mut optimizer = Sgd::new(learning_rate);
     let mut rng = Rng::stream(42, "batches");
     let mut t_batch = Vec::new();
@@ -31,8 +32,8 @@ fn main() -> backprop::Result<()> {
         optimizer.update(&mut network.params());
 
         if i % iter_per_epoch == 0 {
-            let train_acc = evaluate(&mut network, x_train, Layout::Flat, 1000);
-            let test_acc = evaluate(&mut network, x_test, Layout::Flat, 1000);
+            let train_acc = accuracy(&mut network, x_train, Layout::Flat, 1000, None);
+            let test_acc = accuracy(&mut network, x_test, Layout::Flat, 1000, None);
             println!("{train_acc} {test_acc}");
         }
     }

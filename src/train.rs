@@ -4,10 +4,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Dataset, Layout, Split};
+use crate::data::{Layout, Split};
 use crate::error::{Error, Result};
+use crate::eval::accuracy;
 use crate::float::Float;
 use crate::functions::Targets;
 use crate::nets::Network;
@@ -138,44 +140,37 @@ pub enum Event<'a> {
     Eval(&'a EpochRecord),
 }
 
-/// Samples per forward pass when measuring accuracy. Larger batches do not make the products
-/// faster, but they make every activation larger: with 1000, SimpleConvNet's convolution
-/// output alone is 69 MB, freshly mapped (and zeroed) by the system for each batch, and the
-/// final evaluation over MNIST's 70,000 images took 5.3 s instead of 1.7 s (peak memory 201
-/// against 89 MB); the MLP measured the same either way.
-pub const EVAL_BATCH: usize = 100;
+pub use crate::eval::EVAL_BATCH;
 
-/// Steps per epoch: `ceil(N / batch_size)`.
+/// Steps per epoch: `ceil(N / batch_size)`, so that every sample is seen once an epoch.
 pub fn iters_per_epoch(train_len: usize, batch_size: usize) -> usize {
-    train_len.div_ceil(batch_size).max(1)
+    train_len.div_ceil(batch_size.max(1)).max(1)
 }
 
-/// Accuracy of `net` on all of `ds`, evaluated `batch` samples at a time so that memory
-/// never exceeds one batch's activations.
-pub fn evaluate<F: Float>(net: &mut Network<F>, ds: &Dataset, layout: Layout, batch: usize) -> f64 {
-    evaluate_first(net, ds, layout, batch, ds.len())
+/// Steps per epoch as the book's scripts count them, `max(N / batch, 1)` rounded down: the
+/// chapter-6 experiments evaluate whenever `i % iter_per_epoch == 0`, as the book does. The
+/// book keeps the quotient as a float (`train_size / batch_size`); for its sizes (300, 1000,
+/// 400 samples of 100) it is whole, and this is the same number. [`iters_per_epoch`] rounds
+/// up instead, so that an epoch of `train` sees every sample.
+pub fn book_iters_per_epoch(train_len: usize, batch_size: usize) -> usize {
+    (train_len / batch_size.max(1)).max(1)
 }
 
-/// Accuracy of `net` on the first `limit` samples of `ds` (all of them if it has fewer).
-pub fn evaluate_first<F: Float>(
+/// One training step, as the book's scripts write it: the gradient of the loss on the batch
+/// (`network.gradient(x_batch, t_batch)`: a forward pass in training mode, then backward),
+/// then the optimizer's update of every parameter (`optimizer.update(params, grads)`).
+/// Returns the batch's loss before the update (weight decay included). The caller decides
+/// what a non-finite loss means: [`train_with`] stops with [`Error::Diverged`], the
+/// experiments keep going as the book's scripts do.
+pub fn step<F: Float>(
     net: &mut Network<F>,
-    ds: &Dataset,
-    layout: Layout,
-    batch: usize,
-    limit: usize,
-) -> f64 {
-    let n = ds.len().min(limit);
-    if n == 0 {
-        return 0.0;
-    }
-    let mut correct = 0.0;
-    let mut labels = Vec::new();
-    let indices: Vec<usize> = (0..n).collect();
-    for chunk in indices.chunks(batch.max(1)) {
-        let x = ds.batch::<F>(chunk, layout, &mut labels);
-        correct += net.accuracy(x, Targets::Labels(&labels)) * chunk.len() as f64;
-    }
-    correct / n as f64
+    opt: &mut dyn Optimizer<F>,
+    x: ArrayD<F>,
+    t: Targets<F>,
+) -> F {
+    let loss = net.gradient(x, t);
+    opt.update(&mut net.params());
+    loss
 }
 
 /// Where a run stands: enough to continue it exactly where it stopped. Serialised into
@@ -321,7 +316,6 @@ pub fn train_with<F: Float>(
     let mut last_finite = progress.losses.last().copied();
     let mut interrupted = false;
     let first_iter = progress.iter;
-    let limit = cfg.eval_samples.unwrap_or(usize::MAX);
 
     for i in progress.iter..total {
         if control.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
@@ -352,11 +346,10 @@ pub fn train_with<F: Float>(
             }
         }
         let x = train_set.batch::<F>(&indices, cfg.layout, &mut labels);
-        let loss = net.gradient(x, Targets::Labels(&labels)).to_f64_lossy();
+        let loss = step(net, opt, x, Targets::Labels(&labels)).to_f64_lossy();
         if !loss.is_finite() {
             return Err(diverged(i + 1, last_finite, &format!("the loss is {loss}")));
         }
-        opt.update(&mut net.params());
         last_finite = Some(loss);
         progress.losses.push(loss);
         progress.iter = i + 1;
@@ -380,8 +373,8 @@ pub fn train_with<F: Float>(
                 epoch: progress.history.len() + 1,
                 iter: i + 1,
                 loss: since_eval.0 / since_eval.1 as f64,
-                train_acc: evaluate_first(net, train_set, cfg.layout, cfg.eval_batch, limit),
-                test_acc: evaluate_first(net, &data.test, cfg.layout, cfg.eval_batch, limit),
+                train_acc: accuracy(net, train_set, cfg.layout, cfg.eval_batch, cfg.eval_samples),
+                test_acc: accuracy(net, &data.test, cfg.layout, cfg.eval_batch, cfg.eval_samples),
                 seconds: progress.seconds + start.elapsed().as_secs_f64(),
             };
             eval_time += t0.elapsed().as_secs_f64();
@@ -402,8 +395,8 @@ pub fn train_with<F: Float>(
             (r.train_acc, r.test_acc)
         }
         _ => (
-            evaluate(net, train_set, cfg.layout, cfg.eval_batch),
-            evaluate(net, &data.test, cfg.layout, cfg.eval_batch),
+            accuracy(net, train_set, cfg.layout, cfg.eval_batch, None),
+            accuracy(net, &data.test, cfg.layout, cfg.eval_batch, None),
         ),
     };
     let session = start.elapsed().as_secs_f64();

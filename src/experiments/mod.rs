@@ -86,24 +86,24 @@ pub(crate) fn mlp(
     Ok(MultiLayerNet::new(&cfg, rng)?.into_inner())
 }
 
-/// Accuracy on all of `ds` (test mode).
+/// Accuracy on all of `ds` (test mode): the library's [`crate::eval::accuracy`].
 pub(crate) fn accuracy(net: &mut Network<f64>, ds: &Dataset) -> f64 {
-    crate::train::evaluate(net, ds, Layout::Flat, crate::train::EVAL_BATCH)
+    crate::eval::accuracy(net, ds, Layout::Flat, crate::eval::EVAL_BATCH, None)
 }
 
-/// One training step of the book's scripts: gradient, then the optimizer's update.
+/// One training step of the book's scripts: the library's [`crate::train::step`] on the
+/// batch's labels (the loss is not looked at, as in the book).
 pub(crate) fn step(
     net: &mut Network<f64>,
     opt: &mut dyn crate::optim::Optimizer<f64>,
     x: &ArrayD<f64>,
     labels: &[usize],
 ) {
-    net.gradient(x.clone(), Targets::Labels(labels));
-    opt.update(&mut net.params());
+    crate::train::step(net, opt, x.clone(), Targets::Labels(labels));
 }
 
-/// Iterations per epoch as the book's scripts compute it, `max(N / batch, 1)`, rounded to
-/// whole iterations (the book keeps a float; for its sizes it is whole).
+/// Iterations per epoch as the book's scripts compute it:
+/// [`crate::train::book_iters_per_epoch`].
 pub(crate) fn iter_per_epoch(n: usize, batch: usize) -> usize {
-    (n / batch).max(1)
+    crate::train::book_iters_per_epoch(n, batch)
 }

@@ -154,16 +154,30 @@ impl<F: Float> Network<F> {
         F::lit(0.5 * self.weight_decay_lambda) * sum
     }
 
-    /// The fraction of samples whose highest score is their class (test mode).
-    pub fn accuracy(&mut self, x: ArrayD<F>, t: Targets<F>) -> f64 {
+    /// The class each sample of the batch `x` is predicted as: the index of its highest score
+    /// (test mode). Every accuracy of the library counts these ([`Network::accuracy`] for one
+    /// batch, [`crate::eval::accuracy`] and [`crate::eval::evaluate`] over a dataset).
+    pub fn classify(&mut self, x: ArrayD<F>) -> Vec<usize> {
         let y = self.predict(x, false);
-        if y.nrows() == 0 {
+        y.rows()
+            .into_iter()
+            .map(|row| argmax(row.iter().copied()))
+            .collect()
+    }
+
+    /// The fraction of samples whose highest score is their class (test mode): the book's
+    /// `accuracy(x, t)`, counted in whole samples.
+    pub fn accuracy(&mut self, x: ArrayD<F>, t: Targets<F>) -> f64 {
+        let classes = self.classify(x);
+        if classes.is_empty() {
             return 0.0;
         }
-        let correct = (0..y.nrows())
-            .filter(|&i| argmax(y.row(i).iter().copied()) == t.class(i))
+        let correct = classes
+            .iter()
+            .enumerate()
+            .filter(|&(i, &c)| c == t.class(i))
             .count();
-        correct as f64 / y.nrows() as f64
+        correct as f64 / classes.len() as f64
     }
 
     /// Backpropagation: a training-mode forward pass, then every layer's backward pass in
