@@ -2,11 +2,11 @@
 //! printing train and test accuracy once per epoch (on the embedded digits).
 
 use backprop::data::{Layout, digits};
+use backprop::eval::accuracy;
 use backprop::functions::Targets;
 use backprop::nets::TwoLayerNet;
 use backprop::optim::{Optimizer, Sgd};
 use backprop::rng::Rng;
-use backprop::eval::accuracy;
 use backprop::train::book_iters_per_epoch;
 
 fn main() -> backprop::Result<()> {

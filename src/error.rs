@@ -36,6 +36,48 @@ pub enum Error {
     /// A signal stopped the run before its end (what was kept is in the message).
     #[error("{0}")]
     Interrupted(String),
+    /// The library cannot go on without something only the caller can give: the message
+    /// says what happened, [`Fix`] what to give (a command line names its flag, a binding
+    /// its argument).
+    #[error("{msg}")]
+    Needs {
+        /// What happened, naming the file or the expression.
+        msg: String,
+        /// What the caller can give to get past it.
+        fix: Fix,
+    },
+}
+
+/// What a caller can give to get past an [`Error::Needs`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fix {
+    /// An architecture: a pickle records tensors only (a usage error).
+    Arch,
+    /// The input shape `C,H,W`: the weights do not determine it (a property of the file).
+    InputShape,
+    /// Another checkpoint directory, or the end of the run that holds this one (locked).
+    OtherCheckpointDir,
+    /// A value for each of these names of an expression (a usage error).
+    Values(Vec<String>),
+    /// No value for this name, which the expression does not have (a usage error).
+    NoSuchName(String),
+    /// Another dataset: the directory holds `found`, not the `wanted` one (a usage error).
+    Dataset {
+        /// The directory.
+        dir: PathBuf,
+        /// The set it holds.
+        found: String,
+        /// The set asked for.
+        wanted: String,
+    },
+}
+
+impl Fix {
+    /// Whether the caller's request was wrong (a usage error: a command exits 2, a server
+    /// answers 400), as opposed to a property of a file or of the machine.
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, Fix::InputShape | Fix::OtherCheckpointDir)
+    }
 }
 
 impl Error {
@@ -44,6 +86,14 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// An error that the caller can get past by giving what `fix` says.
+    pub fn needs(msg: impl Into<String>, fix: Fix) -> Self {
+        Error::Needs {
+            msg: msg.into(),
+            fix,
         }
     }
 

@@ -65,7 +65,11 @@ pub fn accuracy<F: Float>(
     predictions(net, ds, layout, batch, n, None, |_, label, pred| {
         correct += usize::from(label == pred);
     });
-    if n == 0 { 0.0 } else { correct as f64 / n as f64 }
+    if n == 0 {
+        0.0
+    } else {
+        correct as f64 / n as f64
+    }
 }
 
 /// What [`evaluate`] measured.
@@ -156,9 +160,10 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// What to try, for a message (flags of `backprop train`).
-    pub const SUGGESTIONS: &'static str = "try a smaller --lr (too large a rate throws the \
-         weights out of the valley), more --epochs, --optimizer adam, --init he or --batch-norm";
+    /// What to try, for a message or a report (the command line names the flags instead).
+    pub const SUGGESTIONS: &'static str = "try a smaller learning rate (too large a rate \
+         throws the weights out of the valley), more epochs, the Adam optimizer, He \
+         initialisation or batch normalization";
 
     /// One plain sentence saying what went wrong, naming the class with `class_names`.
     pub fn describe(&self, class_names: &[String]) -> String {
@@ -221,15 +226,23 @@ pub fn evaluate_rounded<F: Float>(
     let classes = ds.num_classes();
     let mut confusion = vec![vec![0; classes]; classes];
     let mut misclassified = Vec::new();
-    predictions(net, ds, layout, batch, ds.len(), inputs, |i, label, pred| {
-        // A net with more outputs than the dataset has classes counts as wrong there.
-        if pred < classes {
-            confusion[label][pred] += 1;
-        }
-        if pred != label && misclassified.len() < max_misclassified {
-            misclassified.push((i, label, pred));
-        }
-    });
+    predictions(
+        net,
+        ds,
+        layout,
+        batch,
+        ds.len(),
+        inputs,
+        |i, label, pred| {
+            // A net with more outputs than the dataset has classes counts as wrong there.
+            if pred < classes {
+                confusion[label][pred] += 1;
+            }
+            if pred != label && misclassified.len() < max_misclassified {
+                misclassified.push((i, label, pred));
+            }
+        },
+    );
     Evaluation {
         confusion,
         misclassified,
@@ -293,8 +306,12 @@ mod tests {
         let mut images = Vec::new();
         let mut labels = Vec::new();
         for i in 0..101 {
-            let lit = usize::from(i >= 14 && i < 100); // lit pixel 1 → predicted 1
-            images.extend(if lit == 1 { [0, 1] } else { [1, 0] });
+            // Pixel 1 lit → predicted 1.
+            images.extend(if (14..100).contains(&i) {
+                [0, 1]
+            } else {
+                [1, 0]
+            });
             labels.push(0u8); // wrong exactly where pixel 1 is lit
         }
         let ds = Dataset {

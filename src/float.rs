@@ -97,6 +97,36 @@ impl Precision {
     }
 }
 
+/// Evaluates `$body` with the type name `$F` standing for `f32` or `f64`, as the
+/// [`Precision`] `$precision` says: the one place where a run-time precision becomes a type,
+/// for the command line, the lab and the bindings alike.
+///
+/// ```
+/// use backprop::float::{Float, Precision};
+/// use backprop::with_precision;
+///
+/// fn bytes<F: Float>() -> usize {
+///     size_of::<F>()
+/// }
+/// assert_eq!(with_precision!(Precision::F32, F => bytes::<F>()), 4);
+/// assert_eq!(with_precision!(Precision::F64, F => bytes::<F>()), 8);
+/// ```
+#[macro_export]
+macro_rules! with_precision {
+    ($precision:expr, $F:ident => $body:expr) => {
+        match $precision {
+            $crate::float::Precision::F32 => {
+                type $F = f32;
+                $body
+            }
+            $crate::float::Precision::F64 => {
+                type $F = f64;
+                $body
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

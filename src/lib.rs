@@ -50,7 +50,7 @@ pub mod rng;
 pub mod run;
 pub mod train;
 
-pub use error::{Error, Result};
+pub use error::{Error, Fix, Result};
 pub use float::Float;
 
 #[doc = include_str!("../README.md")]

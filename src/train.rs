@@ -374,7 +374,13 @@ pub fn train_with<F: Float>(
                 iter: i + 1,
                 loss: since_eval.0 / since_eval.1 as f64,
                 train_acc: accuracy(net, train_set, cfg.layout, cfg.eval_batch, cfg.eval_samples),
-                test_acc: accuracy(net, &data.test, cfg.layout, cfg.eval_batch, cfg.eval_samples),
+                test_acc: accuracy(
+                    net,
+                    &data.test,
+                    cfg.layout,
+                    cfg.eval_batch,
+                    cfg.eval_samples,
+                ),
                 seconds: progress.seconds + start.elapsed().as_secs_f64(),
             };
             eval_time += t0.elapsed().as_secs_f64();

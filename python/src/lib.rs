@@ -37,6 +37,11 @@ pub(crate) fn to_py(e: backprop::Error) -> PyErr {
         Error::Diverged(_) => PyRuntimeError::new_err(msg),
         Error::TooLarge(_) => PyMemoryError::new_err(msg),
         Error::Interrupted(_) => PyKeyboardInterrupt::new_err(msg),
+        Error::Needs {
+            fix: backprop::Fix::OtherCheckpointDir,
+            ..
+        } => PyOSError::new_err(msg),
+        Error::Needs { .. } => PyValueError::new_err(msg),
     }
 }
 

@@ -59,11 +59,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    if model_file::is_f32(&args.model)? {
-        run_as::<f32>(args)
-    } else {
-        run_as::<f64>(args)
-    }
+    crate::with_precision!(model_file::precision(&args.model)?, F => run_as::<F>(args))
 }
 
 fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
@@ -234,7 +230,7 @@ fn print_text<F: Float>(
             "warning: {}",
             super::printable(&f.describe(&model.info.class_names))
         );
-        println!("  retrain: {}", crate::eval::Failure::SUGGESTIONS);
+        println!("  retrain: {}", super::FAILURE_ADVICE);
     }
     println!("per-class accuracy:");
     for (c, (ok, n)) in e.per_class().into_iter().enumerate() {

@@ -184,9 +184,10 @@ pub fn run() -> ExitCode {
             ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(e) => {
-            eprintln!("error: {}{}", printable(&e.to_string()), advice(&e));
+            eprintln!("error: {}", printable(&advice(&e)));
             ExitCode::from(match e {
                 Error::Invalid(_) | Error::TooLarge(_) => EXIT_USAGE,
+                Error::Needs { fix, .. } if fix.is_usage() => EXIT_USAGE,
                 Error::Diverged(_) => EXIT_DIVERGED,
                 _ => EXIT_FAILURE,
             })
@@ -194,13 +195,42 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Which flags to change, after the library's account of what happened: the library's
-/// errors name no flags.
-fn advice(e: &Error) -> &'static str {
+/// What to try after a failed training ([`crate::eval::Failure`]), in flags of `backprop
+/// train` (the library's [`crate::eval::Failure::SUGGESTIONS`] says it in words).
+pub(crate) const FAILURE_ADVICE: &str = "try a smaller --lr (too large a rate throws the \
+     weights out of the valley), more --epochs, --optimizer adam, --init he or --batch-norm";
+
+/// The error line: the library's account of what happened (its errors name no flags), with
+/// which flag to change or give.
+fn advice(e: &Error) -> String {
+    use crate::error::Fix;
+    let msg = e.to_string();
     match e {
-        Error::Diverged(_) => "; try a lower --lr or --batch-norm",
-        Error::TooLarge(_) => " (--hidden, --batch-size)",
-        _ => "",
+        Error::Diverged(_) => format!("{msg}; try a lower --lr or --batch-norm"),
+        Error::TooLarge(_) => format!("{msg} (--hidden, --batch-size)"),
+        Error::Needs { fix, .. } => match fix {
+            Fix::Arch => format!(
+                "{msg}: pass --arch (two-layer, multi-layer:H1,H2,…, simple-conv or deep-conv)"
+            ),
+            Fix::InputShape => format!("{msg}; pass --input-shape C,H,W"),
+            Fix::OtherCheckpointDir => {
+                format!("{msg}: wait for it to end or give another --checkpoint-dir")
+            }
+            Fix::Values(names) => {
+                let sets: Vec<String> = names
+                    .iter()
+                    .take(10)
+                    .map(|n| format!("--set {n}=VALUE"))
+                    .collect();
+                format!("{msg}: add {}", sets.join(" "))
+            }
+            Fix::NoSuchName(name) => format!("--set {name}=…: {msg}"),
+            Fix::Dataset { dir, found, wanted } => format!(
+                "{} holds {found}, which conflicts with --dataset {wanted}",
+                dir.display()
+            ),
+        },
+        _ => msg,
     }
 }
 

@@ -54,11 +54,7 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<()> {
-    if model_file::is_f32(&args.model)? {
-        run_as::<f32>(args)
-    } else {
-        run_as::<f64>(args)
-    }
+    crate::with_precision!(model_file::precision(&args.model)?, F => run_as::<F>(args))
 }
 
 /// What is known about one classified input besides the prediction.

@@ -195,17 +195,11 @@ pub fn run(args: TrainArgs, given: &[String]) -> Result<()> {
         .check()?;
     if let Some(dir) = &args.resume {
         let path = checkpoint::latest(dir)?;
-        return if crate::io::model_file::is_f32(&path)? {
-            execute(resumed::<f32>(&path, &args, given)?, &args)
-        } else {
-            execute(resumed::<f64>(&path, &args, given)?, &args)
-        };
+        let precision = crate::io::model_file::precision(&path)?;
+        return crate::with_precision!(precision, F => execute(resumed::<F>(&path, &args, given)?, &args));
     }
     let spec = spec(&args)?;
-    match spec.precision {
-        Precision::F32 => execute(Run::<f32>::new(&spec)?, &args),
-        Precision::F64 => execute(Run::<f64>::new(&spec)?, &args),
-    }
+    crate::with_precision!(spec.precision, F => execute(Run::<F>::new(&spec)?, &args))
 }
 
 /// The run the flags describe (defaults left to [`Run::new`]).
@@ -675,7 +669,7 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
         );
         if let Some(f) = &failure {
             println!("warning: {}", super::printable(f));
-            println!("  {}", crate::eval::Failure::SUGGESTIONS);
+            println!("  {}", super::FAILURE_ADVICE);
         }
     }
     if summary.interrupted {

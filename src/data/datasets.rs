@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::idx::{self, Idx};
 use super::{Dataset, Split};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, Result};
 
 /// The four files of an IDX dataset, in the order train images, train labels, test images,
 /// test labels. Each may be stored raw or with a `.gz` suffix.
@@ -157,7 +157,7 @@ pub enum Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Source::Explicit => "--data",
+            Source::Explicit => "given directory",
             Source::BackpropData => "$BACKPROP_DATA",
             Source::Cache => "user cache",
             Source::System => "system package",
@@ -286,10 +286,14 @@ pub fn load_known(known: Known, explicit: Option<&Path>) -> Result<Split> {
     let (_, dir) = locate(known, explicit)?;
     let (split, found) = load_dir(&dir, Some(known))?;
     match found {
-        Some(other) if other != known => Err(Error::Invalid(format!(
-            "{} holds {other}, which conflicts with --dataset {known}",
-            dir.display()
-        ))),
+        Some(other) if other != known => Err(Error::needs(
+            format!("{} holds {other}, not {known}", dir.display()),
+            Fix::Dataset {
+                dir,
+                found: other.to_string(),
+                wanted: known.to_string(),
+            },
+        )),
         _ => Ok(split),
     }
 }

@@ -20,7 +20,7 @@
 use std::fmt;
 
 use super::node::{Graph, NodeId, Op};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, Result};
 
 /// The functions the language knows.
 pub const FUNCTIONS: [&str; 5] = ["exp", "log", "sigmoid", "relu", "tanh"];
@@ -384,7 +384,7 @@ pub fn evaluate(src: &str, output_name: &str, values: &[(&str, f64)]) -> Result<
     for &(name, v) in values {
         if !v.is_finite() {
             return Err(Error::Invalid(format!(
-                "--set {name}={v}: the value must be a finite number"
+                "{name} = {v}: the value must be a finite number"
             )));
         }
         g.set(name, v)?;
@@ -395,17 +395,14 @@ pub fn evaluate(src: &str, output_name: &str, values: &[(&str, f64)]) -> Result<
         .filter(|n| !values.iter().any(|(m, _)| m == n))
         .collect();
     if !missing.is_empty() {
-        let sets: Vec<String> = missing
-            .iter()
-            .take(10)
-            .map(|n| format!("--set {n}=VALUE"))
-            .collect();
-        return Err(Error::Invalid(format!(
-            "{} {} no value: add {}",
-            super::node::list(&missing),
-            if missing.len() == 1 { "has" } else { "have" },
-            sets.join(" ")
-        )));
+        return Err(Error::needs(
+            format!(
+                "{} {} no value",
+                super::node::list(&missing),
+                if missing.len() == 1 { "has" } else { "have" },
+            ),
+            Fix::Values(missing.iter().map(|n| n.to_string()).collect()),
+        ));
     }
     g.forward()
         .and_then(|_| g.backward())
@@ -523,12 +520,15 @@ mod tests {
 
     #[test]
     fn values_must_match_names() {
-        let e = evaluate("x*y", "f", &[("x", 1.0)]).unwrap_err().to_string();
-        assert!(e.contains("y has no value: add --set y=VALUE"), "{e}");
-        let e = evaluate("x", "f", &[("x", 1.0), ("z", 2.0)])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no `z`"), "{e}");
+        // The library says what is missing and names no flag; `backprop graph` adds
+        // "add --set y=VALUE" (tests/graph_cli.rs).
+        let e = evaluate("x*y", "f", &[("x", 1.0)]).unwrap_err();
+        assert_eq!(e.to_string(), "y has no value");
+        assert!(matches!(e, Error::Needs { fix: Fix::Values(ref v), .. } if v == &["y"]));
+        let e = evaluate("x", "f", &[("x", 1.0), ("z", 2.0)]).unwrap_err();
+        assert!(matches!(e, Error::Needs { fix: Fix::NoSuchName(ref n), .. } if n == "z"));
+        let e = e.to_string();
+        assert!(e.contains("no `z`") && !e.contains("--"), "{e}");
         let e = evaluate("log(x)", "f", &[("x", -1.0)])
             .unwrap_err()
             .to_string();

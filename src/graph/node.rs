@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, Result};
 use crate::pyfmt::py_repr;
 
 /// Index of a node in its [`Graph`].
@@ -311,10 +311,13 @@ impl Graph {
     /// Sets the input called `name`.
     pub fn set(&mut self, name: &str, value: f64) -> Result<()> {
         let id = self.find(name).ok_or_else(|| {
-            Error::Invalid(format!(
-                "--set {name}=…: there is no `{name}` in the expression (its names: {})",
-                list(&self.input_names())
-            ))
+            Error::needs(
+                format!(
+                    "there is no `{name}` in the expression (its names: {})",
+                    list(&self.input_names())
+                ),
+                Fix::NoSuchName(name.to_string()),
+            )
         })?;
         self.nodes[id].value = value;
         Ok(())

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::safetensors::{self, LoadedModel, ModelInfo, OPTIMIZER_PREFIX};
 use super::write_atomic;
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, Result};
 use crate::float::Float;
 use crate::nets::Network;
 use crate::optim::{Optimizer, OptimizerState};
@@ -77,13 +77,13 @@ fn lock(dir: &Path) -> Result<std::fs::File> {
         Ok(()) => {}
         Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
         Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(Error::io(
-                dir,
-                std::io::Error::new(
-                    std::io::ErrorKind::ResourceBusy,
-                    "in use by another backprop run, whose checkpoints this run would \
-                     replace: wait for it to end or give another --checkpoint-dir",
+            return Err(Error::needs(
+                format!(
+                    "{}: in use by another backprop run, whose checkpoints this run would \
+                     replace",
+                    dir.display()
                 ),
+                Fix::OtherCheckpointDir,
             ));
         }
     }

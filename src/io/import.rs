@@ -9,7 +9,7 @@ use ndarray::ArrayD;
 use super::pickle::load_pickle;
 use super::safetensors::ModelInfo;
 use super::{mismatch_error, set_tensors, tensor_problems};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, Result};
 use crate::float::Float;
 use crate::nets::{Arch, Network};
 use crate::rng::Rng;
@@ -200,12 +200,13 @@ pub fn network_from_tensors_with<F: Float>(
             let shape = match input_shape {
                 Some(s) => s,
                 None => infer_square(&arch, c, classes, "W2", flat).ok_or_else(|| {
-                    Error::format(
-                        path,
+                    Error::needs(
                         format!(
-                            "no square input fits W1 {w1:?} and W2 [{flat}, {hidden}] \
-                             (pad 0, stride 1, 2×2 pooling); pass --input-shape C,H,W"
+                            "{}: no square input fits W1 {w1:?} and W2 [{flat}, {hidden}] \
+                             (pad 0, stride 1, 2×2 pooling)",
+                            path.display()
                         ),
+                        Fix::InputShape,
                     )
                 })?,
             };
@@ -225,12 +226,13 @@ pub fn network_from_tensors_with<F: Float>(
             let shape = match input_shape {
                 Some(s) => s,
                 None => infer_square(&arch, c.max(1), classes, "W7", flat).ok_or_else(|| {
-                    Error::format(
-                        path,
+                    Error::needs(
                         format!(
-                            "no square input fits W7 [{flat}, {hidden}] (64 maps after three \
-                             poolings); pass --input-shape C,H,W"
+                            "{}: no square input fits W7 [{flat}, {hidden}] (64 maps after \
+                             three poolings)",
+                            path.display()
                         ),
+                        Fix::InputShape,
                     )
                 })?,
             };

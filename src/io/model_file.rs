@@ -15,7 +15,7 @@ use ndarray::ArrayD;
 use super::import::network_from_tensors_with;
 use super::pickle::parse_pickle;
 use super::safetensors::{self, LoadedModel};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, Result};
 use crate::float::Float;
 use crate::float::Precision;
 
@@ -151,11 +151,13 @@ pub fn load<F: Float>(
         Contents::Safetensors => safetensors::from_bytes(&bytes, path),
         Contents::Pickle(tensors) => {
             let Some(spec) = arch else {
-                return Err(Error::Invalid(format!(
-                    "{} is a pickle, which does not record its architecture: pass --arch \
-                     (two-layer, multi-layer:H1,H2,…, simple-conv or deep-conv)",
-                    path.display()
-                )));
+                return Err(Error::needs(
+                    format!(
+                        "{} is a pickle, which does not record its architecture",
+                        path.display()
+                    ),
+                    Fix::Arch,
+                ));
             };
             let (net, info, warnings) =
                 network_from_tensors_with(spec, &tensors, path, input_shape)?;

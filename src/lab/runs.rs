@@ -28,7 +28,7 @@ use crate::nets::{Arch, Network};
 use crate::optim::Optimizer;
 use crate::report::filters::FilterGrid;
 use crate::report::html::base64;
-use crate::run::{Precision, Run as LibRun, RunSpec};
+use crate::run::{Run as LibRun, RunSpec};
 use crate::train::{self, Checkpoint, Control, Event, Length, Progress};
 
 /// The datasets a page may train on, with whether each is installed.
@@ -250,10 +250,9 @@ impl Runs {
         std::thread::Builder::new()
             .name(format!("lab-run-{id}"))
             .spawn(move || {
-                let result = catch_unwind(AssertUnwindSafe(|| match plan.spec.precision {
-                    Precision::F32 => train_run::<f32>(&r, &plan),
-                    Precision::F64 => train_run::<f64>(&r, &plan),
-                }));
+                let result = catch_unwind(AssertUnwindSafe(
+                    || crate::with_precision!(plan.spec.precision, F => train_run::<F>(&r, &plan)),
+                ));
                 match result {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => r.push(json!({"type": "error", "message": e.to_string()})),

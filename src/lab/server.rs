@@ -155,6 +155,7 @@ async fn check_request(State(lab): State<Arc<Lab>>, req: Request, next: Next) ->
 fn failure(e: &Error) -> Response {
     let code = match e {
         Error::Invalid(_) | Error::Shape(_) => StatusCode::BAD_REQUEST,
+        Error::Needs { fix, .. } if fix.is_usage() => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     (code, axum::Json(json!({"error": e.to_string()}))).into_response()
