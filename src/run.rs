@@ -156,6 +156,45 @@ impl DataSpec {
     }
 }
 
+impl DataSpec {
+    /// The data that a model file says its network was trained on (the `data` of its
+    /// `train_config`, or an older record's `seed`), with the caller's choices over it: a
+    /// `dataset` name or a `dir` replaces the recorded source (a directory alone names its own
+    /// set), a `seed` the recorded seed (42 when none is recorded). `backprop eval` evaluates
+    /// on its test part.
+    pub fn of_model(
+        info: &ModelInfo,
+        dataset: Option<&str>,
+        dir: Option<&Path>,
+        seed: Option<u64>,
+    ) -> DataSpec {
+        let record = &info.train_config["data"];
+        let recorded_dir = record["dir"].as_str().map(PathBuf::from);
+        let name = info.dataset.to_ascii_lowercase();
+        let recorded = ["digits", "mnist", "fashion-mnist"]
+            .contains(&name.as_str())
+            .then_some(name);
+        DataSpec {
+            dataset: dataset
+                .map(str::to_string)
+                .or(if dir.is_some() || recorded_dir.is_some() {
+                    None
+                } else {
+                    recorded
+                }),
+            dir: dir.map(Path::to_path_buf).or(if dataset.is_some() {
+                None
+            } else {
+                recorded_dir
+            }),
+            seed: seed
+                .or_else(|| record["seed"].as_u64())
+                .or_else(|| info.train_config.get("seed").and_then(|s| s.as_u64()))
+                .unwrap_or(42),
+        }
+    }
+}
+
 /// The update rule and its hyperparameters. Serialised flat:
 /// `{"name": "adam", "lr": 0.001, "momentum": null, …}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -273,11 +312,18 @@ impl TryFrom<ScheduleRecord> for Schedule {
     }
 }
 
+/// [`Hooks::on_network`]: called with the network and the steps done.
+pub type OnNetwork<'a, F> = &'a mut dyn FnMut(&mut Network<F>, usize);
+
 /// The callbacks and controls of [`Run::train`]; all optional.
-#[derive(Default)]
-pub struct Hooks<'a> {
+pub struct Hooks<'a, F: Float> {
     /// Called at the start, after every step and after every evaluation.
     pub on_event: Option<&'a mut dyn FnMut(Event)>,
+    /// Called with the network and the steps done at every evaluation point (after the
+    /// evaluation and the checkpoint, if any), and when a stop request ends the run after a
+    /// step: for looking at the weights while they train (the lab draws them). Only called
+    /// with finite weights.
+    pub on_network: Option<OnNetwork<'a, F>>,
     /// When it becomes `true` (a signal handler, a button), training stops after the current
     /// step; the summary says `interrupted`, and a checkpoint is written first if
     /// `checkpoint_dir` is set.
@@ -286,6 +332,41 @@ pub struct Hooks<'a> {
     /// kept); [`Run::resume`] continues from it. The directory is locked while the run
     /// trains.
     pub checkpoint_dir: Option<&'a Path>,
+}
+
+impl<F: Float> Default for Hooks<'_, F> {
+    fn default() -> Self {
+        Hooks {
+            on_event: None,
+            on_network: None,
+            stop: None,
+            checkpoint_dir: None,
+        }
+    }
+}
+
+/// What the training loop calls at every evaluation point: the checkpoint directory, then
+/// [`Hooks::on_network`].
+struct AtEvaluation<'a, F: Float> {
+    checkpoints: Option<CheckpointDir>,
+    on_network: Option<OnNetwork<'a, F>>,
+}
+
+impl<F: Float> Checkpoint<F> for AtEvaluation<'_, F> {
+    fn save(
+        &mut self,
+        net: &mut Network<F>,
+        opt: &dyn Optimizer<F>,
+        progress: &Progress,
+    ) -> Result<()> {
+        if let Some(c) = self.checkpoints.as_mut() {
+            c.save(net, opt, progress)?;
+        }
+        if let Some(f) = self.on_network.as_mut() {
+            f(net, progress.iter);
+        }
+        Ok(())
+    }
 }
 
 /// A training run: its spec with every default filled in, the data, the network and the
@@ -418,8 +499,8 @@ impl<F: Float> Run<F> {
     ///
     /// Stops with [`Error::Diverged`] at the first step whose loss or weights are not
     /// finite; a run stopped through [`Hooks::stop`] returns its summary with `interrupted`.
-    pub fn train(&mut self, hooks: Hooks<'_>) -> Result<Summary> {
-        let mut checkpoints = match hooks.checkpoint_dir {
+    pub fn train(&mut self, hooks: Hooks<'_, F>) -> Result<Summary> {
+        let checkpoints = match hooks.checkpoint_dir {
             Some(dir) => Some(CheckpointDir::new(
                 dir,
                 self.model_info(),
@@ -427,9 +508,14 @@ impl<F: Float> Run<F> {
             )?),
             None => None,
         };
+        let mut at_evaluation = AtEvaluation {
+            checkpoints,
+            on_network: hooks.on_network,
+        };
+        let watched = at_evaluation.checkpoints.is_some() || at_evaluation.on_network.is_some();
         let control = Control {
             resume: self.progress.take(),
-            checkpoint: checkpoints.as_mut().map(|c| c as &mut dyn Checkpoint<F>),
+            checkpoint: watched.then_some(&mut at_evaluation as &mut dyn Checkpoint<F>),
             stop: hooks.stop,
         };
         let mut ignore = |_: Event| {};
@@ -515,6 +601,59 @@ mod tests {
     use super::*;
     use crate::init::Init;
     use crate::nets::Activation;
+
+    #[test]
+    fn a_models_data_is_its_record_under_the_callers_choices() {
+        let info = |dataset: &str, config: serde_json::Value| ModelInfo {
+            arch: RunSpec::default().arch,
+            image_shape: [1, 8, 8],
+            class_names: (0..10).map(|i| i.to_string()).collect(),
+            dataset: dataset.into(),
+            train_config: config,
+        };
+        let spec = |d: Option<&str>, dir: Option<&str>, seed| DataSpec {
+            dataset: d.map(str::to_string),
+            dir: dir.map(PathBuf::from),
+            seed,
+        };
+        let digits = info(
+            "digits",
+            serde_json::json!({"data": {"dataset": "digits", "dir": null, "seed": 7}}),
+        );
+        assert_eq!(
+            DataSpec::of_model(&digits, None, None, None),
+            spec(Some("digits"), None, 7)
+        );
+        // A directory alone names its own set; a seed replaces the recorded one.
+        assert_eq!(
+            DataSpec::of_model(&digits, None, Some(Path::new("/d")), Some(3)),
+            spec(None, Some("/d"), 3)
+        );
+        // A model trained on a directory: the directory, unless a dataset is named.
+        let from_dir = info(
+            "my-set",
+            serde_json::json!({"data": {"dataset": "my-set", "dir": "/idx", "seed": 1}}),
+        );
+        assert_eq!(
+            DataSpec::of_model(&from_dir, None, None, None),
+            spec(None, Some("/idx"), 1)
+        );
+        assert_eq!(
+            DataSpec::of_model(&from_dir, Some("mnist"), None, None),
+            spec(Some("mnist"), None, 1)
+        );
+        // An older record keeps its seed at the top; an unknown one falls back to 42.
+        let old = info("MNIST", serde_json::json!({"seed": 5}));
+        assert_eq!(
+            DataSpec::of_model(&old, None, None, None),
+            spec(Some("mnist"), None, 5)
+        );
+        let bare = info("imported", serde_json::json!({}));
+        assert_eq!(
+            DataSpec::of_model(&bare, None, None, None),
+            spec(None, None, 42)
+        );
+    }
 
     #[test]
     fn a_spec_round_trips_through_json_in_the_recorded_shape() {
@@ -613,6 +752,15 @@ mod tests {
         let stop = AtomicBool::new(false);
         let mut first = Run::<f32>::new(&spec).unwrap();
         let mut steps = 0;
+        let weights = |net: &mut Network<f32>| -> Vec<Vec<f32>> {
+            net.params()
+                .iter()
+                .map(|p| p.value.iter().copied().collect())
+                .collect()
+        };
+        // The network hook sees the net at each evaluation (after steps 1 and 11: every
+        // 10 steps from step 0) and at the stop, as the checkpoints save it.
+        let mut seen = Vec::new();
         let part = first
             .train(Hooks {
                 on_event: Some(&mut |e| {
@@ -623,25 +771,23 @@ mod tests {
                         }
                     }
                 }),
+                on_network: Some(&mut |net, iter| seen.push((iter, weights(net)))),
                 stop: Some(&stop),
                 checkpoint_dir: Some(&dir),
             })
             .unwrap();
         assert!(part.interrupted);
         assert_eq!(part.iters, 17);
+        let iters: Vec<usize> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(iters, [1, 11, 17]);
 
         let mut rest = Run::<f32>::resume(&checkpoint::latest(&dir).unwrap()).unwrap();
         assert_eq!(rest.resumed_at(), Some(17));
+        assert_eq!(seen[2].1, weights(&mut rest.net));
         assert_eq!(rest.spec, whole.spec);
         let end = rest.train(Hooks::default()).unwrap();
         assert_eq!(end.iters, 30);
         assert_eq!(end.losses, full.losses);
-        let weights = |net: &mut Network<f32>| -> Vec<Vec<f32>> {
-            net.params()
-                .iter()
-                .map(|p| p.value.iter().copied().collect())
-                .collect()
-        };
         assert_eq!(weights(&mut rest.net), weights(&mut whole.net));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -158,7 +158,7 @@ fn run_in<F: Elem>(
         let summary = run.train(Hooks {
             on_event: Some(&mut on_event),
             stop: Some(stop),
-            checkpoint_dir: None,
+            ..Hooks::default()
         });
         let report = summary.as_ref().ok().map(|s| run.report(s));
         OnThisThread((summary, report))

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::json;
 
 use super::args::{DataArgs, DatasetName, positive_usize};
@@ -16,6 +16,7 @@ use crate::io::model_file;
 use crate::io::safetensors::LoadedModel;
 use crate::io::safetensors::TensorDtype;
 use crate::nets::MAX_FORWARD_VALUES;
+use crate::run::DataSpec;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -71,30 +72,19 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
     for w in &model.warnings {
         eprintln!("warning: {}", super::printable(w));
     }
-    let recorded = DatasetName::from_str(&model.info.dataset, true).ok();
-    // The run's record: `{"data": {"dataset", "dir", "seed"}, …}` as `train` writes it.
-    let record = &model.info.train_config["data"];
-    let recorded_dir = record["dir"].as_str().map(PathBuf::from);
-    let data = DataArgs {
-        // --data alone names its own dataset; otherwise the model's record decides.
-        dataset: args
-            .dataset
-            .or(if args.data.is_some() || recorded_dir.is_some() {
-                None
-            } else {
-                recorded
-            }),
-        data: args.data.clone().or(if args.dataset.is_some() {
-            None
-        } else {
-            recorded_dir
-        }),
-        seed: args
-            .seed
-            .or_else(|| record["seed"].as_u64())
-            .or_else(|| model.info.train_config.get("seed").and_then(|s| s.as_u64()))
-            .unwrap_or(42),
-    };
+    // The flags (refused together: --data with --dataset digits) over the model's record.
+    let given = DataArgs {
+        dataset: args.dataset,
+        data: args.data.clone(),
+        seed: 0,
+    }
+    .spec()?;
+    let data = DataSpec::of_model(
+        &model.info,
+        given.dataset.as_deref(),
+        given.dir.as_deref(),
+        args.seed,
+    );
     let split = data.load()?;
     let test = &split.test;
     super::args::require_samples(test, "test")?;
@@ -160,7 +150,7 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
 fn print_json<F: Float>(
     args: &EvalArgs,
     model: &LoadedModel<F>,
-    data: &DataArgs,
+    data: &DataSpec,
     dataset: &str,
     e: &Evaluation,
     half: Option<&Evaluation>,
@@ -206,7 +196,7 @@ fn print_json<F: Float>(
 fn print_text<F: Float>(
     args: &EvalArgs,
     model: &LoadedModel<F>,
-    data: &DataArgs,
+    data: &DataSpec,
     dataset: &str,
     e: &Evaluation,
 ) {

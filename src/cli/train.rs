@@ -608,6 +608,7 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
         on_event: Some(&mut on_event),
         stop: Some(&STOP),
         checkpoint_dir: checkpoint_dir.map(PathBuf::as_path),
+        ..Hooks::default()
     });
     bar.finish_and_clear();
     let summary = summary?;

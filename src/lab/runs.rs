@@ -25,11 +25,11 @@ use crate::data::datasets;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::nets::{Arch, Network};
-use crate::optim::Optimizer;
 use crate::report::filters::FilterGrid;
 use crate::report::html::base64;
+use crate::run::Hooks;
 use crate::run::{Run as LibRun, RunSpec};
-use crate::train::{self, Checkpoint, Control, Event, Length, Progress};
+use crate::train::{Event, Length};
 
 /// The datasets a page may train on, with whether each is installed.
 pub fn datasets() -> Vec<(String, bool)> {
@@ -281,8 +281,8 @@ const PROBE: usize = 200;
 /// Evaluate at least every this many steps, so that a long epoch still updates the page.
 const EVAL_STEPS: usize = 50;
 
-/// Builds the run with [`crate::run::Run::new`] and trains it with the library's loop
-/// ([`train::train_with`]), whose checkpoint hook hands the network to a [`Probe`] at every
+/// Builds the run with [`crate::run::Run::new`] and trains it with [`crate::run::Run::train`],
+/// whose network hook ([`Hooks::on_network`]) hands the network to a [`Probe`] at every
 /// evaluation point.
 fn train_run<F: Float>(run: &Run, plan: &Plan) -> Result<()> {
     let mut spec = plan.spec.clone();
@@ -295,13 +295,13 @@ fn train_run<F: Float>(run: &Run, plan: &Plan) -> Result<()> {
         r.spec.schedule.eval_every = Some(EVAL_STEPS);
         r.spec.schedule.eval_samples = Some(1000);
     }
-    let cfg = r.config();
+    let layout = r.spec.arch.layout();
     let n = r.data.test.len().min(PROBE);
     let mut labels = Vec::new();
     let probe_x = r
         .data
         .test
-        .batch::<f32>(&(0..n).collect::<Vec<_>>(), cfg.layout, &mut labels);
+        .batch::<f32>(&(0..n).collect::<Vec<_>>(), layout, &mut labels);
     let mut probe = Probe {
         run,
         x: probe_x,
@@ -320,30 +320,23 @@ fn train_run<F: Float>(run: &Run, plan: &Plan) -> Result<()> {
     }));
     // The first snapshot: the network as initialised.
     probe.snapshot(&mut r.net, 0);
-    let control = Control {
-        resume: None,
-        checkpoint: Some(&mut probe),
-        stop: Some(&run.stop),
+    let mut on_event = |ev: Event| match ev {
+        Event::Start { total_iters } => {
+            run.push(json!({"type": "total", "total_iters": total_iters}))
+        }
+        Event::Step { iter, loss } => run.push(json!({"type": "step", "iter": iter, "loss": loss})),
+        Event::Eval(e) => run.push(json!({
+            "type": "eval", "epoch": e.epoch, "iter": e.iter, "loss": e.loss,
+            "train_acc": e.train_acc, "test_acc": e.test_acc, "seconds": e.seconds,
+        })),
     };
-    let summary = train::train_with(
-        &mut r.net,
-        &mut *r.optimizer,
-        &r.data,
-        &cfg,
-        control,
-        &mut |ev| match ev {
-            Event::Start { total_iters } => {
-                run.push(json!({"type": "total", "total_iters": total_iters}))
-            }
-            Event::Step { iter, loss } => {
-                run.push(json!({"type": "step", "iter": iter, "loss": loss}))
-            }
-            Event::Eval(e) => run.push(json!({
-                "type": "eval", "epoch": e.epoch, "iter": e.iter, "loss": e.loss,
-                "train_acc": e.train_acc, "test_acc": e.test_acc, "seconds": e.seconds,
-            })),
-        },
-    )?;
+    let mut on_network = |net: &mut Network<F>, iter: usize| probe.at_evaluation(net, iter);
+    let summary = r.train(Hooks {
+        on_event: Some(&mut on_event),
+        on_network: Some(&mut on_network),
+        stop: Some(&run.stop),
+        checkpoint_dir: None,
+    })?;
     if probe.prev_iter != summary.iters || summary.iters == 0 {
         probe.snapshot(&mut r.net, summary.iters);
     }
@@ -367,8 +360,7 @@ fn train_run<F: Float>(run: &Run, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Takes a snapshot at every evaluation point (through the training loop's checkpoint hook,
-/// which hands over the network).
+/// Takes a snapshot at every evaluation point (through the run's network hook).
 struct Probe<'a> {
     run: &'a Run,
     x: ArrayD<f32>,
@@ -385,12 +377,13 @@ struct Probe<'a> {
 /// epoch) would otherwise cost more than the training.
 const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
 
-impl<F: Float> Checkpoint<F> for Probe<'_> {
-    fn save(&mut self, net: &mut Network<F>, _opt: &dyn Optimizer<F>, p: &Progress) -> Result<()> {
+impl Probe<'_> {
+    /// A snapshot after `iter` steps, unless the previous one is more recent than
+    /// [`SNAPSHOT_EVERY`].
+    fn at_evaluation<F: Float>(&mut self, net: &mut Network<F>, iter: usize) {
         if self.last.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY) {
-            self.snapshot(net, p.iter);
+            self.snapshot(net, iter);
         }
-        Ok(())
     }
 }
 
