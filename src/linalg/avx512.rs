@@ -199,7 +199,9 @@ struct Tiles {
 impl Tiles {
     /// Runs one tile of `mr` rows and `cols` columns (`mr` one of [`ROW_STEPS`], `cols` at
     /// most 64) over the `block` of the inner dimension (`a` and `b` point at its start);
-    /// `old` is where the tile's old C lies, with its row stride.
+    /// `old` is where the tile's old C lies, with its row stride. `packed`: A is a block packed
+    /// column by column (`lda` = 1, `a_col` = `mr`) and B a panel of whole, 64-byte aligned
+    /// rows of 64 bytes · vectors (see [`Tiles::packed`]).
     ///
     /// # Safety
     /// As [`direct`], for the tile's part of the matrices.
@@ -209,6 +211,7 @@ impl Tiles {
         &self,
         block: std::ops::Range<usize>,
         old: (*const f32, usize),
+        packed: bool,
         mr: usize,
         cols: usize,
         a: *const f32,
@@ -237,10 +240,9 @@ impl Tiles {
             ldo: old.1,
         };
         let nv = cols.div_ceil(16);
-        let packed_a = lda == 1 && a_col == mr;
         macro_rules! by_shape {
             ($($mr:literal)*) => {
-                match (mr, nv, packed_a) {
+                match (mr, nv, packed) {
                     $(
                         ($mr, 4, false) => t.run::<$mr, 4, false>(),
                         ($mr, 3, false) => t.run::<$mr, 3, false>(),
@@ -259,7 +261,7 @@ impl Tiles {
         unsafe {
             if mr == 12 {
                 // 12 rows only in the 12 × 32 shape: at most two vectors.
-                match (nv, packed_a) {
+                match (nv, packed) {
                     (1, false) => t.run::<12, 1, false>(),
                     (_, false) => t.run::<12, 2, false>(),
                     (1, true) => t.run::<12, 1, true>(),
@@ -299,6 +301,7 @@ impl Tiles {
                     self.one(
                         0..self.k,
                         (c.add(i * ldc + j), ldc),
+                        false,
                         mr,
                         (n - j).min(w),
                         a.add(i * lda),
@@ -405,6 +408,7 @@ impl Tiles {
                                 self.one(
                                     pc..pc + kc,
                                     old,
+                                    true,
                                     mr,
                                     (ncols - jr).min(w),
                                     ap.as_ptr(),
@@ -652,10 +656,12 @@ struct Tile {
 impl Tile {
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn run<const MR: usize, const NV: usize, const PACKED_A: bool>(&self) {
+    unsafe fn run<const MR: usize, const NV: usize, const PACKED: bool>(&self) {
         let mask = |v: usize| if v + 1 == NV { self.last } else { 0xffff };
-        // A packed column by column (`lda` = 1, `a_col` = MR): one pointer, fixed offsets.
-        let (lda, a_col) = if PACKED_A {
+        // Packed, A lies column by column (`lda` = 1, `a_col` = MR: one pointer, fixed
+        // offsets), and B's rows are whole 64-byte aligned vectors (the panel's width), so
+        // they load unmasked: the lanes past C's last column are computed and never stored.
+        let (lda, a_col) = if PACKED {
             (1, MR)
         } else {
             (self.lda, self.a_col)
@@ -676,7 +682,11 @@ impl Tile {
             // matrices; masked lanes are not read.
             let b_row = unsafe { self.b.add(p * self.ldb) };
             let bv: [__m512; NV] = std::array::from_fn(|v| unsafe {
-                _mm512_maskz_loadu_ps(mask(v), b_row.add(16 * v))
+                if PACKED {
+                    _mm512_load_ps(b_row.add(16 * v))
+                } else {
+                    _mm512_maskz_loadu_ps(mask(v), b_row.add(16 * v))
+                }
             });
             for (r, acc_r) in acc.iter_mut().enumerate() {
                 let av = _mm512_set1_ps(unsafe { *self.a.add(r * lda + p * a_col) });
