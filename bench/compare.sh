@@ -100,6 +100,8 @@ for r in $(seq "$rounds"); do
   "$bp" bench peak --threads 2 --seconds 1 --json | label "-2t" >>"$out"
 done
 
+# kept before the summary, so that a failing summary loses no measurement
+if [ -n "${BENCH_OUT:-}" ]; then cp "$out" "$BENCH_OUT"; fi
 "$py" - "$out" "$family" "$model" "$model_name" <<'PY'
 import collections, json, statistics, sys
 family, model, model_name = sys.argv[2:5]
@@ -111,7 +113,7 @@ for line in open(sys.argv[1]):
     w, r = d["workload"], d["runner"]
     value = d["gflops"] if w in ("gemm", "peak") else d.get("steps_per_sec", d.get("per_sec"))
     rows[(w, r)].append(value)
-    if r.startswith("backprop") and w in ("mlp", "conv", "deep"):
+    if r.startswith("backprop") and w in ("mlp", "conv", "deep") and "flops_per_rep" in d:
         flops[w] = d["flops_per_rep"]
     if r.startswith("backprop") and d.get("kernels"):
         kernels[(w, r)] = d["kernels"]
@@ -206,4 +208,3 @@ if ("mlp", "backprop-train-1t") in med:
     check("backprop train (MNIST, ch05 schedule) ÷ bench mlp, 1 thread",
           get("mlp", "backprop-train-1t") / get("mlp", "backprop-1t"), 0.9)
 PY
-if [ -n "${BENCH_OUT:-}" ]; then cp "$out" "$BENCH_OUT"; fi
