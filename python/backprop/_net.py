@@ -51,33 +51,6 @@ class Params(MutableMapping):
         return "Params({%s})" % ", ".join(f"{k!r}: array{tuple(v.shape)}" for k, v in self.items())
 
 
-class LayerView:
-    """One layer of a network, by the book's name: its parameters as attributes (``W``, ``b``,
-    ``gamma``, ``beta``; views of the network's buffers)."""
-
-    def __init__(self, net, kind, keys):
-        self._net = net
-        self._kind = kind
-        self._keys = keys  # {'W': 'W1', 'b': 'b1'}
-
-    def __getattr__(self, attr):
-        keys = self.__dict__.get("_keys", {})
-        if attr in keys:
-            return self._net.param(keys[attr])
-        raise AttributeError(f"{self._kind} layer has no attribute {attr!r}")
-
-    def __setattr__(self, attr, value):
-        if attr.startswith("_"):
-            object.__setattr__(self, attr, value)
-        elif attr in self._keys:
-            self._net.set_param(self._keys[attr], value)
-        else:
-            raise AttributeError(f"{self._kind} layer has no attribute {attr!r}")
-
-    def __repr__(self):
-        return f"<{self._kind} layer {', '.join(self._keys.values())}>"
-
-
 _SHORT = {
     "Convolution": "Conv",
     "Pooling": "Pool",
@@ -111,27 +84,31 @@ class BookNet:
 
     @property
     def layers(self):
-        """``OrderedDict`` of the book's layer names (``Affine1``, ``Relu1``, …)."""
-        kinds = self._net.layer_kinds()
-        names = list(self._net.param_names())
-        out = OrderedDict()
-        counts = {}
-        k = 0
-        for kind in kinds:
-            if self._activation_name and kind in ("Relu", "Sigmoid"):
-                short = self._activation_name
-            else:
-                short = _SHORT.get(kind, kind)
-            counts[short] = counts.get(short, 0) + 1
-            keys = {}
-            if kind in ("Affine", "Convolution"):
-                k += 1
-                keys = {"W": f"W{k}", "b": f"b{k}"}
-            elif kind == "BatchNormalization":
-                keys = {"gamma": f"gamma{k}", "beta": f"beta{k}"}
-            keys = {a: n for a, n in keys.items() if n in names}
-            out[f"{short}{counts[short]}"] = LayerView(self._net, kind, keys)
-        return out
+        """``OrderedDict`` of the network's layers by the book's names (``Affine1``,
+        ``Relu1``, …): their ``forward``/``backward`` run the network's own layers, ``W``,
+        ``b`` (``gamma``, ``beta``) are views of its parameters, ``dW``, ``db``, ``mask``,
+        ``running_mean``, … copies of what the layer holds."""
+        if self.__dict__.get("_layers") is None:
+            kinds = self._net.layer_kinds()
+            out = OrderedDict()
+            counts = {}
+            for k, kind in enumerate(kinds):
+                if self._activation_name and kind in ("Relu", "Sigmoid"):
+                    short = self._activation_name
+                else:
+                    short = _SHORT.get(kind, kind)
+                counts[short] = counts.get(short, 0) + 1
+                out[f"{short}{counts[short]}"] = self._net.layer(k)
+            self._layers = out
+        return self._layers
+
+    @property
+    def lastLayer(self):  # noqa: N802 (the book's name)
+        """The network's Softmax-with-Loss: ``forward(x, t)`` (the loss of scores ``x``,
+        without weight decay), ``backward(dout=1)``, ``y``, ``loss``."""
+        if self.__dict__.get("_last_layer") is None:
+            self._last_layer = self._net.last_layer()
+        return self._last_layer
 
     @property
     def dtype(self):

@@ -115,19 +115,28 @@ fn run_in<F: Elem>(
     spec: &RunSpec,
     data: Split,
     verbose: bool,
+    progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(Summary, String)> {
+    let progress = progress.map(|p| p.clone().unbind());
     let mut run = Run::<F>::new(spec).map_err(to_py)?;
     run.data = data;
     std::mem::swap(&mut run.net, net);
     let stop = AtomicBool::new(false);
     let mut interrupt: Option<PyErr> = None;
     let mut printed: Option<PyErr> = None;
-    let work = OnThisThread((&mut run, &stop, &mut interrupt, &mut printed));
+    let work = OnThisThread((&mut run, &stop, &mut interrupt, &mut printed, progress));
     let result = py.detach(move || {
         // Bind the wrapper whole: destructuring it directly would capture its fields.
         let whole = work;
-        let OnThisThread((run, stop, interrupt, printed)) = whole;
+        let OnThisThread((run, stop, interrupt, printed, progress)) = whole;
         let mut on_event = |e: Event| {
+            // The progress display (a Python object: `start(total)`, `step(iter, loss)`,
+            // `eval(epoch, train_acc, test_acc)`), told of every event.
+            let tell = |py: Python<'_>, p: &Py<PyAny>| match &e {
+                Event::Start { total_iters } => p.call_method1(py, "start", (*total_iters,)),
+                Event::Step { iter, loss } => p.call_method1(py, "step", (*iter, *loss)),
+                Event::Eval(r) => p.call_method1(py, "eval", (r.epoch, r.train_acc, r.test_acc)),
+            };
             let line = match e {
                 Event::Step { loss, .. } => verbose.then(|| format!("train loss:{loss}")),
                 Event::Eval(r) => verbose.then(|| {
@@ -147,6 +156,13 @@ fn run_in<F: Elem>(
                         .and_then(|p| p.call1((line,)))
                 {
                     *printed = Some(err);
+                }
+                if let Some(p) = &progress
+                    && printed.is_none()
+                    && let Err(err) = tell(py, p)
+                {
+                    *printed = Some(err);
+                    stop.store(true, Ordering::SeqCst);
                 }
                 // Ctrl-C: Python's handler has flagged it; stop after this step.
                 if let Err(err) = py.check_signals() {
@@ -181,7 +197,7 @@ fn run_in<F: Elem>(
 /// `batch_size` samples drawn with replacement, an evaluation every `eval_every` steps on
 /// the first `eval_samples` samples of each set.
 #[pyfunction]
-#[pyo3(signature = (net, x_train, t_train, x_test, t_test, max_value, iters, batch_size, eval_every, eval_samples, optimizer, hyper, seed, verbose))]
+#[pyo3(signature = (net, x_train, t_train, x_test, t_test, max_value, iters, batch_size, eval_every, eval_samples, optimizer, hyper, seed, verbose, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -199,6 +215,7 @@ fn fit(
     hyper: &Bound<'_, PyDict>,
     seed: Option<u64>,
     verbose: bool,
+    progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<RunResult> {
     if max_value == 0 || batch_size == 0 || eval_every == 0 {
         return Err(PyValueError::new_err(
@@ -206,6 +223,7 @@ fn fit(
         ));
     }
     let this = &mut *net;
+    this.generation += 1;
     let classes = this.classes;
     let train = dataset(
         "training set",
@@ -254,8 +272,8 @@ fn fit(
     };
     let data = Split { train, test };
     let (summary, report) = match &mut this.inner {
-        Inner::F32(n) => run_in(py, n, &spec, data, verbose)?,
-        Inner::F64(n) => run_in(py, n, &spec, data, verbose)?,
+        Inner::F32(n) => run_in(py, n, &spec, data, verbose, progress)?,
+        Inner::F64(n) => run_in(py, n, &spec, data, verbose, progress)?,
     };
     Ok(RunResult {
         train_acc: summary.train_acc,

@@ -19,6 +19,7 @@ mod funcs;
 mod graph;
 mod layers;
 mod net;
+mod net_layers;
 mod optim;
 
 /// The library's errors as Python exceptions: a missing file is `FileNotFoundError`, other
@@ -196,6 +197,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     funcs::register(m)?;
     graph::register(m)?;
     net::register(m)?;
+    net_layers::register(m)?;
     optim::register(m)?;
     data::register(m)?;
     fit::register(m)?;

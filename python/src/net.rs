@@ -34,6 +34,7 @@ macro_rules! with_net {
         }
     };
 }
+pub(crate) use with_net;
 
 /// A network of the library: the object behind `backprop.two_layer_net.TwoLayerNet` and
 /// the other network classes.
@@ -48,6 +49,10 @@ pub struct Net {
     last_loss: Option<f64>,
     /// The arrays `gradient` returns, reused from call to call.
     grads_out: Vec<Py<PyAny>>,
+    /// Counts the calls that run the whole network (predict, loss, gradient, training), so
+    /// that a layer of `network.layers` knows whether its last forward pass is still the
+    /// one its layer remembers.
+    pub(crate) generation: u64,
 }
 
 fn parse_dtype(py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
@@ -92,6 +97,7 @@ impl Net {
             dataset: String::new(),
             last_loss: None,
             grads_out: Vec::new(),
+            generation: 0,
         })
     }
 
@@ -124,13 +130,13 @@ fn batch<F: Elem>(net: &Network<F>, x: &Bound<'_, PyAny>) -> PyResult<ArrayD<F>>
 }
 
 /// Targets: labels `(N,)` or one-hot rows `(N, classes)`.
-enum T<F> {
+pub(crate) enum T<F> {
     Labels(Vec<usize>),
     OneHot(ndarray::Array2<F>),
 }
 
 impl<F: Elem> T<F> {
-    fn read(t: &Bound<'_, PyAny>, n: usize, classes: usize) -> PyResult<Self> {
+    pub(crate) fn read(t: &Bound<'_, PyAny>, n: usize, classes: usize) -> PyResult<Self> {
         if is_one_hot(t)? {
             let a = array_in::<F>(t, "t")?;
             if a.shape() != [n, classes] {
@@ -145,7 +151,7 @@ impl<F: Elem> T<F> {
             Ok(T::Labels(labels_in(t, n, classes)?))
         }
     }
-    fn get(&self) -> Targets<'_, F> {
+    pub(crate) fn get(&self) -> Targets<'_, F> {
         match self {
             T::Labels(l) => Targets::Labels(l),
             T::OneHot(a) => Targets::OneHot(a.view()),
@@ -508,6 +514,7 @@ impl Net {
             dataset: info.dataset,
             last_loss: None,
             grads_out: Vec::new(),
+            generation: 0,
         })
     }
 
@@ -554,6 +561,17 @@ impl Net {
         with_net!(&self.inner, n => n.layers().iter().map(|l| l.name()).collect())
     }
 
+    /// Layer `k` (forward order) of this network, as the book's `network.layers[...]`:
+    /// its `forward`/`backward` run on the network's own layer.
+    fn layer(slf: &Bound<'_, Self>, k: usize) -> PyResult<crate::net_layers::NetLayer> {
+        crate::net_layers::NetLayer::new(slf, k)
+    }
+
+    /// The output layer (the book's `lastLayer`), acting on the network's own.
+    fn last_layer(slf: &Bound<'_, Self>) -> crate::net_layers::NetLastLayer {
+        crate::net_layers::NetLastLayer::new(slf)
+    }
+
     /// A NumPy view of parameter `name`: writing into it changes the network.
     fn param<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         let mut this = slf.borrow_mut();
@@ -575,6 +593,7 @@ impl Net {
         x: &Bound<'py, PyAny>,
         train_flg: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
+        self.generation += 1;
         with_net!(&mut self.inner, n => predict_in(py, n, x, train_flg))
     }
 
@@ -588,6 +607,7 @@ impl Net {
         train_flg: bool,
     ) -> PyResult<f64> {
         let c = self.classes;
+        self.generation += 1;
         with_net!(&mut self.inner, n => loss_in(py, n, c, x, t, train_flg))
     }
 
@@ -599,6 +619,7 @@ impl Net {
         t: &Bound<'_, PyAny>,
     ) -> PyResult<f64> {
         let c = self.classes;
+        self.generation += 1;
         with_net!(&mut self.inner, n => accuracy_in(py, n, c, x, t))
     }
 
@@ -612,6 +633,7 @@ impl Net {
         t: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let c = self.classes;
+        self.generation += 1;
         let out = &mut self.grads_out;
         let (d, loss) = with_net!(&mut self.inner, n => gradient_in(py, n, c, out, x, t))?;
         self.last_loss = Some(loss);
@@ -626,6 +648,7 @@ impl Net {
         t: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let c = self.classes;
+        self.generation += 1;
         with_net!(&mut self.inner, n => numerical_in(py, n, c, x, t))
     }
 

@@ -95,7 +95,10 @@ impl<'a, F> Param<'a, F> {
 }
 
 /// A layer of a network: forward and backward over arrays whose first axis is the batch.
-pub trait Layer<F: Float>: Send {
+///
+/// A `&dyn Layer<F>` converts to `&dyn Any` (the trait requires `Any`), so code that holds a
+/// network's layer can reach the concrete type's fields (a ReLU's `mask`) by downcasting.
+pub trait Layer<F: Float>: Send + std::any::Any {
     /// The book's class name (`Affine`, `Relu`, …).
     fn name(&self) -> &'static str;
 

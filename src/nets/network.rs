@@ -86,6 +86,18 @@ impl<F: Float> Network<F> {
         &self.layers
     }
 
+    /// Layer `k` (forward order), to run its `forward`/`backward` one at a time as the
+    /// book's `network.layers[...]` does. Calls through it change the network's state: the
+    /// parameters and what the layer remembers for its backward pass.
+    pub fn layer_mut(&mut self, k: usize) -> Option<&mut dyn Layer<F>> {
+        self.layers.get_mut(k).map(|l| l.as_mut())
+    }
+
+    /// The output layer, the book's `lastLayer`.
+    pub fn last_layer_mut(&mut self) -> &mut SoftmaxWithLoss<F> {
+        &mut self.last_layer
+    }
+
     /// The shape of one input sample.
     pub fn input_shape(&self) -> &[usize] {
         &self.input_shape

@@ -92,6 +92,39 @@ mod tests {
     }
 
     #[test]
+    fn walking_the_layers_one_by_one_is_the_networks_gradient() {
+        // The book's TwoLayerNet.gradient written out over `layer_mut` and `last_layer_mut`:
+        // the same loss and gradients as `Network::gradient`, and ReLU's mask reachable
+        // through the layer's concrete type.
+        let mut rng = Rng::new(5);
+        let x = Array2::from_shape_simple_fn((4, 6), || rng.normal()).into_dyn();
+        let t = [2, 0, 3, 3];
+        let mut whole = TwoLayerNet::<f64>::new(6, 5, 4, 0.5, &mut Rng::new(9)).into_inner();
+        let want_loss = whole.gradient(x.clone(), Targets::Labels(&t));
+        let want: Vec<_> = whole.params().iter().map(|p| p.grad.to_owned()).collect();
+
+        let mut net = TwoLayerNet::<f64>::new(6, 5, 4, 0.5, &mut Rng::new(9)).into_inner();
+        let mut h = x.clone();
+        for k in 0..3 {
+            h = net.layer_mut(k).unwrap().forward(h, true);
+        }
+        assert!(net.layer_mut(3).is_none());
+        let loss = net
+            .last_layer_mut()
+            .forward(h.into_dimensionality().unwrap(), Targets::Labels(&t));
+        assert_eq!(loss, want_loss);
+        let relu = net.layer_mut(1).unwrap() as &mut dyn std::any::Any;
+        let mask = relu.downcast_ref::<crate::layers::Relu>().unwrap().mask();
+        assert_eq!(mask.shape(), [4, 5]);
+        let mut dout = net.last_layer_mut().backward(1.0).into_dyn();
+        for k in (0..3).rev() {
+            dout = net.layer_mut(k).unwrap().backward(dout);
+        }
+        let got: Vec<_> = net.params().iter().map(|p| p.grad.to_owned()).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn weight_decay_adds_lambda_w_to_weight_gradients_only() {
         let x = Array2::from_shape_fn((2, 3), |(i, j)| (i + j) as f64 - 1.0).into_dyn();
         let t = Targets::Labels(&[0, 1]);
