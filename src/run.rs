@@ -117,8 +117,13 @@ pub struct DataSpec {
     pub dataset: Option<String>,
     /// A directory holding the four IDX files.
     pub dir: Option<PathBuf>,
-    /// The seed of the digits' split, the initial weights, the batch order and dropout.
+    /// The seed of the digits' split, the initial weights, the batch order and dropout
+    /// (with [`DataSpec::validation`], that of the weights, the batches and dropout only).
     pub seed: u64,
+    /// Hold out part of the training set and evaluate on it instead of the test set, as the
+    /// book's §6.5 does; absent from the JSON when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
 }
 
 impl Default for DataSpec {
@@ -127,22 +132,70 @@ impl Default for DataSpec {
             dataset: None,
             dir: None,
             seed: 42,
+            validation: None,
         }
+    }
+}
+
+/// A validation set cut from the training set, as the book's `hyperparameter_optimization.py`
+/// does: the first `samples` training samples, shuffled, of which the first `fraction` are held
+/// out. The run trains on the rest and evaluates on the held-out part (its "test" set).
+/// Serialised as `{"samples": 500, "fraction": 0.2, "seed": 42}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    /// Use only the first this-many training samples (`x_train[:500]`); `None` uses all.
+    pub samples: Option<usize>,
+    /// The share held out for validation (0.2).
+    pub fraction: f64,
+    /// The seed of the data: the embedded digits' 80/20 split and the shuffle before the
+    /// hold-out. Runs that differ only in [`DataSpec::seed`] (the trials of a search) thus
+    /// see the same training and validation samples.
+    pub seed: u64,
+}
+
+impl Validation {
+    /// Cuts the validation set from `train`: `(rest, held out)`. Refuses a split that leaves
+    /// either part empty.
+    pub fn hold_out(&self, train: &crate::data::Dataset) -> Result<Split> {
+        let n = self.samples.unwrap_or(train.len()).min(train.len());
+        let pool = train.subset(&(0..n).collect::<Vec<_>>());
+        let perm = Rng::stream(self.seed, "validation").permutation(n);
+        let held = (n as f64 * self.fraction) as usize;
+        if !(0.0..1.0).contains(&self.fraction) || held == 0 || held >= n {
+            return Err(Error::Invalid(format!(
+                "a validation share of {} of {n} training samples leaves nothing to train or \
+                 to validate on",
+                self.fraction
+            )));
+        }
+        Ok(Split {
+            train: pool.subset(&perm[held..]),
+            test: pool.subset(&perm[..held]),
+        })
     }
 }
 
 impl DataSpec {
     /// Loads the training and test parts: the embedded digits split 80/20 by the seed, or an
     /// IDX set with its own split (a named set from `dir` or where
-    /// [`datasets::load_known`] looks for it; any set from `dir`).
+    /// [`datasets::load_known`] looks for it; any set from `dir`). With a
+    /// [`DataSpec::validation`], the parts are the training set's rest and held-out part.
     pub fn load(&self) -> Result<Split> {
+        match &self.validation {
+            None => self.load_source(self.seed),
+            Some(v) => v.hold_out(&self.load_source(v.seed)?.train),
+        }
+    }
+
+    /// The dataset's own training and test parts, the digits split by `seed`.
+    fn load_source(&self, seed: u64) -> Result<Split> {
         match (self.dataset.as_deref(), &self.dir) {
             (Some("digits"), Some(dir)) => Err(Error::Invalid(format!(
                 "{} holds IDX files, which conflicts with the embedded digits dataset",
                 dir.display()
             ))),
             (None | Some("digits"), None) => {
-                Ok(digits::load_digits()?.split(0.8, &mut Rng::stream(self.seed, "split")))
+                Ok(digits::load_digits()?.split(0.8, &mut Rng::stream(seed, "split")))
             }
             (Some(name), dir) => match (datasets::Known::from_name(name), dir) {
                 (Some(known), dir) => datasets::load_known(known, dir.as_deref()),
@@ -191,6 +244,8 @@ impl DataSpec {
                 .or_else(|| record["seed"].as_u64())
                 .or_else(|| info.train_config.get("seed").and_then(|s| s.as_u64()))
                 .unwrap_or(42),
+            // The test part, even for a model whose run validated on a held-out share.
+            validation: None,
         }
     }
 }
@@ -388,7 +443,13 @@ impl<F: Float> Run<F> {
     /// in `F` (recorded as [`RunSpec::precision`]). Refuses data without training or test
     /// samples, and sizes that would not fit in memory.
     pub fn new(spec: &RunSpec) -> Result<Self> {
-        let data = spec.data.load()?;
+        Self::with_data(spec, spec.data.load()?)
+    }
+
+    /// [`Run::new`] on data already loaded, which must be what `spec.data` loads (the caller
+    /// vouches for it: a checkpoint records only the spec): many runs on one dataset, such as
+    /// the trials of a search, read it once.
+    pub fn with_data(spec: &RunSpec, data: Split) -> Result<Self> {
         data.train.require_samples("training")?;
         data.test.require_samples("test")?;
         let mut spec = spec.clone();
@@ -615,6 +676,7 @@ mod tests {
             dataset: d.map(str::to_string),
             dir: dir.map(PathBuf::from),
             seed,
+            validation: None,
         };
         let digits = info(
             "digits",
@@ -662,6 +724,7 @@ mod tests {
                 dataset: Some("digits".into()),
                 dir: None,
                 seed: 7,
+                validation: None,
             },
             arch: Arch::MultiLayer {
                 hidden: vec![10, 20],
@@ -713,6 +776,65 @@ mod tests {
         let mut zero = v;
         zero["schedule"]["batch_size"] = serde_json::json!(0);
         assert!(RunSpec::from_json(&zero.to_string()).is_err());
+    }
+
+    /// The book's split: of the first 500 training digits, 100 held out after a shuffle, the
+    /// other 400 trained on; the same samples whatever the run's own seed.
+    #[test]
+    fn a_validation_split_holds_out_part_of_the_first_samples() {
+        let mut spec = DataSpec {
+            validation: Some(Validation {
+                samples: Some(500),
+                fraction: 0.2,
+                seed: 42,
+            }),
+            ..DataSpec::default()
+        };
+        let split = spec.load().unwrap();
+        assert_eq!((split.train.len(), split.test.len()), (400, 100));
+        let whole = DataSpec::default().load().unwrap().train;
+        let key = |ds: &crate::data::Dataset, i: usize| (ds.image(i).to_vec(), ds.labels[i]);
+        let mut first: Vec<_> = (0..500).map(|i| key(&whole, i)).collect();
+        let mut parts: Vec<_> = (0..400)
+            .map(|i| key(&split.train, i))
+            .chain((0..100).map(|i| key(&split.test, i)))
+            .collect();
+        first.sort();
+        parts.sort();
+        assert_eq!(first, parts);
+        // Not simply the last 100: shuffled first.
+        let last: Vec<_> = (400..500).map(|i| key(&whole, i)).collect();
+        assert_ne!(
+            (0..100).map(|i| key(&split.test, i)).collect::<Vec<_>>(),
+            last
+        );
+        spec.seed = 7;
+        let again = spec.load().unwrap();
+        assert_eq!(again.test.labels, split.test.labels);
+        assert_eq!(again.train.images, split.train.images);
+        // A share leaving nothing on one side is refused.
+        spec.validation.as_mut().unwrap().fraction = 0.001;
+        let e = spec.load().unwrap_err();
+        assert!(e.to_string().contains("leaves nothing"), "{e}");
+    }
+
+    /// A spec read back from JSON (a checkpoint's, or one sent to another process) holds
+    /// the very same floats: a learning rate off by one unit in the last place would train
+    /// differently from the run it resumes or repeats.
+    #[test]
+    fn floats_survive_the_json_round_trip_bit_for_bit() {
+        let mut rng = Rng::new(3);
+        let mut spec = RunSpec::default();
+        for _ in 0..20_000 {
+            let lr = 10f64.powf(-6.0 + 4.0 * rng.uniform());
+            spec.optimizer.hyper.lr = Some(lr);
+            let back = RunSpec::from_json(&spec.to_json()).unwrap();
+            assert_eq!(
+                back.optimizer.hyper.lr.unwrap().to_bits(),
+                lr.to_bits(),
+                "{lr:e}"
+            );
+        }
     }
 
     #[test]

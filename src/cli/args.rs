@@ -110,6 +110,7 @@ impl DataArgs {
             }),
             dir: self.data.clone(),
             seed: self.seed,
+            validation: None,
         })
     }
 

@@ -165,7 +165,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
                 seed,
                 ..d
             };
-            experiments::hyperparams(&data.train, &cfg, &mut out)?
+            experiments::hyperparams(&args.data.spec()?, &cfg, &mut out)?
         }
         OptimizerPaths | Activations => unreachable!("run without data above"),
     };

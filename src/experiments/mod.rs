@@ -19,7 +19,10 @@ mod overfit;
 mod training;
 
 pub use batch_norm::{BatchNormConfig, batch_norm, weight_scales};
-pub use hyperparams::{HyperparamsConfig, hyperparams};
+pub use hyperparams::{
+    HyperparamsConfig, TrialConfig, TrialResult, hyperparams, ranking, run_trial, trial_configs,
+    trial_line, trial_spec,
+};
 pub use overfit::{OverfitConfig, Regulariser, overfit};
 pub use training::{CurvesConfig, init_compare, optimizer_compare};
 
