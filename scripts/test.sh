@@ -22,7 +22,8 @@ venv=target/python-test-venv
 rm -rf "$venv"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet "./python[test]"
+# The tune extra (Ray) too: the Ray tests (python/tests/test_tune.py) run in CI.
+"$venv/bin/python" -m pip install --quiet "./python[test,tune]"
 # Run from the tests folder so that `import backprop` is the installed package, not python/backprop.
 (cd python/tests && "../../$venv/bin/python" -m pytest -q -p no:cacheprovider .)
 

@@ -21,6 +21,7 @@ mod layers;
 mod net;
 mod net_layers;
 mod optim;
+mod tune;
 
 /// The library's errors as Python exceptions: a missing file is `FileNotFoundError`, other
 /// I/O errors `OSError`, corrupt files and bad shapes or values `ValueError`, a stopped run
@@ -201,5 +202,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     optim::register(m)?;
     data::register(m)?;
     fit::register(m)?;
+    tune::register(m)?;
     Ok(())
 }
