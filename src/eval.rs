@@ -249,6 +249,87 @@ pub fn evaluate_rounded<F: Float>(
     }
 }
 
+/// The test-mode scores (the book's `predict`, before softmax) of every sample of `ds` in
+/// dataset order, `batch` samples per forward pass: what [`evaluate`] ranks, and what an
+/// exported model ([`crate::export`]) must reproduce.
+pub fn scores<F: Float>(
+    net: &mut Network<F>,
+    ds: &Dataset,
+    layout: Layout,
+    batch: usize,
+) -> ndarray::Array2<F> {
+    let indices: Vec<usize> = (0..ds.len()).collect();
+    let mut labels = Vec::new();
+    let rows: Vec<ndarray::Array2<F>> = indices
+        .chunks(batch.max(1))
+        .map(|chunk| net.predict(ds.batch::<F>(chunk, layout, &mut labels), false))
+        .collect();
+    let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
+    if views.is_empty() {
+        return ndarray::Array2::zeros((0, 0));
+    }
+    ndarray::concatenate(ndarray::Axis(0), &views).expect("every batch has the same columns")
+}
+
+/// Writes, atomically as a safetensors file at `path`, what `eval --scores` gives to check
+/// another runtime against backprop: `images` (every sample of `ds` as the network takes
+/// it), `labels` (int64) and `scores` ([`scores`]), in the network's precision.
+pub fn save_scores<F: Float>(
+    path: &std::path::Path,
+    net: &mut Network<F>,
+    ds: &Dataset,
+    layout: Layout,
+    batch: usize,
+) -> crate::Result<()> {
+    use safetensors::{Dtype, tensor::TensorView};
+    let scores = scores(net, ds, layout, batch);
+    let mut labels = Vec::new();
+    let all: Vec<usize> = (0..ds.len()).collect();
+    let images = ds.batch::<F>(&all, layout, &mut labels);
+    let dtype = TensorDtype::of::<F>();
+    let floats = |a: ndarray::ArrayViewD<'_, F>| {
+        let mut bytes = Vec::with_capacity(a.len() * size_of::<F>());
+        for &x in a.iter() {
+            dtype.extend_le(&mut bytes, x.to_f64_lossy());
+        }
+        bytes
+    };
+    let tensors = [
+        (
+            "images",
+            dtype.dtype(),
+            images.shape().to_vec(),
+            floats(images.view()),
+        ),
+        (
+            "labels",
+            Dtype::I64,
+            vec![labels.len()],
+            labels
+                .iter()
+                .flat_map(|&l| (l as i64).to_le_bytes())
+                .collect(),
+        ),
+        (
+            "scores",
+            dtype.dtype(),
+            scores.shape().to_vec(),
+            floats(scores.view().into_dyn()),
+        ),
+    ];
+    let views = tensors
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            TensorView::new(*dtype, shape.clone(), bytes)
+                .map(|v| (*name, v))
+                .map_err(|e| crate::Error::Invalid(format!("tensor {name}: {e}")))
+        })
+        .collect::<crate::Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, None)
+        .map_err(|e| crate::Error::Invalid(format!("cannot serialise the scores: {e}")))?;
+    crate::io::write_atomic(path, &bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod experiments;
+pub mod export;
 pub mod float;
 pub mod functions;
 pub mod gradient;

@@ -54,6 +54,11 @@ pub struct EvalArgs {
     /// prediction (the book's misclassified_mnist.py) into this .png or .svg file.
     #[arg(long, value_name = "FILE.png|.svg", value_parser = super::args::plot_path)]
     out: Option<PathBuf>,
+    /// Write the test images, their labels and the network's test-mode scores (the book's
+    /// predict, before softmax) into this .safetensors file, to check another runtime (an
+    /// exported ONNX model) against backprop.
+    #[arg(long, value_name = "FILE.safetensors")]
+    scores: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -67,6 +72,7 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
     crate::io::Paths::new()
         .input("--model", Some(&args.model))
         .output("--out", args.out.as_deref())
+        .output("--scores", args.scores.as_deref())
         .check()?;
     let mut model = model_file::load::<F>(&args.model, args.arch.as_ref(), args.input_shape)?;
     for w in &model.warnings {
@@ -106,6 +112,9 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
         .check_sizes(model.info.image_shape, model.info.class_names.len())?;
     let batch = args.batch_size.min((MAX_FORWARD_VALUES / per_image).max(1));
     let e = evaluate(&mut model.net, test, layout, batch, args.misclassified);
+    if let Some(path) = &args.scores {
+        crate::eval::save_scores(path, &mut model.net, test, layout, batch)?;
+    }
     let half = args.half.then(|| {
         round_params(&mut model.net, TensorDtype::F16);
         evaluate_rounded(

@@ -7,6 +7,7 @@ mod bench;
 mod data;
 mod eval;
 mod experiment;
+mod export;
 mod gradcheck;
 mod graph;
 mod import;
@@ -54,6 +55,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Convert a parameter pickle written by the book's Python code into a model file.
     Import(import::ImportArgs),
+    /// Write a saved model as ONNX (`--onnx`) or as a PyTorch state_dict and module
+    /// (`--torch`).
+    Export(export::ExportArgs),
     /// Classify image files (or one image of an IDX file) with a saved model: top classes.
     Predict(predict::PredictArgs),
     /// Pictures of a model: `show filters` writes the first conv layer's filters as a PNG.
@@ -77,7 +81,11 @@ impl Command {
             | Command::Predict(_) => true,
             #[cfg(feature = "lab")]
             Command::Lab(_) => true,
-            Command::Data(_) | Command::Graph(_) | Command::Import(_) | Command::Show(_) => false,
+            Command::Data(_)
+            | Command::Graph(_)
+            | Command::Import(_)
+            | Command::Export(_)
+            | Command::Show(_) => false,
         }
     }
 }
@@ -173,6 +181,7 @@ pub fn run() -> ExitCode {
         Command::Experiment(a) => experiment::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Import(a) => import::run(a),
+        Command::Export(a) => export::run(a),
         Command::Predict(a) => predict::run(a),
         #[cfg(feature = "lab")]
         Command::Lab(a) => lab::run(a),

@@ -88,7 +88,8 @@ impl TensorDtype {
         }
     }
 
-    fn dtype(self) -> Dtype {
+    /// The safetensors dtype.
+    pub fn dtype(self) -> Dtype {
         match self {
             TensorDtype::F16 => Dtype::F16,
             TensorDtype::Bf16 => Dtype::BF16,
@@ -97,7 +98,8 @@ impl TensorDtype {
         }
     }
 
-    fn extend_le(self, bytes: &mut Vec<u8>, v: f64) {
+    /// Appends `v`, rounded to this dtype, as little-endian bytes.
+    pub fn extend_le(self, bytes: &mut Vec<u8>, v: f64) {
         match self {
             TensorDtype::F16 => bytes.extend(half::f16::from_f64(v).to_le_bytes()),
             TensorDtype::Bf16 => bytes.extend(half::bf16::from_f64(v).to_le_bytes()),

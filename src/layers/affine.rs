@@ -68,6 +68,10 @@ impl<F: Float> Layer<F> for Affine<F> {
         "Affine"
     }
 
+    fn op(&self) -> super::Op {
+        super::Op::Affine
+    }
+
     fn forward(&mut self, x: ArrayD<F>, _train: bool) -> ArrayD<F> {
         self.original_x_shape.clear();
         self.original_x_shape.extend_from_slice(x.shape());

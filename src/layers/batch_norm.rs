@@ -87,6 +87,10 @@ impl<F: Float> Layer<F> for BatchNormalization<F> {
         "BatchNormalization"
     }
 
+    fn op(&self) -> super::Op {
+        super::Op::BatchNorm { eps: EPS }
+    }
+
     fn forward(&mut self, x: ArrayD<F>, train: bool) -> ArrayD<F> {
         self.input_shape.clear();
         self.input_shape.extend_from_slice(x.shape());

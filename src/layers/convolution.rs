@@ -187,6 +187,13 @@ impl<F: Float> Layer<F> for Convolution<F> {
         "Convolution"
     }
 
+    fn op(&self) -> super::Op {
+        super::Op::Convolution {
+            stride: self.stride,
+            pad: self.pad,
+        }
+    }
+
     fn forward(&mut self, x: ArrayD<F>, train: bool) -> ArrayD<F> {
         let &[n, c, h, w] = x.shape() else {
             panic!(

@@ -50,6 +50,12 @@ impl<F: Float> Layer<F> for Dropout {
         "Dropout"
     }
 
+    fn op(&self) -> super::Op {
+        super::Op::Dropout {
+            ratio: self.dropout_ratio,
+        }
+    }
+
     fn forward(&mut self, mut x: ArrayD<F>, train: bool) -> ArrayD<F> {
         if train {
             let ratio = self.dropout_ratio;

@@ -94,6 +94,47 @@ impl<'a, F> Param<'a, F> {
     }
 }
 
+/// What a layer computes in test mode, with the settings that are not parameters: what an
+/// exporter ([`crate::export`]) needs to write the same computation in another format. The
+/// parameters and buffers themselves come from [`Layer::params`] and [`Layer::buffers`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    /// `x · W + b`, the input flattened to `(N, -1)` first ([`Affine`]).
+    Affine,
+    /// `max(0, x)` ([`Relu`]).
+    Relu,
+    /// `1 / (1 + exp(−x))` ([`Sigmoid`]).
+    Sigmoid,
+    /// `γ · (x − running_mean) / √(running_var + eps) + β` over the input flattened to
+    /// `(N, -1)` ([`BatchNormalization`]).
+    BatchNorm {
+        /// The ε under the square root.
+        eps: f64,
+    },
+    /// `x · (1 − ratio)` ([`Dropout`]'s test mode).
+    Dropout {
+        /// The training-time probability of dropping a unit.
+        ratio: f64,
+    },
+    /// Cross-correlation with `W` `(FN, C, FH, FW)` plus `b`, zero padding `pad` on every
+    /// side ([`Convolution`]).
+    Convolution {
+        /// Step between windows.
+        stride: usize,
+        /// Zeros added on each side.
+        pad: usize,
+    },
+    /// Max pooling without padding ([`Pooling`]).
+    MaxPool {
+        /// Window height.
+        pool_h: usize,
+        /// Window width.
+        pool_w: usize,
+        /// Step between windows.
+        stride: usize,
+    },
+}
+
 /// A layer of a network: forward and backward over arrays whose first axis is the batch.
 ///
 /// A `&dyn Layer<F>` converts to `&dyn Any` (the trait requires `Any`), so code that holds a
@@ -101,6 +142,9 @@ impl<'a, F> Param<'a, F> {
 pub trait Layer<F: Float>: Send + std::any::Any {
     /// The book's class name (`Affine`, `Relu`, …).
     fn name(&self) -> &'static str;
+
+    /// What the layer computes in test mode ([`Op`]).
+    fn op(&self) -> Op;
 
     /// Computes the output and remembers what backward needs. `train` selects training
     /// behaviour for layers that have one (dropout, batch norm).

@@ -68,6 +68,14 @@ impl<F: Float> Layer<F> for Pooling<F> {
         "Pooling"
     }
 
+    fn op(&self) -> super::Op {
+        super::Op::MaxPool {
+            pool_h: self.pool_h,
+            pool_w: self.pool_w,
+            stride: self.stride,
+        }
+    }
+
     fn forward(&mut self, x: ArrayD<F>, train: bool) -> ArrayD<F> {
         let &[n, c, h, w] = x.shape() else {
             panic!("Pooling: input must be (N, C, H, W), got {:?}", x.shape());

@@ -37,6 +37,10 @@ impl<F: Float> Layer<F> for Relu {
         "Relu"
     }
 
+    fn op(&self) -> super::Op {
+        super::Op::Relu
+    }
+
     fn forward(&mut self, mut x: ArrayD<F>, _train: bool) -> ArrayD<F> {
         if self.mask.shape() != x.shape() {
             self.mask = ArrayD::from_elem(x.raw_dim(), false);

@@ -42,6 +42,10 @@ impl<F: Float> Layer<F> for Sigmoid<F> {
         "Sigmoid"
     }
 
+    fn op(&self) -> super::Op {
+        super::Op::Sigmoid
+    }
+
     fn forward(&mut self, mut x: ArrayD<F>, _train: bool) -> ArrayD<F> {
         x.mapv_inplace(sigmoid);
         if self.out.shape() == x.shape() {
