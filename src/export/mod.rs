@@ -198,7 +198,7 @@ mod tests {
         let w2 = net.params()[2]
             .value
             .iter()
-            .map(|&v| v)
+            .copied()
             .collect::<Vec<f32>>();
         assert_eq!(steps[3].params[0].values, w2);
         assert_eq!(steps[3].params[0].shape, [4320, 100]);
