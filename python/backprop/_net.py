@@ -165,6 +165,17 @@ class BookNet:
                 os.unlink(tmp)
             raise
 
+    def export_onnx(self, path):
+        """Writes this network as an ONNX model (opset 17): input ``image`` (float32, the
+        shape ``predict`` takes), outputs ``logits`` (what ``predict`` returns in test mode)
+        and ``probabilities`` (their softmax). onnxruntime runs it."""
+        self._net.export_onnx(os.fspath(path))
+
+    def export_torch(self, directory):
+        """Writes ``model.safetensors`` (a PyTorch ``state_dict``) and ``model.py`` (the
+        ``torch.nn.Module`` that loads it with ``load_state_dict``) into ``directory``."""
+        self._net.export_torch(os.fspath(directory))
+
     def load_params(self, file_name="params.pkl"):
         """Reads a book pickle (with a strict reader that runs no code) or a ``.safetensors``
         model file into this network; every name and shape is checked first."""

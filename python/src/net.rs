@@ -101,6 +101,17 @@ impl Net {
         })
     }
 
+    /// What a model file records about this network.
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            arch: self.arch.clone(),
+            image_shape: self.image_shape,
+            class_names: self.class_names.clone(),
+            dataset: self.dataset.clone(),
+            train_config: serde_json::json!({}),
+        }
+    }
+
     fn index(&self, name: &str) -> PyResult<usize> {
         let names = with_net!(&self.inner, n => n.param_names());
         names.iter().position(|n| n == name).ok_or_else(|| {
@@ -675,14 +686,25 @@ impl Net {
 
     /// Writes the network as a `.safetensors` model file (atomically).
     fn save_model(&mut self, path: PathBuf) -> PyResult<()> {
-        let info = ModelInfo {
-            arch: self.arch.clone(),
-            image_shape: self.image_shape,
-            class_names: self.class_names.clone(),
-            dataset: self.dataset.clone(),
-            train_config: serde_json::json!({}),
-        };
+        let info = self.info();
         with_net!(&mut self.inner, n => backprop::io::safetensors::save(&path, n, &info))
+            .map_err(to_py)
+    }
+
+    /// Writes the network as an ONNX model (atomically): input `image`, outputs `logits`
+    /// and `probabilities` (backprop::export::onnx).
+    fn export_onnx(&mut self, path: PathBuf) -> PyResult<()> {
+        let info = self.info();
+        with_net!(&mut self.inner, n => backprop::export::onnx::save(&path, n, &info))
+            .map_err(to_py)
+    }
+
+    /// Writes `model.safetensors` (a PyTorch state_dict) and `model.py` (its `nn.Module`)
+    /// into `directory` (backprop::export::torch).
+    fn export_torch(&mut self, directory: PathBuf) -> PyResult<()> {
+        let info = self.info();
+        with_net!(&mut self.inner, n => backprop::export::torch::save(&directory, n, &info))
+            .map(drop)
             .map_err(to_py)
     }
 

@@ -195,11 +195,7 @@ mod tests {
             .collect();
         assert_eq!(tensor_names, ["W1", "b1", "W2", "b2", "W3", "b3"]);
         // The values are the network's, in its row-major order.
-        let w2 = net.params()[2]
-            .value
-            .iter()
-            .copied()
-            .collect::<Vec<f32>>();
+        let w2 = net.params()[2].value.iter().copied().collect::<Vec<f32>>();
         assert_eq!(steps[3].params[0].values, w2);
         assert_eq!(steps[3].params[0].shape, [4320, 100]);
     }
