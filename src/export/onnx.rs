@@ -271,7 +271,8 @@ fn float_tensor(name: &str, shape: &[usize], values: &[f32]) -> pb::TensorProto 
     }
 }
 
-/// The float32 values of an initialiser written by [`float_tensor`] (or with `float_data`).
+/// The float32 values of a float initialiser, from its `raw_data` (as [`save`] writes them) or
+/// its `float_data`.
 pub fn float_values(t: &pb::TensorProto) -> Vec<f32> {
     if t.raw_data.is_empty() {
         t.float_data.clone()
