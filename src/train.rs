@@ -159,9 +159,12 @@ pub fn book_iters_per_epoch(train_len: usize, batch_size: usize) -> usize {
 /// One training step, as the book's scripts write it: the gradient of the loss on the batch
 /// (`network.gradient(x_batch, t_batch)`: a forward pass in training mode, then backward),
 /// then the optimizer's update of every parameter (`optimizer.update(params, grads)`).
-/// Returns the batch's loss before the update (weight decay included). The caller decides
-/// what a non-finite loss means: [`train_with`] stops with [`Error::Diverged`], the
-/// experiments keep going as the book's scripts do.
+/// Returns the batch's loss before the update (weight decay included).
+///
+/// A non-finite loss leaves the weights as they were: its gradient would carry the NaN or
+/// infinity into every weight, and a caller that stops there (as [`train_with`] does, with
+/// [`Error::Diverged`]) keeps the last weights that gave a finite loss. The experiments keep
+/// stepping as the book's scripts do; their loss stays non-finite either way.
 pub fn step<F: Float>(
     net: &mut Network<F>,
     opt: &mut dyn Optimizer<F>,
@@ -169,7 +172,9 @@ pub fn step<F: Float>(
     t: Targets<F>,
 ) -> F {
     let loss = net.gradient(x, t);
-    opt.update(&mut net.params());
+    if loss.is_finite() {
+        opt.update(&mut net.params());
+    }
     loss
 }
 
@@ -539,6 +544,31 @@ mod tests {
         assert!(summary.interrupted);
         assert_eq!(summary.iters, 3);
         assert_eq!(summary.losses.len(), 3);
+    }
+
+    #[test]
+    fn a_step_with_a_non_finite_loss_leaves_the_weights_alone() {
+        let mut net = net();
+        let before = weights(&mut net);
+        let mut x = ndarray::Array2::<f64>::zeros((2, 64));
+        x[[0, 3]] = f64::NAN;
+        let loss = step(
+            &mut net,
+            &mut Sgd::new(0.1),
+            x.into_dyn(),
+            Targets::Labels(&[1, 2]),
+        );
+        assert!(loss.is_nan(), "{loss}");
+        assert_eq!(weights(&mut net), before);
+        // A finite batch still moves them.
+        let loss = step(
+            &mut net,
+            &mut Sgd::new(0.1),
+            ndarray::Array2::<f64>::ones((2, 64)).into_dyn(),
+            Targets::Labels(&[1, 2]),
+        );
+        assert!(loss.is_finite());
+        assert_ne!(weights(&mut net), before);
     }
 
     #[test]
