@@ -62,11 +62,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
             )));
         }
     }
-    if model_file::is_f32(&args.model)? {
-        export::<f32>(&args)
-    } else {
-        export::<f64>(&args)
-    }
+    crate::with_precision!(model_file::precision(&args.model)?, F => export::<F>(&args))
 }
 
 fn export<F: Float>(args: &ExportArgs) -> Result<()> {

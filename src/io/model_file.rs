@@ -133,11 +133,6 @@ pub fn precision(path: &Path) -> Result<Precision> {
 /// own limit is 100 MB).
 const MAX_HEADER: u64 = 100_000_000;
 
-/// Whether the model file at `path` is best computed in `f32` ([`precision`]).
-pub fn is_f32(path: &Path) -> Result<bool> {
-    Ok(precision(path)? == Precision::F32)
-}
-
 /// Reads the model file at `path` in precision `F`: a safetensors model as it records
 /// itself, a pickle as the architecture `arch` (required for pickles, ignored otherwise) for
 /// the input shape `input_shape` if given, else inferred from its weights.
@@ -222,7 +217,7 @@ mod tests {
         let dir = tmp_dir("model-file-0x380");
         let path = dir.join("m.safetensors");
         std::fs::write(&path, with_header_len(&model, 0x380)).unwrap();
-        assert!(is_f32(&path).unwrap());
+        assert_eq!(precision(&path).unwrap(), Precision::F32);
         let m = load::<f32>(&path, None, None).unwrap();
         assert_eq!(m.dtype, "F32");
         assert_eq!(m.info, info());
