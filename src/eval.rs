@@ -16,6 +16,34 @@ use crate::nets::Network;
 /// against 89 MB); the MLP measured the same either way.
 pub const EVAL_BATCH: usize = 100;
 
+/// Cuts the first `limit` samples of `ds` (all of them if it has fewer) into batches of
+/// `batch` in order, and calls `each(indices, labels, x)` with each batch's input as the
+/// network takes it (every value rounded to `inputs` first when given).
+fn for_each_batch<F: Float>(
+    ds: &Dataset,
+    layout: Layout,
+    batch: usize,
+    limit: usize,
+    inputs: Option<TensorDtype>,
+    mut each: impl FnMut(&[usize], &[usize], ndarray::ArrayD<F>),
+) {
+    let n = ds.len().min(limit);
+    let mut labels = Vec::new();
+    let mut indices = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = start.saturating_add(batch.max(1)).min(n);
+        indices.clear();
+        indices.extend(start..end);
+        let mut x = ds.batch::<F>(&indices, layout, &mut labels);
+        if let Some(dtype) = inputs {
+            x.map_inplace(|v| *v = F::lit(dtype.round(v.to_f64_lossy())));
+        }
+        each(&indices, &labels, x);
+        start = end;
+    }
+}
+
 /// Runs `net` in test mode over the first `limit` samples of `ds` (all of them if it has
 /// fewer), `batch` samples per forward pass, and calls `each(index, label, prediction)` for
 /// every sample in order, the prediction being the class of the highest score
@@ -30,23 +58,11 @@ pub fn predictions<F: Float>(
     inputs: Option<TensorDtype>,
     mut each: impl FnMut(usize, usize, usize),
 ) {
-    let n = ds.len().min(limit);
-    let mut labels = Vec::new();
-    let mut indices = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let end = start.saturating_add(batch.max(1)).min(n);
-        indices.clear();
-        indices.extend(start..end);
-        let mut x = ds.batch::<F>(&indices, layout, &mut labels);
-        if let Some(dtype) = inputs {
-            x.map_inplace(|v| *v = F::lit(dtype.round(v.to_f64_lossy())));
-        }
-        for ((&i, &label), pred) in indices.iter().zip(&labels).zip(net.classify(x)) {
+    for_each_batch::<F>(ds, layout, batch, limit, inputs, |indices, labels, x| {
+        for ((&i, &label), pred) in indices.iter().zip(labels).zip(net.classify(x)) {
             each(i, label, pred);
         }
-        start = end;
-    }
+    });
 }
 
 /// Accuracy of `net` on the first `limit` samples of `ds` (all of them when `None` or when it
@@ -69,6 +85,63 @@ pub fn accuracy<F: Float>(
         0.0
     } else {
         correct as f64 / n as f64
+    }
+}
+
+/// Accuracy and loss of a network on a dataset, measured in one test-mode pass
+/// ([`accuracy_and_loss`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AccuracyAndLoss {
+    /// Correct predictions divided by the samples seen, as [`accuracy`] counts them.
+    pub accuracy: f64,
+    /// Mean cross-entropy of the softmax of the scores, `−Σ log(y[i, t_i] + 1e-7) / N`: the
+    /// book's `SoftmaxWithLoss` over the whole set, without the weight-decay term (see
+    /// [`accuracy_and_loss`]).
+    pub loss: f64,
+}
+
+/// [`accuracy`] and the mean softmax cross-entropy of `net` on the first `limit` samples of
+/// `ds` (all of them when `None` or when it has fewer), from the same forward passes, `batch`
+/// samples each. The loss is the book's `SoftmaxWithLoss`: the library's softmax of each
+/// sample's test-mode scores, `−log(y[label] + 1e-7)` (the book's guard), averaged over the
+/// samples in `f64`, so it does not depend on `batch` beyond `F`'s rounding of each term. A
+/// label the net has no output for counts as probability 0.
+///
+/// The weight-decay term `½ λ Σ W²` that the book's `loss()` adds is left out on purpose: it
+/// measures the weights, not the predictions, so a validation loss that included it would
+/// rank two trials of a search that differ in `λ` by their regularisers rather than by how
+/// well they predict the held-out samples. Callers that need only the accuracy use
+/// [`accuracy`], which skips the softmax.
+pub fn accuracy_and_loss<F: Float>(
+    net: &mut Network<F>,
+    ds: &Dataset,
+    layout: Layout,
+    batch: usize,
+    limit: Option<usize>,
+) -> AccuracyAndLoss {
+    let n = ds.len().min(limit.unwrap_or(usize::MAX));
+    let delta = F::lit(crate::functions::CROSS_ENTROPY_DELTA);
+    let (mut correct, mut sum) = (0usize, 0.0f64);
+    for_each_batch::<F>(ds, layout, batch, n, None, |_, labels, x| {
+        let mut y = net.predict(x, false);
+        for (row, &label) in y.rows().into_iter().zip(labels) {
+            correct += usize::from(crate::functions::argmax(row.iter().copied()) == label);
+        }
+        crate::functions::softmax_inplace(&mut y);
+        for (row, &label) in y.rows().into_iter().zip(labels) {
+            let p = row.get(label).copied().unwrap_or_else(F::zero);
+            sum -= (p + delta).ln().to_f64_lossy();
+        }
+    });
+    if n == 0 {
+        return AccuracyAndLoss {
+            accuracy: 0.0,
+            loss: 0.0,
+        };
+    }
+    AccuracyAndLoss {
+        accuracy: correct as f64 / n as f64,
+        loss: sum / n as f64,
     }
 }
 
@@ -414,6 +487,60 @@ mod tests {
         // The first 20: 14 right.
         assert_eq!(accuracy(&mut net, &ds, Layout::Flat, 3, Some(20)), 0.7);
         assert_eq!(accuracy(&mut net, &ds, Layout::Flat, 3, Some(0)), 0.0);
+    }
+
+    /// The confusion test's net and samples: scores are the pixels weighted 1, 1, 0.5, so
+    /// each sample's loss is `−log(e^{s_t} / Σ e^{s} + 1e-7)` written out from its scores by
+    /// hand; the mean of the six is what [`accuracy_and_loss`] must give for every batch size.
+    #[test]
+    fn loss_is_the_mean_softmax_cross_entropy_by_hand() {
+        let w = Array2::from_shape_vec((3, 3), vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.5])
+            .unwrap();
+        let layers: Vec<Box<dyn Layer<f64>>> = vec![Box::new(Affine::new(w, Array1::zeros(3)))];
+        let mut net = Network::new(layers, vec![3]).with_weight_decay(0.1);
+        let samples = [
+            ([1, 0, 0], 0u8, [1.0, 0.0, 0.0]),
+            ([0, 1, 0], 1, [0.0, 1.0, 0.0]),
+            ([0, 0, 1], 2, [0.0, 0.0, 0.5]),
+            ([1, 0, 1], 2, [1.0, 0.0, 0.5]),
+            ([0, 1, 0], 0, [0.0, 1.0, 0.0]),
+            ([1, 0, 1], 2, [1.0, 0.0, 0.5]),
+        ];
+        let term = |s: [f64; 3], t: u8| {
+            let z: f64 = s.iter().map(|v| v.exp()).sum();
+            -(s[usize::from(t)].exp() / z + 1e-7).ln()
+        };
+        // Sample 0 by hand: −ln(e / (e + 2)) = ln(1 + 2/e) = 0.5514…
+        assert!((term(samples[0].2, 0) - (1.0 + 2.0 / 1f64.exp()).ln()).abs() < 1e-6);
+        let want: f64 = samples.iter().map(|&(_, t, s)| term(s, t)).sum::<f64>() / 6.0;
+        let ds = Dataset {
+            name: "toy".into(),
+            images: samples.iter().flat_map(|(p, _, _)| p.to_vec()).collect(),
+            labels: samples.iter().map(|&(_, l, _)| l).collect(),
+            image_shape: [1, 1, 3],
+            max_value: 1,
+            class_names: vec!["a".into(), "b".into(), "c".into()],
+        };
+        for batch in [1, 4, 100] {
+            let m = accuracy_and_loss(&mut net, &ds, Layout::Flat, batch, None);
+            // The weight-decay term (0.05 · 2.25 here) is not part of it.
+            assert!(
+                (m.loss - want).abs() < 1e-12,
+                "batch {batch}: {} vs {want}",
+                m.loss
+            );
+            assert_eq!(m.accuracy, 0.5);
+            assert_eq!(
+                m.accuracy,
+                accuracy(&mut net, &ds, Layout::Flat, batch, None)
+            );
+        }
+        // The first two samples only; none at all.
+        let two = accuracy_and_loss(&mut net, &ds, Layout::Flat, 3, Some(2));
+        let want2 = (term(samples[0].2, 0) + term(samples[1].2, 1)) / 2.0;
+        assert!((two.loss - want2).abs() < 1e-12 && two.accuracy == 1.0);
+        let none = accuracy_and_loss(&mut net, &ds, Layout::Flat, 3, Some(0));
+        assert_eq!((none.accuracy, none.loss), (0.0, 0.0));
     }
 
     fn eval_of(confusion: Vec<Vec<usize>>) -> Evaluation {

@@ -542,6 +542,8 @@ impl<F: Float> Run<F> {
             layout: self.spec.arch.layout(),
             eval_batch: EVAL_BATCH,
             eval_samples: s.eval_samples,
+            // A held-out validation set is what a search ranks trials by: measure its loss.
+            eval_loss: self.spec.data.validation.is_some(),
         }
     }
 

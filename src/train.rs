@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Layout, Split};
 use crate::error::{Error, Result};
-use crate::eval::accuracy;
+use crate::eval::{accuracy, accuracy_and_loss};
 use crate::float::Float;
 use crate::functions::Targets;
 use crate::nets::Network;
@@ -59,6 +59,10 @@ pub struct TrainConfig {
     /// the book's Trainer does with `evaluate_sample_num_per_epoch` (the final accuracies
     /// always use the whole sets).
     pub eval_samples: Option<usize>,
+    /// Also measure the mean cross-entropy on the test set (a validation set when the run
+    /// holds one out) at every evaluation, in the same forward passes as its accuracy
+    /// ([`crate::eval::accuracy_and_loss`]; recorded as [`EpochRecord::test_loss`]).
+    pub eval_loss: bool,
 }
 
 impl Default for TrainConfig {
@@ -72,6 +76,7 @@ impl Default for TrainConfig {
             layout: Layout::Flat,
             eval_batch: EVAL_BATCH,
             eval_samples: None,
+            eval_loss: false,
         }
     }
 }
@@ -89,6 +94,10 @@ pub struct EpochRecord {
     pub train_acc: f64,
     /// Accuracy on the whole test set.
     pub test_acc: f64,
+    /// Mean cross-entropy on the test set, without the weight-decay term
+    /// ([`crate::eval::accuracy_and_loss`]), when [`TrainConfig::eval_loss`] asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_loss: Option<f64>,
     /// Seconds since the start of training (0 when read from a checkpoint, which records
     /// no wall-clock times).
     #[serde(default)]
@@ -374,18 +383,33 @@ pub fn train_with<F: Float>(
                 return Err(diverged(i + 1, last_finite, "a weight became non-finite"));
             }
             let t0 = Instant::now();
-            let record = EpochRecord {
-                epoch: progress.history.len() + 1,
-                iter: i + 1,
-                loss: since_eval.0 / since_eval.1 as f64,
-                train_acc: accuracy(net, train_set, cfg.layout, cfg.eval_batch, cfg.eval_samples),
-                test_acc: accuracy(
+            let train_acc = accuracy(net, train_set, cfg.layout, cfg.eval_batch, cfg.eval_samples);
+            let (test_acc, test_loss) = if cfg.eval_loss {
+                let m = accuracy_and_loss(
                     net,
                     &data.test,
                     cfg.layout,
                     cfg.eval_batch,
                     cfg.eval_samples,
-                ),
+                );
+                (m.accuracy, Some(m.loss))
+            } else {
+                let acc = accuracy(
+                    net,
+                    &data.test,
+                    cfg.layout,
+                    cfg.eval_batch,
+                    cfg.eval_samples,
+                );
+                (acc, None)
+            };
+            let record = EpochRecord {
+                epoch: progress.history.len() + 1,
+                iter: i + 1,
+                loss: since_eval.0 / since_eval.1 as f64,
+                train_acc,
+                test_acc,
+                test_loss,
                 seconds: progress.seconds + start.elapsed().as_secs_f64(),
             };
             eval_time += t0.elapsed().as_secs_f64();

@@ -20,7 +20,7 @@ Ray is an optional extra: ``pip install "./python[tune]"``.
         trainable,
         param_space={"lr": tune.loguniform(1e-4, 1e-1), "hidden": [100, 100],
                      "weight_decay": tune.loguniform(1e-8, 1e-4), "epochs": 20},
-        tune_config=tune.TuneConfig(metric="val_acc", mode="max", num_samples=16,
+        tune_config=tune.TuneConfig(metric="val_loss", mode="min", num_samples=16,
                                     scheduler=tune.schedulers.ASHAScheduler()),
     )
     best = tuner.fit().get_best_result()
@@ -37,7 +37,7 @@ import tempfile
 
 from . import _core
 
-__all__ = ["run_spec", "train", "trainable", "hyperparameter_search", "SearchResult"]
+__all__ = ["run_spec", "run_data", "train", "trainable", "hyperparameter_search", "SearchResult"]
 
 # Config keys and where they go in the run specification (RunSpec's JSON).
 _ARCH_KEYS = {"hidden", "activation", "init", "batch_norm", "dropout", "weight_decay",
@@ -152,6 +152,15 @@ def run_spec(config):
     return spec
 
 
+def run_data(config):
+    """The arrays the run ``config`` describes (see :func:`run_spec`) trains and evaluates on:
+    ``((x_train, t_train), (x_val, t_val))``, the validation part being what ``val_acc`` and
+    ``val_loss`` measure (the test set when ``validation`` is ``None``). Images are scaled as
+    the network takes them (flat, or ``(N, C, H, W)`` for the convolutional nets); labels
+    are class numbers. For checking a trial's checkpoint against its reports."""
+    return _core.run_data(json.dumps(run_spec(config)))
+
+
 def _latest(directory):
     files = sorted(glob.glob(os.path.join(directory, "step-*.safetensors")))
     if not files:
@@ -169,9 +178,12 @@ def train(config, report=None):
     """Trains the run ``config`` describes (see :func:`run_spec`) inside a Tune trial: resumes
     from ``ray.tune.get_checkpoint()`` when Tune restores the trial, and after every evaluation
     calls ``report(metrics, checkpoint)`` (default ``ray.tune.report``) with the metrics
-    (``epoch``, ``iter``, ``loss`` — the mean training loss since the previous evaluation —,
-    ``train_acc`` and ``val_acc`` or ``test_acc``) and a ``ray.tune.Checkpoint`` holding the
-    backprop checkpoint of that evaluation (``backprop eval`` reads it as a model). Returns
+    (``epoch``, ``iter``, ``train_loss`` — the mean training loss of the steps since the
+    previous evaluation —, ``train_acc``, and with a validation split ``val_acc`` and
+    ``val_loss`` — the mean softmax cross-entropy over the validation set, measured in the
+    same forward passes as its accuracy, without the weight-decay term so that trials with
+    different weight decays compare by their predictions — else ``test_acc``) and a
+    ``ray.tune.Checkpoint`` holding the backprop checkpoint of that evaluation (``backprop eval`` reads it as a model). Returns
     what the library's run returned (final accuracies, steps, the resolved spec)."""
     from ray import tune
 
@@ -204,8 +216,8 @@ def trainable(config):
 class SearchResult:
     """The outcome of :func:`hyperparameter_search`: ``lines`` (what it printed, as
     ``backprop experiment hyperparams`` prints them), ``trials`` (per trial, in trial order:
-    ``trial``, ``lr``, ``weight_decay``, ``seed``, ``val_acc`` and ``train_acc`` per
-    evaluation), ``best`` (the ranking's top 20 as dicts) and ``results`` (Tune's
+    ``trial``, ``lr``, ``weight_decay``, ``seed``, ``val_acc``, ``val_loss`` and ``train_acc``
+    per evaluation), ``best`` (the ranking's top 20 as dicts) and ``results`` (Tune's
     ``ResultGrid``)."""
 
     def __init__(self, lines, trials, summary, results):
@@ -289,13 +301,14 @@ def hyperparameter_search(trials=100, dataset="digits", seed=42, workers=None, e
         ),
     )
     grid = tuner.fit()
-    found = {}
+    found, losses = {}, {}
     for result in grid:
         if result.error is not None:
             raise RuntimeError(f"a trial of the search failed: {result.error}") from result.error
         frame = result.metrics_dataframe
         k = int(result.config["trial"])
         found[k] = (k, [float(v) for v in frame["val_acc"]], [float(v) for v in frame["train_acc"]])
+        losses[k] = [float(v) for v in frame["val_loss"]]
     results = [found[k] for k in sorted(found)]
     lines, summary = _core.hyperparams_ranking(
         *args, results, None if plot is None else os.fspath(plot))
@@ -304,7 +317,7 @@ def hyperparameter_search(trials=100, dataset="digits", seed=42, workers=None, e
             print(line)
     trials_out = [
         {"trial": c[0], "lr": c[1], "weight_decay": c[2], "seed": c[3],
-         "val_acc": found[c[0]][1], "train_acc": found[c[0]][2]}
+         "val_acc": found[c[0]][1], "val_loss": losses[c[0]], "train_acc": found[c[0]][2]}
         for c in configs
     ]
     return SearchResult(lines, trials_out, json.loads(summary), grid)

@@ -44,7 +44,7 @@ fn arrays<'py>(
     PyTuple::new(py, [x, t])
 }
 
-fn split_out<'py>(
+pub(crate) fn split_out<'py>(
     py: Python<'py>,
     s: &Split,
     normalize: bool,

@@ -28,9 +28,10 @@ unsafe impl<T> Send for OnThisThread<T> {}
 struct Metrics {
     epoch: usize,
     iter: usize,
-    loss: f64,
+    train_loss: f64,
     train_acc: f64,
     test_acc: f64,
+    test_loss: Option<f64>,
 }
 
 /// What [`train_run`] returns besides the callbacks it made.
@@ -49,7 +50,7 @@ fn train_in<F: Elem>(
     resume_from: Option<&Path>,
     checkpoint_dir: &Path,
     report: Option<&Bound<'_, PyAny>>,
-    accuracy_key: &str,
+    (accuracy_key, loss_key): (&str, &str),
 ) -> PyResult<Outcome> {
     let mut run = match resume_from {
         Some(path) => Run::<F>::resume(path).map_err(to_py)?,
@@ -76,9 +77,12 @@ fn train_in<F: Elem>(
                     let d = PyDict::new(py);
                     d.set_item("epoch", m.epoch)?;
                     d.set_item("iter", m.iter)?;
-                    d.set_item("loss", m.loss)?;
+                    d.set_item("train_loss", m.train_loss)?;
                     d.set_item("train_acc", m.train_acc)?;
                     d.set_item(accuracy_key, m.test_acc)?;
+                    if let Some(loss) = m.test_loss {
+                        d.set_item(loss_key, loss)?;
+                    }
                     report.call1(py, (d, path))?;
                     Ok(())
                 })();
@@ -93,9 +97,10 @@ fn train_in<F: Elem>(
                 *pending = Some(Metrics {
                     epoch: r.epoch,
                     iter: r.iter,
-                    loss: r.loss,
+                    train_loss: r.loss,
                     train_acc: r.train_acc,
                     test_acc: r.test_acc,
+                    test_loss: r.test_loss,
                 });
             }
             Event::Step { .. } => {
@@ -139,9 +144,10 @@ fn train_in<F: Elem>(
 /// Trains the run `spec` (the JSON of a `RunSpec`), or continues the one saved in the
 /// checkpoint file `resume_from`, with the GIL released, writing a checkpoint into
 /// `checkpoint_dir` at every evaluation. After each evaluation, once its checkpoint is
-/// written, calls `report(metrics, checkpoint_path)` with `epoch`, `iter`, `loss` (mean
-/// training loss since the previous evaluation), `train_acc` and `val_acc` (with a
-/// validation split) or `test_acc`. An exception raised by `report` (or Ctrl-C) stops
+/// written, calls `report(metrics, checkpoint_path)` with `epoch`, `iter`, `train_loss` (mean
+/// training loss since the previous evaluation), `train_acc`, and with a validation split
+/// `val_acc` and `val_loss` (the mean cross-entropy over the validation set from the same
+/// forward passes, [`backprop::eval::accuracy_and_loss`]), else `test_acc`. An exception raised by `report` (or Ctrl-C) stops
 /// training after the step in progress and is raised again here. Returns the resolved spec
 /// (JSON), the steps done, the final accuracies, whether it was interrupted, and the step it
 /// resumed from.
@@ -155,21 +161,21 @@ fn train_run<'py>(
     report: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let spec = RunSpec::from_json(spec).map_err(to_py)?;
-    let key = if spec.data.validation.is_some() {
-        "val_acc"
+    let keys = if spec.data.validation.is_some() {
+        ("val_acc", "val_loss")
     } else {
-        "test_acc"
+        ("test_acc", "test_loss")
     };
     let resume = resume_from.as_deref();
     let o = match spec.precision {
-        Precision::F32 => train_in::<f32>(py, &spec, resume, &checkpoint_dir, report, key)?,
-        Precision::F64 => train_in::<f64>(py, &spec, resume, &checkpoint_dir, report, key)?,
+        Precision::F32 => train_in::<f32>(py, &spec, resume, &checkpoint_dir, report, keys)?,
+        Precision::F64 => train_in::<f64>(py, &spec, resume, &checkpoint_dir, report, keys)?,
     };
     let d = PyDict::new(py);
     d.set_item("spec", o.spec)?;
     d.set_item("iters", o.iters)?;
     d.set_item("train_acc", o.train_acc)?;
-    d.set_item(key, o.test_acc)?;
+    d.set_item(keys.0, o.test_acc)?;
     d.set_item("interrupted", o.interrupted)?;
     d.set_item("resumed_at", o.resumed_at)?;
     Ok(d)
@@ -285,6 +291,19 @@ fn hyperparams_ranking(
     Ok((lines, outcome.json.to_string()))
 }
 
+/// The data a run of `spec` (the JSON of a `RunSpec`) trains and evaluates on, as
+/// `((x_train, t_train), (x_eval, t_eval))` like `load_mnist`: with a validation split, its
+/// training part and held-out part (what `val_acc`/`val_loss` measure), else the training
+/// and test sets. Images are scaled as the network takes them, flat or `(N, C, H, W)` by
+/// the spec's architecture; labels are class numbers.
+#[pyfunction]
+fn run_data<'py>(py: Python<'py>, spec: &str) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+    let spec = RunSpec::from_json(spec).map_err(to_py)?;
+    let split = py.detach(|| spec.data.load()).map_err(to_py)?;
+    let flat = spec.arch.layout() == backprop::data::Layout::Flat;
+    crate::data::split_out(py, &split, true, flat, false)
+}
+
 /// `backprop train`'s spec without flags (`RunSpec::default()`), as JSON.
 #[pyfunction]
 fn default_spec() -> String {
@@ -308,6 +327,7 @@ fn book_arch(name: &str) -> PyResult<String> {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train_run, m)?)?;
     m.add_function(wrap_pyfunction!(default_spec, m)?)?;
+    m.add_function(wrap_pyfunction!(run_data, m)?)?;
     m.add_function(wrap_pyfunction!(book_arch, m)?)?;
     m.add_function(wrap_pyfunction!(hyperparams_trials, m)?)?;
     m.add_function(wrap_pyfunction!(hyperparams_ranking, m)?)?;

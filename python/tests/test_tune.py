@@ -15,6 +15,7 @@ import pathlib
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 import backprop.tune as bt
@@ -114,7 +115,7 @@ def test_train_run_reports_every_evaluation_with_its_checkpoint(tmp_path):
     def report(metrics, path):
         # The checkpoint of this evaluation is on disk: a model file of the step reported.
         assert os.path.basename(path) == f"step-{metrics['iter']:08}.safetensors"
-        seen.append(dict(metrics))
+        seen.append(dict(metrics, net=_core.Net.load(path, dtype="float32")))
 
     out = _core.train_run(json.dumps(spec), str(tmp_path / "c"), None, report)
     # 1438 training digits less 20 % held out: 1151, 12 steps of 100 per epoch.
@@ -122,6 +123,28 @@ def test_train_run_reports_every_evaluation_with_its_checkpoint(tmp_path):
     assert [m["epoch"] for m in seen] == [1, 2, 3]
     assert out["val_acc"] == seen[-1]["val_acc"] and out["iters"] == 36
     assert seen[-1]["val_acc"] > 0.5
+    assert set(seen[0]) == {"epoch", "iter", "train_loss", "train_acc", "val_acc", "val_loss",
+                            "net"}
+    # The validation loss is the mean softmax cross-entropy (the book's, with its 1e-7 guard,
+    # without the weight-decay term) of the checkpoint's scores on the held-out samples,
+    # computed here in NumPy (float64) from `predict`; its accuracy counts their argmax.
+    _, (x_val, t_val) = bt.run_data({"hidden": [32], "epochs": 3, "lr": 0.1, "seed": 1})
+    assert len(t_val) == 1438 - 1151
+    for m in seen:
+        y = np.asarray(m["net"].predict(x_val, False), dtype=np.float64)
+        p = np.exp(y - y.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        want = -np.mean(np.log(p[np.arange(len(t_val)), t_val] + 1e-7))
+        assert abs(m["val_loss"] - want) <= 1e-6 * want, (m["val_loss"], want)
+        assert m["val_acc"] == np.mean(y.argmax(axis=1) == t_val)
+    # Training lowers it here (lr 0.1, 36 steps): from near ln 10 towards the training loss.
+    losses = [m["val_loss"] for m in seen]
+    assert losses[0] > losses[1] > losses[2], losses
+    # Without a validation split, the test set's accuracy is reported and no loss is measured.
+    plain = []
+    _core.train_run(json.dumps(bt.run_spec({"hidden": [32], "epochs": 1, "validation": None})),
+                    str(tmp_path / "p"), None, lambda m, p: plain.append(m))
+    assert set(plain[0]) == {"epoch", "iter", "train_loss", "train_acc", "test_acc"}
 
     # An exception in the callback stops training and comes back out.
     def fail(metrics, path):
@@ -138,14 +161,19 @@ def test_train_run_reports_every_evaluation_with_its_checkpoint(tmp_path):
 
 @needs_ray
 def test_the_search_matches_the_command_with_one_and_two_workers(local_ray, cli_lines, tmp_path):
+    losses = []
     for workers in (1, 2):
         result = bt.hyperparameter_search(**SEARCH, workers=workers, verbose=False,
                                           storage_path=tmp_path / f"w{workers}")
         assert result.lines == cli_lines, workers
+        losses.append([t["val_loss"] for t in result.trials])
+        assert all(len(v) == SEARCH["epochs"] for v in losses[-1])
         for t, line in zip(result.trials, cli_lines[:8]):
             lr, wd, acc = _parse(line)
             assert (repr(t["lr"]), repr(t["weight_decay"]), repr(t["val_acc"][-1])) == (lr, wd, acc)
             assert len(t["val_acc"]) == SEARCH["epochs"]
+    # The validation losses, too, do not depend on how many workers ran the trials.
+    assert losses[0] == losses[1]
     assert cli_lines[9].startswith("Best-1(val acc:")
 
 
@@ -238,7 +266,8 @@ def test_a_trial_that_dies_resumes_to_the_same_weights(local_ray, tmp_path):
     a, b = whole.metrics_dataframe, broken.metrics_dataframe
     assert list(a["iter"]) == list(b["iter"]) == [12, 24, 36, 48, 60, 72]
     assert list(a["val_acc"]) == list(b["val_acc"])
-    assert list(a["loss"]) == list(b["loss"])
+    assert list(a["train_loss"]) == list(b["train_loss"])
+    assert list(a["val_loss"]) == list(b["val_loss"])
 
 
 @needs_ray
@@ -250,3 +279,32 @@ def test_asha_stops_poor_trials_early(local_ray, tmp_path):
     assert lengths[0] < 8 and lengths[-1] == 8, lengths
     # The ranking is still printed over all 8 trials.
     assert len(result.lines) == 17
+
+
+@needs_ray
+def test_asha_on_the_validation_loss_stops_the_slow_learners(local_ray, tmp_path):
+    # Eight learning rates, largest first, so the good trials fill ASHA's rungs first; a
+    # trial continues past a rung only with a val_loss in the better half seen there.
+    rates = [0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4]
+    grid = tune.Tuner(
+        tune.with_resources(bt.trainable, {"cpu": 1}),
+        param_space={"lr": tune.grid_search(rates), "hidden": [32], "epochs": 8, "seed": 2},
+        tune_config=tune.TuneConfig(
+            metric="val_loss", mode="min", max_concurrent_trials=2,
+            scheduler=ASHAScheduler(max_t=8, grace_period=1, reduction_factor=2)),
+        run_config=tune.RunConfig(name="asha-loss", storage_path=str(tmp_path), verbose=0),
+    ).fit()
+    reports = {}
+    for r in grid:
+        assert r.error is None, r.error
+        frame = r.metrics_dataframe
+        reports[r.config["lr"]] = list(frame["val_loss"])
+    assert sorted(reports) == sorted(rates)
+    # lr 1e-4 hardly moves from ln 10 in its first epoch: stopped at the first rung; the
+    # best rate ran all 8 evaluations, and minimising the loss picked a large rate.
+    assert len(reports[1e-4]) < 8, reports[1e-4]
+    assert reports[1e-4][0] > 2.0
+    assert max(len(v) for v in reports.values()) == 8
+    best = grid.get_best_result(metric="val_loss", mode="min", scope="last")
+    assert best.config["lr"] >= 0.03, best.config
+    assert best.metrics["val_loss"] == min(v[-1] for v in reports.values() if len(v) == 8)

@@ -438,6 +438,7 @@ mod tests {
             loss: 1.0 / epoch as f64,
             train_acc: test_acc + 0.01,
             test_acc,
+            test_loss: None,
             seconds: 0.0,
         }
     }
