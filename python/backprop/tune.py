@@ -47,8 +47,9 @@ _OPTIMIZER_KEYS = {"lr", "momentum", "beta1", "beta2", "decay_rate"}
 _SCHEDULE_KEYS = {"epochs", "iters", "batch_size", "eval_every", "eval_samples", "sampling"}
 _DATA_KEYS = {"dataset", "data_dir", "seed", "validation", "validation_samples", "data_seed"}
 _OTHER_KEYS = {"spec", "arch", "optimizer", "precision"}
-# Keys that only label a trial (the §6.5 search's "trial").
-_LABEL_KEYS = {"trial", "name"}
+# Keys that only label a trial (the §6.5 search's "trial"), and how often a trial hands Tune
+# a checkpoint (not part of the run: its results do not depend on it).
+_LABEL_KEYS = {"trial", "name", "checkpoint_every"}
 _KNOWN = _ARCH_KEYS | _OPTIMIZER_KEYS | _SCHEDULE_KEYS | _DATA_KEYS | _OTHER_KEYS | _LABEL_KEYS
 
 
@@ -174,7 +175,7 @@ def _tune_report(metrics, checkpoint):
     tune.report(metrics, checkpoint=checkpoint)
 
 
-def train(config, report=None):
+def train(config, report=None, checkpoint_every=None):
     """Trains the run ``config`` describes (see :func:`run_spec`) inside a Tune trial: resumes
     from ``ray.tune.get_checkpoint()`` when Tune restores the trial, and after every evaluation
     calls ``report(metrics, checkpoint)`` (default ``ray.tune.report``) with the metrics
@@ -183,11 +184,20 @@ def train(config, report=None):
     ``val_loss`` — the mean softmax cross-entropy over the validation set, measured in the
     same forward passes as its accuracy, without the weight-decay term so that trials with
     different weight decays compare by their predictions — else ``test_acc``) and a
-    ``ray.tune.Checkpoint`` holding the backprop checkpoint of that evaluation (``backprop eval`` reads it as a model). Returns
-    what the library's run returned (final accuracies, steps, the resolved spec)."""
+    ``ray.tune.Checkpoint`` holding the backprop checkpoint of that evaluation (``backprop
+    eval`` reads it as a model), or ``None`` between checkpoints: with ``checkpoint_every=k``
+    (argument, or config key ``checkpoint_every``; default 1) only every k-th evaluation and
+    the last carry one, which saves Tune persisting a checkpoint per report; a restored trial
+    then resumes from the last one handed over and repeats the evaluations after it (with the
+    same results). Returns what the library's run returned (final accuracies, steps, the
+    resolved spec)."""
     from ray import tune
 
     report = report or _tune_report
+    if checkpoint_every is None:
+        checkpoint_every = config.get("checkpoint_every", 1)
+    if int(checkpoint_every) < 1:
+        raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every!r}")
     spec = json.dumps(run_spec(config))
     restored = tune.get_checkpoint()
     with tempfile.TemporaryDirectory(prefix="backprop-trial-") as work:
@@ -199,12 +209,16 @@ def train(config, report=None):
                 shutil.copyfile(source, resume)
 
         def deliver(metrics, path):
+            if path is None:
+                report(metrics, None)
+                return
             # Tune copies the directory into its storage before report returns.
             with tempfile.TemporaryDirectory(prefix="backprop-checkpoint-") as d:
                 shutil.copyfile(path, os.path.join(d, os.path.basename(path)))
                 report(metrics, tune.Checkpoint.from_directory(d))
 
-        return _core.train_run(spec, os.path.join(work, "checkpoints"), resume, deliver)
+        return _core.train_run(spec, os.path.join(work, "checkpoints"), resume, deliver,
+                               int(checkpoint_every))
 
 
 def trainable(config):
@@ -248,13 +262,13 @@ def _search_trial(config):
         metrics = dict(metrics, trial=k, lr=lr, weight_decay=weight_decay, seed=seed)
         tune.report(metrics, checkpoint=checkpoint)
 
-    train({"spec": spec}, report=report)
+    train({"spec": spec}, report=report, checkpoint_every=s.get("checkpoint_every", 1))
 
 
 def hyperparameter_search(trials=100, dataset="digits", seed=42, workers=None, epochs=50,
                           samples=500, validation=0.2, batch_size=100, data_dir=None,
                           scheduler=None, storage_path=None, plot=None, verbose=True,
-                          max_failures=0, trial_fn=None):
+                          max_failures=0, trial_fn=None, checkpoint_every=1):
     """The book's §6.5 random search on Ray Tune, as ``backprop experiment hyperparams``
     runs it: ``trials`` trials, each drawing ``lr = 10^U(−6, −2)`` and ``weight decay =
     10^U(−8, −4)``, training the book's 6 × 100 ReLU network with SGD for ``epochs`` epochs
@@ -270,14 +284,17 @@ def hyperparameter_search(trials=100, dataset="digits", seed=42, workers=None, e
     statistics); to use a cluster call ``ray.init(address=…)`` first. ``scheduler`` (e.g.
     ``ASHAScheduler()``) may stop trials early on ``val_acc``; a stopped trial ranks by its
     last validation accuracy. ``plot`` writes the figure of the best trials (PNG or SVG).
-    ``max_failures`` retries a failed trial from its last checkpoint;
+    ``max_failures`` retries a failed trial from its last checkpoint; ``checkpoint_every=k``
+    hands Tune a checkpoint at every k-th evaluation only (and the last), which saves Tune's
+    per-checkpoint work on short trials and changes no result;
     ``trial_fn`` replaces the per-trial function (tests inject failures with it)."""
     import ray
     from ray import tune
 
     settings = {"dataset": dataset, "data_dir": None if data_dir is None else os.fspath(data_dir),
                 "seed": int(seed), "epochs": int(epochs), "samples": int(samples),
-                "validation": float(validation), "batch_size": int(batch_size)}
+                "validation": float(validation), "batch_size": int(batch_size),
+                "checkpoint_every": int(checkpoint_every)}
     args = (settings["dataset"], settings["data_dir"], settings["seed"], int(trials),
             settings["epochs"], settings["samples"], settings["validation"],
             settings["batch_size"])
@@ -305,7 +322,8 @@ def hyperparameter_search(trials=100, dataset="digits", seed=42, workers=None, e
     for result in grid:
         if result.error is not None:
             raise RuntimeError(f"a trial of the search failed: {result.error}") from result.error
-        frame = result.metrics_dataframe
+        # A restored trial repeats the evaluations after its last checkpoint: keep each once.
+        frame = result.metrics_dataframe.drop_duplicates("iter", keep="last")
         k = int(result.config["trial"])
         found[k] = (k, [float(v) for v in frame["val_acc"]], [float(v) for v in frame["train_acc"]])
         losses[k] = [float(v) for v in frame["val_loss"]]

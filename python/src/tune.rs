@@ -51,6 +51,7 @@ fn train_in<F: Elem>(
     checkpoint_dir: &Path,
     report: Option<&Bound<'_, PyAny>>,
     (accuracy_key, loss_key): (&str, &str),
+    checkpoint_every: usize,
 ) -> PyResult<Outcome> {
     let mut run = match resume_from {
         Some(path) => Run::<F>::resume(path).map_err(to_py)?,
@@ -67,13 +68,17 @@ fn train_in<F: Elem>(
     let result = py.detach(move || {
         let whole = work;
         let OnThisThread((run, stop, failed, pending)) = whole;
-        let deliver = |m: Metrics, failed: &mut Option<PyErr>| {
+        let deliver = |m: Metrics, last: bool, failed: &mut Option<PyErr>| {
             Python::attach(|py| {
                 let outcome = (|| -> PyResult<()> {
                     let Some(report) = &report else {
                         return Ok(());
                     };
-                    let path = checkpoint::latest(checkpoint_dir).map_err(to_py)?;
+                    let path = if last || m.epoch.is_multiple_of(checkpoint_every.max(1)) {
+                        Some(checkpoint::latest(checkpoint_dir).map_err(to_py)?)
+                    } else {
+                        None
+                    };
                     let d = PyDict::new(py);
                     d.set_item("epoch", m.epoch)?;
                     d.set_item("iter", m.iter)?;
@@ -107,7 +112,7 @@ fn train_in<F: Elem>(
                 if let Some(m) = pending.take()
                     && failed.is_none()
                 {
-                    deliver(m, failed);
+                    deliver(m, false, failed);
                 }
             }
             Event::Start { .. } => {}
@@ -122,7 +127,7 @@ fn train_in<F: Elem>(
             && !s.interrupted
             && failed.is_none()
         {
-            deliver(m, failed);
+            deliver(m, true, failed);
         }
         OnThisThread(summary)
     });
@@ -144,21 +149,26 @@ fn train_in<F: Elem>(
 /// Trains the run `spec` (the JSON of a `RunSpec`), or continues the one saved in the
 /// checkpoint file `resume_from`, with the GIL released, writing a checkpoint into
 /// `checkpoint_dir` at every evaluation. After each evaluation, once its checkpoint is
-/// written, calls `report(metrics, checkpoint_path)` with `epoch`, `iter`, `train_loss` (mean
-/// training loss since the previous evaluation), `train_acc`, and with a validation split
-/// `val_acc` and `val_loss` (the mean cross-entropy over the validation set from the same
-/// forward passes, [`backprop::eval::accuracy_and_loss`]), else `test_acc`. An exception raised by `report` (or Ctrl-C) stops
+/// written, calls `report(metrics, checkpoint_path)` with `epoch`, `iter`, `train_loss`
+/// (mean training loss since the previous evaluation), `train_acc`, and with a validation
+/// split `val_acc` and `val_loss` (the mean cross-entropy over the validation set from the
+/// same forward passes, [`backprop::eval::accuracy_and_loss`]), else `test_acc`.
+/// `checkpoint_path` is `None` except at every `checkpoint_every`-th evaluation (counted
+/// over the whole run, so the same ones after a resume) and the last one, so that a caller
+/// that persists checkpoints (Tune) does so less often; training and its results are the
+/// same whatever `checkpoint_every` is. An exception raised by `report` (or Ctrl-C) stops
 /// training after the step in progress and is raised again here. Returns the resolved spec
 /// (JSON), the steps done, the final accuracies, whether it was interrupted, and the step it
 /// resumed from.
 #[pyfunction]
-#[pyo3(signature = (spec, checkpoint_dir, resume_from=None, report=None))]
+#[pyo3(signature = (spec, checkpoint_dir, resume_from=None, report=None, checkpoint_every=1))]
 fn train_run<'py>(
     py: Python<'py>,
     spec: &str,
     checkpoint_dir: PathBuf,
     resume_from: Option<PathBuf>,
     report: Option<&Bound<'py, PyAny>>,
+    checkpoint_every: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let spec = RunSpec::from_json(spec).map_err(to_py)?;
     let keys = if spec.data.validation.is_some() {
@@ -168,8 +178,24 @@ fn train_run<'py>(
     };
     let resume = resume_from.as_deref();
     let o = match spec.precision {
-        Precision::F32 => train_in::<f32>(py, &spec, resume, &checkpoint_dir, report, keys)?,
-        Precision::F64 => train_in::<f64>(py, &spec, resume, &checkpoint_dir, report, keys)?,
+        Precision::F32 => train_in::<f32>(
+            py,
+            &spec,
+            resume,
+            &checkpoint_dir,
+            report,
+            keys,
+            checkpoint_every,
+        )?,
+        Precision::F64 => train_in::<f64>(
+            py,
+            &spec,
+            resume,
+            &checkpoint_dir,
+            report,
+            keys,
+            checkpoint_every,
+        )?,
     };
     let d = PyDict::new(py);
     d.set_item("spec", o.spec)?;

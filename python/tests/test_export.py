@@ -3,7 +3,8 @@
 Every network class is trained a few steps on the embedded digits, exported, checked with
 onnx.checker and run in onnxruntime on the digits test set: its `logits` must be what
 `network.predict(x)` (test mode) gives, to 1e-5 in float32 (relative where scores exceed 1),
-with the same argmax on every image, and its `probabilities` their softmax.
+with the same argmax on every image, and its `probabilities` their softmax. Where PyTorch is
+installed, the `export_torch` module's logits are compared with `predict` the same way.
 """
 
 import json
@@ -101,6 +102,34 @@ def test_torch_export_names_every_parameter(tmp_path):
     assert header["BatchNorm1.num_batches_tracked"]["dtype"] == "I64"
     source = (tmp_path / "t" / "model.py").read_text()
     assert '("Dropout1", Dropout(0.2)),' in source
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_pytorch_gives_predicts_scores(tmp_path, name):
+    """Where PyTorch is installed (CI does not install it: too large), the exported module
+    loads the exported state_dict unchanged (strict) and its logits are `predict`'s."""
+    torch = pytest.importorskip("torch")
+    load_file = pytest.importorskip("safetensors.torch").load_file
+    import importlib.util
+
+    net, x = trained(name, np.float32)
+    net.export_torch(tmp_path / "t")
+    spec = importlib.util.spec_from_file_location(f"exported_{abs(hash(name))}",
+                                                  tmp_path / "t" / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.Net()
+    model.load_state_dict(load_file(str(tmp_path / "t" / "model.safetensors")))
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x)).numpy()
+    scores = net.predict(x, train_flg=False)
+    largest = max(1.0, float(np.abs(scores).max()))
+    diff = float(np.abs(logits - scores).max())
+    print(f"figure: torch {torch.__version__} {name}: max |logits - predict| = {diff:.3e} "
+          f"(largest |score| {largest:.1f}), {len(x)} digits")
+    assert diff <= 1e-5 * largest
+    assert (logits.argmax(axis=1) == scores.argmax(axis=1)).all()
 
 
 def test_export_errors_name_the_path(tmp_path):

@@ -146,6 +146,15 @@ def test_train_run_reports_every_evaluation_with_its_checkpoint(tmp_path):
                     str(tmp_path / "p"), None, lambda m, p: plain.append(m))
     assert set(plain[0]) == {"epoch", "iter", "train_loss", "train_acc", "test_acc"}
 
+    # checkpoint_every=2: a checkpoint path at the 2nd evaluation and the last only; the
+    # same run and the same metrics.
+    sparse = []
+    _core.train_run(json.dumps(spec), str(tmp_path / "s"), None,
+                    lambda m, p: sparse.append((dict(m), p and os.path.basename(p))), 2)
+    assert [p for _, p in sparse] == [None, "step-00000024.safetensors",
+                                      "step-00000036.safetensors"]
+    assert [m for m, _ in sparse] == [{k: v for k, v in m.items() if k != "net"} for m in seen]
+
     # An exception in the callback stops training and comes back out.
     def fail(metrics, path):
         raise KeyError("stop here")
@@ -174,6 +183,11 @@ def test_the_search_matches_the_command_with_one_and_two_workers(local_ray, cli_
             assert len(t["val_acc"]) == SEARCH["epochs"]
     # The validation losses, too, do not depend on how many workers ran the trials.
     assert losses[0] == losses[1]
+    # Handing Tune a checkpoint only at the last of the 5 evaluations changes nothing.
+    sparse = bt.hyperparameter_search(**SEARCH, workers=2, verbose=False, checkpoint_every=5,
+                                      storage_path=tmp_path / "sparse")
+    assert sparse.lines == cli_lines
+    assert [t["val_loss"] for t in sparse.trials] == losses[0]
     assert cli_lines[9].startswith("Best-1(val acc:")
 
 
@@ -214,7 +228,7 @@ def test_the_search_on_two_simulated_nodes_matches_the_command(cli_lines, tmp_pa
 
 def _dies_once(config):
     """Trains as ``trainable`` does, but the worker process dies right after the third report
-    of the first attempt; Tune restarts the trial from that report's checkpoint."""
+    of the first attempt; Tune restarts the trial from the last checkpoint reported."""
     marker = pathlib.Path(config.pop("marker"))
     first = tune.get_checkpoint() is None
     reports = 0
@@ -234,9 +248,10 @@ def _dies_once(config):
 
 
 @needs_ray
-def test_a_trial_that_dies_resumes_to_the_same_weights(local_ray, tmp_path):
+@pytest.mark.parametrize("every", [1, 2])
+def test_a_trial_that_dies_resumes_to_the_same_weights(local_ray, tmp_path, every):
     config = {"hidden": [40, 20], "weight_decay": 1e-5, "lr": 0.05, "optimizer": "momentum",
-              "epochs": 6, "seed": 11, "dropout": 0.1}
+              "epochs": 6, "seed": 11, "dropout": 0.1, "checkpoint_every": every}
     marker = tmp_path / "marker"
 
     def fit(fn, param_space, name):
@@ -252,8 +267,10 @@ def test_a_trial_that_dies_resumes_to_the_same_weights(local_ray, tmp_path):
     broken = fit(_dies_once, dict(config, marker=str(marker)), "broken")
     assert whole.error is None and broken.error is None, (whole.error, broken.error)
     assert marker.read_text() == "died"
-    # The second attempt started from the third evaluation's checkpoint (12 steps an epoch).
-    assert marker.with_suffix(".resumed").read_text() == "step-00000036.safetensors"
+    # The second attempt started from the last checkpoint handed over (12 steps an epoch):
+    # the third evaluation's, or with a checkpoint every 2nd evaluation the second's.
+    resumed = "step-00000036.safetensors" if every == 1 else "step-00000024.safetensors"
+    assert marker.with_suffix(".resumed").read_text() == resumed
 
     def final_bytes(result):
         with result.checkpoint.as_directory() as d:
@@ -263,7 +280,9 @@ def test_a_trial_that_dies_resumes_to_the_same_weights(local_ray, tmp_path):
     name, data = final_bytes(whole)
     assert name == "step-00000072.safetensors"
     assert final_bytes(broken) == (name, data)
-    a, b = whole.metrics_dataframe, broken.metrics_dataframe
+    a = whole.metrics_dataframe
+    # The evaluation after the checkpoint is reported again by the resumed attempt.
+    b = broken.metrics_dataframe.drop_duplicates("iter", keep="last")
     assert list(a["iter"]) == list(b["iter"]) == [12, 24, 36, 48, 60, 72]
     assert list(a["val_acc"]) == list(b["val_acc"])
     assert list(a["train_loss"]) == list(b["train_loss"])
