@@ -7,6 +7,10 @@ images eval scored, and prints one JSON object: the largest absolute difference 
 onnxruntime's `logits` and eval's scores, the same for `probabilities` against a NumPy
 softmax of eval's scores, how many images get the same argmax, the graph's input and
 outputs, and its metadata. The Rust test (tests/export.rs) asserts on it.
+
+To say which of the two float32 computations is off when they differ, both are also compared
+with a float64 reference: the graph evaluated node by node in NumPy float64 (`reference`
+below, written from the ONNX operator definitions) on the same float32 weights and images.
 """
 
 import json
@@ -14,8 +18,67 @@ import sys
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import onnxruntime as ort
 from safetensors.numpy import load_file
+
+
+def _windows(x, kh, kw, stride):
+    """(N, C, H, W) -> (N, C, OH, OW, kh, kw) views of every window."""
+    v = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
+    return v[:, :, ::stride, ::stride]
+
+
+def _attrs(node):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def reference(model, images, batch=200):
+    """The graph's `logits` for `images`, every node computed in float64 by NumPy."""
+    weights = {t.name: onnx.numpy_helper.to_array(t).astype(np.float64)
+               for t in model.graph.initializer}
+    out = []
+    for start in range(0, len(images), batch):
+        env = dict(weights)
+        env[model.graph.input[0].name] = images[start:start + batch].astype(np.float64)
+        for node in model.graph.node:
+            a = _attrs(node)
+            x = [env[i] for i in node.input]
+            op = node.op_type
+            if op == "Gemm":
+                y = x[0] @ x[1] + x[2]
+            elif op == "Relu":
+                y = np.maximum(x[0], 0.0)
+            elif op == "Sigmoid":
+                y = 1.0 / (1.0 + np.exp(-x[0]))
+            elif op == "Mul":
+                y = x[0] * x[1]
+            elif op == "Flatten":
+                y = x[0].reshape(x[0].shape[0], -1)
+            elif op == "Reshape":
+                shape = [x[0].shape[0] if d == 0 else int(d) for d in x[1]]
+                y = x[0].reshape(shape)
+            elif op == "BatchNormalization":
+                scale, bias, mean, var = x[1:5]
+                y = scale * (x[0] - mean) / np.sqrt(var + np.float64(np.float32(a["epsilon"]))) + bias
+            elif op == "Conv":
+                (p, _, _, _), (s, _) = a["pads"], a["strides"]
+                kh, kw = a["kernel_shape"]
+                padded = np.pad(x[0], ((0, 0), (0, 0), (p, p), (p, p)))
+                y = np.einsum("nchwij,ocij->nohw", _windows(padded, kh, kw, s), x[1],
+                              optimize=True)
+                y += x[2][None, :, None, None]
+            elif op == "MaxPool":
+                kh, kw = a["kernel_shape"]
+                y = _windows(x[0], kh, kw, a["strides"][0]).max(axis=(4, 5))
+            elif op == "Softmax":
+                e = np.exp(x[0] - x[0].max(axis=1, keepdims=True))
+                y = e / e.sum(axis=1, keepdims=True)
+            else:
+                raise ValueError(f"reference: no float64 {op}")
+            env[node.output[0]] = y
+        out.append(env["logits"])
+    return np.concatenate(out)
 
 
 def main(model_path, scores_path):
@@ -28,6 +91,7 @@ def main(model_path, scores_path):
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
     logits, probabilities = session.run(["logits", "probabilities"], {"image": images})
+    exact = reference(model, images)
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
     softmax = shifted / shifted.sum(axis=1, keepdims=True)
 
@@ -38,6 +102,8 @@ def main(model_path, scores_path):
         "samples": int(scores.shape[0]),
         "max_abs_diff": float(np.abs(logits - scores).max()),
         "max_abs_score": float(np.abs(scores).max()),
+        "onnxruntime_vs_f64": float(np.abs(logits - exact).max()),
+        "eval_vs_f64": float(np.abs(scores - exact).max()),
         "max_abs_diff_probabilities": float(np.abs(probabilities - softmax).max()),
         "argmax_agree": int((logits.argmax(axis=1) == scores.argmax(axis=1)).sum()),
         "accuracy": float((logits.argmax(axis=1) == data["labels"]).mean()),

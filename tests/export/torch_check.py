@@ -8,7 +8,8 @@ them: nn.Linear weight [out, in], nn.Conv2d weight [out, in, kh, kw], BatchNorm1
 bias, running_mean, running_var and an int64 num_batches_tracked), builds Net(), and compares
 those entries with the header of DIR/model.safetensors, read as raw JSON. Prints one JSON
 object. Where real PyTorch is importable and SCORES is given, it also loads the weights with
-`model.load_state_dict(load_file(...))` (strict) and compares the logits with eval's scores.
+`model.load_state_dict(load_file(...))` (strict) and compares the logits with eval's scores,
+and both with the same module run in float64 on the same weights.
 """
 
 import json
@@ -53,10 +54,15 @@ net = Net()
 net.load_state_dict(load_file({os.path.join(directory, "model.safetensors")!r}))
 net.eval()
 data = load_np({scores_path!r})
+images = torch.from_numpy(data["images"].astype(np.float32))
 with torch.no_grad():
-    logits = net(torch.from_numpy(data["images"].astype(np.float32))).numpy()
+    logits = net(images).numpy()
+    # The same module and float32 weights computed in float64: PyTorch's own reference.
+    exact = net.double()(images.double()).numpy()
 scores = data["scores"]
 print(json.dumps({{"max_abs_diff": float(np.abs(logits - scores).max()),
+                  "torch_vs_f64": float(np.abs(logits - exact).max()),
+                  "eval_vs_torch_f64": float(np.abs(scores - exact).max()),
                   "argmax_agree": int((logits.argmax(1) == scores.argmax(1)).sum()),
                   "samples": int(scores.shape[0]), "torch": torch.__version__}}))
 """
