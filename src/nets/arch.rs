@@ -1,6 +1,7 @@
 //! Architectures by name: what `--model` selects, what a model file records, and how to
 //! build the network from it.
 
+use super::plan::product;
 use super::{
     Activation, ConvParam, DeepConvNet, MultiLayerConfig, MultiLayerNet, Network, SimpleConvNet,
     TwoLayerNet,
@@ -111,82 +112,10 @@ impl Arch {
         image_shape: [usize; 3],
         classes: usize,
     ) -> Vec<(String, Vec<usize>)> {
-        let input = image_shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .unwrap_or(usize::MAX);
-        match self {
-            Arch::TwoLayer { hidden, .. } => vec![
-                ("W1".into(), vec![input, *hidden]),
-                ("b1".into(), vec![*hidden]),
-                ("W2".into(), vec![*hidden, classes]),
-                ("b2".into(), vec![classes]),
-            ],
-            Arch::MultiLayer {
-                hidden, batch_norm, ..
-            } => {
-                let mut params = Vec::new();
-                let mut buffers = Vec::new();
-                let mut prev = input;
-                for (i, &h) in hidden.iter().enumerate() {
-                    let k = i + 1;
-                    params.push((format!("W{k}"), vec![prev, h]));
-                    params.push((format!("b{k}"), vec![h]));
-                    if *batch_norm {
-                        params.push((format!("gamma{k}"), vec![h]));
-                        params.push((format!("beta{k}"), vec![h]));
-                        buffers.push((format!("running_mean{k}"), vec![h]));
-                        buffers.push((format!("running_var{k}"), vec![h]));
-                    }
-                    prev = h;
-                }
-                let k = hidden.len() + 1;
-                params.push((format!("W{k}"), vec![prev, classes]));
-                params.push((format!("b{k}"), vec![classes]));
-                params.extend(buffers);
-                params
-            }
-            Arch::SimpleConv { conv, hidden, .. } => {
-                let [c, h, w] = image_shape;
-                let (f, fnum) = (conv.filter_size, conv.filter_num);
-                let conv_out =
-                    |x: usize| ((x + 2 * conv.pad).saturating_sub(f) / conv.stride.max(1)) + 1;
-                let pool_out = |x: usize| x.saturating_sub(2) / 2 + 1;
-                let flat = fnum
-                    .saturating_mul(pool_out(conv_out(h)))
-                    .saturating_mul(pool_out(conv_out(w)));
-                vec![
-                    ("W1".into(), vec![fnum, c, f, f]),
-                    ("b1".into(), vec![fnum]),
-                    ("W2".into(), vec![flat, *hidden]),
-                    ("b2".into(), vec![*hidden]),
-                    ("W3".into(), vec![*hidden, classes]),
-                    ("b3".into(), vec![classes]),
-                ]
-            }
-            Arch::DeepConv { hidden } => {
-                let [mut c, mut h, mut w] = image_shape;
-                let mut out = Vec::new();
-                for (i, &(fnum, pad)) in super::deep_conv::CONVS.iter().enumerate() {
-                    out.push((format!("W{}", i + 1), vec![fnum, c, 3, 3]));
-                    out.push((format!("b{}", i + 1), vec![fnum]));
-                    (c, h, w) = (
-                        fnum,
-                        (h + 2 * pad).saturating_sub(3) + 1,
-                        (w + 2 * pad).saturating_sub(3) + 1,
-                    );
-                    if i % 2 == 1 {
-                        (h, w) = (h.saturating_sub(2) / 2 + 1, w.saturating_sub(2) / 2 + 1);
-                    }
-                }
-                let flat = c.saturating_mul(h).saturating_mul(w);
-                out.push(("W7".into(), vec![flat, *hidden]));
-                out.push(("b7".into(), vec![*hidden]));
-                out.push(("W8".into(), vec![*hidden, classes]));
-                out.push(("b8".into(), vec![classes]));
-                out
-            }
-        }
+        let plan = self.plan(image_shape, classes);
+        let params = plan.iter().flat_map(|l| l.params.iter().cloned());
+        let buffers = plan.iter().flat_map(|l| l.buffers.iter().cloned());
+        params.chain(buffers).collect()
     }
 
     /// Builds a freshly initialised network for images of `image_shape` (`[C, H, W]`) and
@@ -387,100 +316,10 @@ impl Arch {
 
     /// The values one image's forward pass holds (see [`MAX_FORWARD_VALUES`]), or `None`
     /// if the count overflows.
-    fn forward_values(&self, [c, h, w]: [usize; 3], classes: usize) -> Option<usize> {
-        let mut n = Count(Some(0));
-        let input = product(&[c, h, w]);
-        match self {
-            Arch::TwoLayer { hidden, .. } => n.dense(input, &[*hidden], 1, classes),
-            Arch::MultiLayer {
-                hidden,
-                batch_norm,
-                dropout,
-                ..
-            } => {
-                let per_hidden = 1 + usize::from(*batch_norm) + usize::from(dropout.is_some());
-                n.dense(input, hidden, per_hidden, classes);
-            }
-            Arch::SimpleConv { conv, hidden, .. } => {
-                let ConvParam {
-                    filter_num,
-                    filter_size,
-                    pad,
-                    stride,
-                } = *conv;
-                let out = n.window([c, h, w], filter_num, filter_size, pad, stride)?;
-                n.relu(product(&out));
-                let out = n.window(out, out[0], 2, 0, 2)?;
-                n.dense(product(&out), &[*hidden], 1, classes);
-            }
-            Arch::DeepConv { hidden } => {
-                let mut shape = [c, h, w];
-                for (k, &(filters, pad)) in super::deep_conv::CONVS.iter().enumerate() {
-                    shape = n.window(shape, filters, 3, pad, 1)?;
-                    n.relu(product(&shape));
-                    if k % 2 == 1 {
-                        shape = n.window(shape, shape[0], 2, 0, 2)?;
-                    }
-                }
-                // Affine → ReLU → Dropout → Affine → Dropout.
-                n.dense(product(&shape), &[*hidden], 2, classes);
-                n.relu(Some(classes));
-            }
-        }
-        n.0
-    }
-}
-
-/// The product of `dims`, or `None` on overflow.
-fn product(dims: &[usize]) -> Option<usize> {
-    dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
-}
-
-/// A running count of values that becomes `None` on overflow, with the layers' rules.
-struct Count(Option<usize>);
-
-impl Count {
-    fn add(&mut self, n: Option<usize>) {
-        self.0 = self.0.zip(n).and_then(|(a, b)| a.checked_add(b));
-    }
-
-    /// An elementwise layer on `n` values: its input and output.
-    fn relu(&mut self, n: Option<usize>) {
-        self.add(n.and_then(|n| n.checked_mul(2)));
-    }
-
-    /// Affine layers from `input` through `hidden` to `classes`, each holding its input and
-    /// output, with `per_hidden` elementwise layers after each hidden one.
-    fn dense(&mut self, input: Option<usize>, hidden: &[usize], per_hidden: usize, classes: usize) {
-        let mut prev = input;
-        for &h in hidden {
-            self.add(prev.and_then(|p| p.checked_add(h)));
-            for _ in 0..per_hidden {
-                self.relu(Some(h));
-            }
-            prev = Some(h);
-        }
-        self.add(prev.and_then(|p| p.checked_add(classes)));
-    }
-
-    /// A convolution of `filters` `f`×`f` filters (or a pooling, `filters` = channels) over
-    /// `[c, h, w]`: its input, output and unrolled windows. Returns the output's shape (a
-    /// side that does not fit counts as 1: [`Arch::build`] refuses it), `None` on overflow.
-    fn window(
-        &mut self,
-        [c, h, w]: [usize; 3],
-        filters: usize,
-        f: usize,
-        pad: usize,
-        stride: usize,
-    ) -> Option<[usize; 3]> {
-        let side =
-            |x: usize| Some(x.checked_add(pad.checked_mul(2)?)?.saturating_sub(f) / stride + 1);
-        let out = [filters, side(h)?, side(w)?];
-        self.add(product(&[c, h, w]));
-        self.add(product(&out));
-        self.add(product(&[out[1], out[2], c, f, f]));
-        Some(out)
+    fn forward_values(&self, image_shape: [usize; 3], classes: usize) -> Option<usize> {
+        self.plan(image_shape, classes)
+            .iter()
+            .try_fold(0usize, |n, layer| n.checked_add(layer.forward_values()?))
     }
 }
 
@@ -555,7 +394,7 @@ impl Arch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// `tensor_shapes` must list exactly what `build` creates, for every architecture.
@@ -573,7 +412,7 @@ mod tests {
         }
     }
 
-    fn all_archs() -> Vec<(Arch, [usize; 3])> {
+    pub(in crate::nets) fn all_archs() -> Vec<(Arch, [usize; 3])> {
         vec![
             (
                 Arch::TwoLayer {

@@ -3,13 +3,9 @@
 
 use std::ops::{Deref, DerefMut};
 
-use ndarray::Array1;
-
-use super::Network;
+use super::{Arch, LayerPlan, Network};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::init::{Init, gaussian};
-use crate::layers::{Affine, Convolution, Dropout, Layer, Pooling, Relu};
 use crate::rng::Rng;
 
 /// The filter counts and paddings of the six 3×3 convolutions (stride 1); the fourth pads by
@@ -59,37 +55,14 @@ impl<F: Float> DeepConvNet<F> {
                  {DEEP_CONV_MIN_SIDE}×{DEEP_CONV_MIN_SIDE} with at least one channel, got {c}×{h}×{w}"
             ))
         };
-        if c == 0 {
+        let arch = Arch::DeepConv {
+            hidden: hidden_size,
+        };
+        let plan = arch.plan(input_dim, output_size);
+        if !plan.iter().all(LayerPlan::fits) {
             return Err(too_small());
         }
-        let mut layers: Vec<Box<dyn Layer<F>>> = Vec::new();
-        let mut shape = input_dim;
-        for (k, &(filter_num, pad)) in CONVS.iter().enumerate() {
-            let fan_in = shape[0] * 3 * 3;
-            let wk = gaussian((filter_num, shape[0], 3, 3), Init::He.std(fan_in), rng);
-            let conv = Convolution::new(wk, Array1::zeros(filter_num), 1, pad);
-            let g = conv.geometry(shape).ok_or_else(too_small)?;
-            shape = [filter_num, g.oh, g.ow];
-            layers.push(Box::new(conv));
-            layers.push(Box::new(Relu::new()));
-            if k % 2 == 1 {
-                let pool = Pooling::new(2, 2, 2);
-                let g = pool.geometry(shape).ok_or_else(too_small)?;
-                shape = [filter_num, g.oh, g.ow];
-                layers.push(Box::new(pool));
-            }
-        }
-        let flat: usize = shape.iter().product();
-        let w7 = gaussian((flat, hidden_size), Init::He.std(flat), rng);
-        let w8 = gaussian((hidden_size, output_size), Init::He.std(hidden_size), rng);
-        let dropout1 = Dropout::new(0.5, Rng::new(rng.next_u64()));
-        let dropout2 = Dropout::new(0.5, Rng::new(rng.next_u64()));
-        layers.push(Box::new(Affine::new(w7, Array1::zeros(hidden_size))));
-        layers.push(Box::new(Relu::new()));
-        layers.push(Box::new(dropout1));
-        layers.push(Box::new(Affine::new(w8, Array1::zeros(output_size))));
-        layers.push(Box::new(dropout2));
-        Ok(DeepConvNet(Network::new(layers, input_dim.to_vec())))
+        Ok(DeepConvNet(arch.assemble(&plan, rng)))
     }
 
     /// The underlying [`Network`].

@@ -4,6 +4,7 @@ mod arch;
 mod deep_conv;
 mod multi_layer;
 mod network;
+mod plan;
 mod simple_conv;
 mod two_layer;
 
@@ -11,5 +12,6 @@ pub use arch::{Arch, MAX_FORWARD_VALUES};
 pub use deep_conv::{DEEP_CONV_MIN_SIDE, DeepConvNet};
 pub use multi_layer::{Activation, MultiLayerConfig, MultiLayerNet};
 pub use network::{NamedParam, Network};
+pub use plan::{LayerKind, LayerPlan};
 pub use simple_conv::{ConvParam, SimpleConvNet};
 pub use two_layer::TwoLayerNet;

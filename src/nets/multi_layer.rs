@@ -3,13 +3,10 @@
 
 use std::ops::{Deref, DerefMut};
 
-use ndarray::Array1;
-
-use super::Network;
+use super::{Arch, Network};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::init::{Init, gaussian};
-use crate::layers::{Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid};
+use crate::init::Init;
 use crate::rng::Rng;
 
 /// The activation function of the hidden layers (serialised as `"relu"`, `"sigmoid"`).
@@ -116,28 +113,16 @@ impl<F: Float> MultiLayerNet<F> {
                 cfg.weight_decay
             )));
         }
-        let mut layers: Vec<Box<dyn Layer<F>>> = Vec::new();
-        let mut n_prev = cfg.input_size;
-        for &n in &cfg.hidden_sizes {
-            let w = gaussian((n_prev, n), cfg.init.std(n_prev), rng);
-            layers.push(Box::new(Affine::new(w, Array1::zeros(n))));
-            if cfg.batch_norm {
-                layers.push(Box::new(BatchNormalization::with_size(n)));
-            }
-            match cfg.activation {
-                Activation::Relu => layers.push(Box::new(Relu::new())),
-                Activation::Sigmoid => layers.push(Box::new(Sigmoid::new())),
-            }
-            if let Some(ratio) = cfg.dropout {
-                layers.push(Box::new(Dropout::new(ratio, Rng::new(rng.next_u64()))));
-            }
-            n_prev = n;
-        }
-        let w = gaussian((n_prev, cfg.output_size), cfg.init.std(n_prev), rng);
-        layers.push(Box::new(Affine::new(w, Array1::zeros(cfg.output_size))));
-        Ok(MultiLayerNet(
-            Network::new(layers, vec![cfg.input_size]).with_weight_decay(cfg.weight_decay),
-        ))
+        let arch = Arch::MultiLayer {
+            hidden: cfg.hidden_sizes.clone(),
+            activation: cfg.activation,
+            init: cfg.init,
+            batch_norm: cfg.batch_norm,
+            dropout: cfg.dropout,
+            weight_decay: cfg.weight_decay,
+        };
+        let plan = arch.plan([1, 1, cfg.input_size], cfg.output_size);
+        Ok(MultiLayerNet(arch.assemble(&plan, rng)))
     }
 
     /// The underlying [`Network`].

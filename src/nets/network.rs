@@ -62,7 +62,7 @@ impl<F: Float> Network<F> {
                 if p.kind == ParamKind::Weight {
                     k += 1;
                 }
-                names.push(format!("{}{}", p.kind.prefix(), k));
+                names.push(super::plan::param_name(p.kind, k));
             }
         }
         Network {

@@ -3,13 +3,9 @@
 
 use std::ops::{Deref, DerefMut};
 
-use ndarray::Array1;
-
-use super::Network;
+use super::{Arch, LayerPlan, Network};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::init::gaussian;
-use crate::layers::{Affine, Convolution, Layer, Pooling, Relu};
 use crate::rng::Rng;
 
 /// The convolution settings of [`SimpleConvNet`], the book's `conv_param`.
@@ -78,37 +74,22 @@ impl<F: Float> SimpleConvNet<F> {
                  positive, got {conv:?} and hidden {hidden_size}"
             )));
         }
-        let w1 = gaussian((filter_num, c, fs, fs), weight_init_std, rng);
-        let b1 = Array1::zeros(filter_num);
-        let conv_layer = Convolution::new(w1, b1, stride, pad);
-        let pool = Pooling::new(2, 2, 2);
-        // The smallest image whose convolution output still holds one 2×2 pooling window.
-        let min = (fs + stride).saturating_sub(2 * pad).max(1);
-        let sizes = conv_layer
-            .geometry(input_dim)
-            .and_then(|g| Some((g, pool.geometry([filter_num, g.oh, g.ow])?)));
-        let Some((_, pg)) = sizes.filter(|_| c > 0) else {
+        let arch = Arch::SimpleConv {
+            conv,
+            hidden: hidden_size,
+            weight_init_std,
+        };
+        let plan = arch.plan(input_dim, output_size);
+        if !plan.iter().all(LayerPlan::fits) {
+            // The smallest image whose convolution output still holds one 2×2 pooling window.
+            let min = (fs + stride).saturating_sub(2 * pad).max(1);
             return Err(Error::Shape(format!(
                 "SimpleConvNet with {fs}×{fs} filters (pad {pad}, stride {stride}) and 2×2 \
                  pooling needs images of at least {min}×{min} with at least one channel, \
                  got {c}×{h}×{w}"
             )));
-        };
-        let pool_output_size = filter_num * pg.oh * pg.ow;
-        let w2 = gaussian((pool_output_size, hidden_size), weight_init_std, rng);
-        let b2 = Array1::zeros(hidden_size);
-        let w3 = gaussian((hidden_size, output_size), weight_init_std, rng);
-        let b3 = Array1::zeros(output_size);
-
-        let layers: Vec<Box<dyn Layer<F>>> = vec![
-            Box::new(conv_layer),          // Conv1
-            Box::new(Relu::new()),         // Relu1
-            Box::new(pool),                // Pool1
-            Box::new(Affine::new(w2, b2)), // Affine1
-            Box::new(Relu::new()),         // Relu2
-            Box::new(Affine::new(w3, b3)), // Affine2
-        ];
-        Ok(SimpleConvNet(Network::new(layers, input_dim.to_vec())))
+        }
+        Ok(SimpleConvNet(arch.assemble(&plan, rng)))
     }
 
     /// The underlying [`Network`].

@@ -2,12 +2,8 @@
 
 use std::ops::{Deref, DerefMut};
 
-use ndarray::Array1;
-
-use super::Network;
+use super::{Arch, Network};
 use crate::float::Float;
-use crate::init::gaussian;
-use crate::layers::{Affine, Layer, Relu};
 use crate::rng::Rng;
 
 /// The book's two-layer net: `W1 (input, hidden)`, `b1`, `W2 (hidden, output)`, `b2`, with
@@ -34,17 +30,12 @@ impl<F: Float> TwoLayerNet<F> {
         weight_init_std: f64,
         rng: &mut Rng,
     ) -> Self {
-        let w1 = gaussian((input_size, hidden_size), weight_init_std, rng);
-        let b1 = Array1::zeros(hidden_size);
-        let w2 = gaussian((hidden_size, output_size), weight_init_std, rng);
-        let b2 = Array1::zeros(output_size);
-
-        let layers: Vec<Box<dyn Layer<F>>> = vec![
-            Box::new(Affine::new(w1, b1)), // Affine1
-            Box::new(Relu::new()),         // Relu1
-            Box::new(Affine::new(w2, b2)), // Affine2
-        ];
-        TwoLayerNet(Network::new(layers, vec![input_size]))
+        let arch = Arch::TwoLayer {
+            hidden: hidden_size,
+            weight_init_std,
+        };
+        let plan = arch.plan([1, 1, input_size], output_size);
+        TwoLayerNet(arch.assemble(&plan, rng))
     }
 
     /// The underlying [`Network`].
