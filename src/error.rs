@@ -61,6 +61,16 @@ pub enum Fix {
     Values(Vec<String>),
     /// No value for this name, which the expression does not have (a usage error).
     NoSuchName(String),
+    /// A longer run: a resumed run cannot end at `wanted`, before the `done` steps its
+    /// checkpoint has taken (`per_epoch` steps per epoch when `wanted` counts epochs).
+    Longer {
+        /// The length asked for.
+        wanted: crate::train::Length,
+        /// Steps already taken.
+        done: usize,
+        /// Steps per epoch.
+        per_epoch: usize,
+    },
     /// Another dataset: the directory holds `found`, not the `wanted` one (a usage error).
     Dataset {
         /// The directory.

@@ -403,6 +403,69 @@ pub fn save_scores<F: Float>(
     crate::io::write_atomic(path, &bytes)
 }
 
+/// A saved model evaluated on a test set: what `backprop eval` prints.
+pub struct ModelEvaluation {
+    /// The test set it was evaluated on.
+    pub test: Dataset,
+    /// Its evaluation in the model's precision.
+    pub evaluation: Evaluation,
+    /// Its evaluation with every weight and input rounded to f16, when asked.
+    pub half: Option<Evaluation>,
+}
+
+/// Evaluates `model` (read from `path`) on the test part of `data` ([`DataSpec::of_model`]
+/// gives the model's own): [`evaluate`] in batches of at most `batch_size` (fewer when one
+/// batch's forward pass would hold more than [`MAX_FORWARD_VALUES`](crate::nets::MAX_FORWARD_VALUES)),
+/// keeping the first `misclassified` mistakes; with `half`, again with every weight and input
+/// rounded to f16 (the book's `half_float_network.py`; the model's weights stay rounded);
+/// with `scores`, the test-mode scores written there first ([`save_scores`]). A test set
+/// without samples, or whose images the network does not take, is an error.
+///
+/// [`DataSpec::of_model`]: crate::run::DataSpec::of_model
+pub fn evaluate_model<F: Float>(
+    model: &mut crate::io::safetensors::LoadedModel<F>,
+    path: &std::path::Path,
+    data: &crate::run::DataSpec,
+    batch_size: usize,
+    misclassified: usize,
+    half: bool,
+    scores: Option<&std::path::Path>,
+) -> crate::Result<ModelEvaluation> {
+    let test = data.load()?.test;
+    test.require_samples("test")?;
+    let layout = model.info.arch.layout();
+    let mut shape = vec![1];
+    shape.extend(test.input_shape(layout));
+    model.net.check_input(&shape).map_err(|e| {
+        crate::Error::Invalid(format!(
+            "{} does not fit the {} dataset ({:?} images): {e}",
+            path.display(),
+            test.name,
+            test.image_shape
+        ))
+    })?;
+    // Whole batches within the bound on a forward pass (checked when the model was loaded).
+    let per_image = model
+        .info
+        .arch
+        .check_sizes(model.info.image_shape, model.info.class_names.len())?;
+    let batch = batch_size.min((crate::nets::MAX_FORWARD_VALUES / per_image).max(1));
+    let evaluation = evaluate(&mut model.net, &test, layout, batch, misclassified);
+    if let Some(path) = scores {
+        save_scores(path, &mut model.net, &test, layout, batch)?;
+    }
+    let half = half.then(|| {
+        round_params(&mut model.net, TensorDtype::F16);
+        let f16 = Some(TensorDtype::F16);
+        evaluate_rounded(&mut model.net, &test, layout, batch, 0, f16)
+    });
+    Ok(ModelEvaluation {
+        test,
+        evaluation,
+        half,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

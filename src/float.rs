@@ -87,6 +87,14 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// `f32` or `f64`, as a command line spells it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+
     /// The precision of `F`.
     pub fn of<F: Float>() -> Precision {
         if F::DTYPE == "F32" {

@@ -102,11 +102,131 @@ impl RunSpec {
         serde_json::to_value(self).expect("a run spec serialises")
     }
 
+    /// The setting called `name` (one of [`RunSpec::SETTINGS`], a command line's flag names
+    /// with `_`), spelled as a command line gives its value: `"100,100"` for hidden sizes,
+    /// `"adam"`, `"0.01"`, `"std:0.01"`, `"f32"`, and `"none"` for what is unset. Optimizer
+    /// hyperparameters are the ones the optimizer uses (its defaults filled in). `None` for
+    /// a name that is no setting. A caller resuming a run compares what it was asked with it.
+    pub fn setting(&self, name: &str) -> Option<String> {
+        use crate::init::Init;
+        use crate::nets::Activation;
+        let (hidden, activation, init, batch_norm, dropout, weight_decay) = match &self.arch {
+            Arch::TwoLayer {
+                hidden,
+                weight_init_std,
+            }
+            | Arch::SimpleConv {
+                hidden,
+                weight_init_std,
+                ..
+            } => (
+                vec![*hidden],
+                Activation::Relu,
+                Init::Std(*weight_init_std),
+                false,
+                None,
+                0.0,
+            ),
+            Arch::DeepConv { hidden } => {
+                (vec![*hidden], Activation::Relu, Init::He, false, None, 0.0)
+            }
+            Arch::MultiLayer {
+                hidden,
+                activation,
+                init,
+                batch_norm,
+                dropout,
+                weight_decay,
+            } => (
+                hidden.clone(),
+                *activation,
+                *init,
+                *batch_norm,
+                *dropout,
+                *weight_decay,
+            ),
+        };
+        let kind = self.optimizer.kind;
+        let hyper = self.optimizer.hyper.resolved(kind);
+        let number = |v: Option<f64>| v.map_or("none".to_string(), |v| v.to_string());
+        let count = |v: Option<usize>| v.map_or("none".to_string(), |v| v.to_string());
+        let s = &self.schedule;
+        Some(match name {
+            "model" => self.arch.name().to_string(),
+            "hidden" => sizes(&hidden),
+            "activation" => activation.key().to_string(),
+            "init" => init.to_string(),
+            "batch_norm" => batch_norm.to_string(),
+            "dropout" => number(dropout),
+            "weight_decay" => weight_decay.to_string(),
+            "optimizer" => kind.key().to_string(),
+            "lr" => number(hyper.lr),
+            "momentum" => number(hyper.momentum),
+            "beta1" => number(hyper.beta1),
+            "beta2" => number(hyper.beta2),
+            "decay_rate" => number(hyper.decay_rate),
+            "batch_size" => s.batch_size.to_string(),
+            "eval_every" => count(s.eval_every),
+            "eval_samples" => count(s.eval_samples),
+            "sampling" => s.sampling.key().to_string(),
+            "precision" => self.precision.key().to_string(),
+            "dataset" => self.data.dataset.clone().unwrap_or("none".to_string()),
+            "data" => match &self.data.dir {
+                Some(dir) => same_path(dir),
+                None => "none".to_string(),
+            },
+            "seed" => self.data.seed.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// The names [`RunSpec::setting`] knows.
+    pub const SETTINGS: [&'static str; 21] = [
+        "model",
+        "hidden",
+        "activation",
+        "init",
+        "batch_norm",
+        "dropout",
+        "weight_decay",
+        "optimizer",
+        "lr",
+        "momentum",
+        "beta1",
+        "beta2",
+        "decay_rate",
+        "batch_size",
+        "eval_every",
+        "eval_samples",
+        "sampling",
+        "precision",
+        "dataset",
+        "data",
+        "seed",
+    ];
+
     /// Reads a spec written by [`RunSpec::to_json`].
     pub fn from_json(text: &str) -> Result<RunSpec> {
         serde_json::from_str(text)
             .map_err(|e| Error::Invalid(format!("not a valid run specification: {e}")))
     }
+}
+
+/// Layer sizes as a command line takes them: `100,100`.
+pub fn sizes(hidden: &[usize]) -> String {
+    hidden
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A directory spelled so that two spellings of one directory compare equal (when it exists).
+pub fn same_path(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// Where the data comes from.
@@ -521,6 +641,49 @@ impl<F: Float> Run<F> {
     /// The step a resumed run continues from (`None` for a new run).
     pub fn resumed_at(&self) -> Option<usize> {
         self.progress.as_ref().map(|p| p.iter)
+    }
+
+    /// Makes a resumed run go on until `wanted` (`None`: the length its checkpoint recorded),
+    /// which later checkpoints record. Refused ([`Fix::Longer`](crate::error::Fix::Longer))
+    /// when `wanted` ends before the step the run has reached, and ([`Error::Invalid`]) when
+    /// it counts epochs where the run counts steps or the other way round.
+    pub fn extend_to(&mut self, wanted: Option<Length>) -> Result<()> {
+        let Some(recorded) = self.spec.schedule.length else {
+            return Err(Error::Invalid("the checkpoint's run has no length".into()));
+        };
+        let wanted = wanted.unwrap_or(recorded);
+        let per_epoch = self.steps_per_epoch();
+        let done = self.resumed_at().unwrap_or(0);
+        let said = |l: Length| match l {
+            Length::Epochs(e) => format!("{e} epochs"),
+            Length::Iters(n) => format!("{n} steps"),
+        };
+        let steps = match (wanted, recorded) {
+            (Length::Epochs(e), Length::Epochs(_)) => e.saturating_mul(per_epoch),
+            (Length::Iters(n), Length::Iters(_)) => n,
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "the run is {}, not {}: it goes on as it is counted",
+                    said(recorded),
+                    said(wanted)
+                )));
+            }
+        };
+        if steps < done {
+            return Err(Error::needs(
+                format!(
+                    "{} end before step {done}, which the run has reached",
+                    said(wanted)
+                ),
+                crate::error::Fix::Longer {
+                    wanted,
+                    done,
+                    per_epoch,
+                },
+            ));
+        }
+        self.spec.schedule.length = Some(wanted);
+        Ok(())
     }
 
     /// Steps per epoch on this run's data: `ceil(N / batch_size)`.

@@ -28,6 +28,16 @@ pub enum Sampling {
     Replacement,
 }
 
+impl Sampling {
+    /// `shuffle` or `replacement` (its serde name).
+    pub fn key(self) -> &'static str {
+        match self {
+            Sampling::Shuffle => "shuffle",
+            Sampling::Replacement => "replacement",
+        }
+    }
+}
+
 /// How long to train.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Length {

@@ -257,3 +257,48 @@ fn the_book_table_covers_every_script_and_every_row_runs() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The Layout table has a row for every file and directory under `src/`, and each file of a
+/// directory is named (with or without `.rs`) in that directory's row.
+#[test]
+fn the_layout_table_matches_the_tree() {
+    let en = read("README.md");
+    let start = en.find("\n## Layout").expect("a Layout section");
+    let end = en[start + 1..]
+        .find("\n## ")
+        .map_or(en.len(), |i| start + 1 + i);
+    let rows: Vec<&str> = en[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .collect();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let dir = entry.file_type().unwrap().is_dir();
+        let cell = if dir {
+            format!("`src/{name}/`")
+        } else {
+            format!("`src/{name}`")
+        };
+        let Some(row) = rows.iter().find(|r| r.contains(&cell)) else {
+            missing.push(cell);
+            continue;
+        };
+        if !dir {
+            continue;
+        }
+        for file in std::fs::read_dir(entry.path()).unwrap() {
+            let file = file.unwrap().file_name().to_string_lossy().into_owned();
+            let stem = file.trim_end_matches(".rs");
+            let named = row
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .any(|word| word == stem);
+            if !named && file != "mod.rs" {
+                missing.push(format!("src/{name}/{file}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in the Layout table: {missing:?}");
+}

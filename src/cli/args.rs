@@ -30,17 +30,6 @@ pub fn named<T: Clone + Send + Sync + 'static>(
     })
 }
 
-/// The name of `value` among `choices` (see [`named`]).
-pub fn choice_name<T: PartialEq>(
-    choices: &[(&'static str, &'static str, T)],
-    value: &T,
-) -> &'static str {
-    choices
-        .iter()
-        .find(|(_, _, v)| v == value)
-        .map_or("none", |(name, _, _)| *name)
-}
-
 /// The datasets `--dataset` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DatasetName {

@@ -8,14 +8,12 @@ use clap::Args;
 use serde_json::json;
 
 use super::args::{DataArgs, DatasetName, positive_usize};
-use crate::error::{Error, Result};
-use crate::eval::{Evaluation, evaluate, evaluate_rounded, round_params};
+use crate::error::Result;
+use crate::eval::{Evaluation, evaluate_model};
 use crate::float::Float;
 use crate::io::import::parse_input_shape;
 use crate::io::model_file;
 use crate::io::safetensors::LoadedModel;
-use crate::io::safetensors::TensorDtype;
-use crate::nets::MAX_FORWARD_VALUES;
 use crate::run::DataSpec;
 
 #[derive(Debug, Args)]
@@ -91,46 +89,21 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
         given.dir.as_deref(),
         args.seed,
     );
-    let split = data.load()?;
-    let test = &split.test;
-    super::args::require_samples(test, "test")?;
-    let layout = model.info.arch.layout();
-    let mut shape = vec![1];
-    shape.extend(test.input_shape(layout));
-    model.net.check_input(&shape).map_err(|e| {
-        Error::Invalid(format!(
-            "{} does not fit the {} dataset ({:?} images): {e}",
-            args.model.display(),
-            test.name,
-            test.image_shape
-        ))
-    })?;
-    // Whole batches within the bound on a forward pass (checked when the model was loaded).
-    let per_image = model
-        .info
-        .arch
-        .check_sizes(model.info.image_shape, model.info.class_names.len())?;
-    let batch = args.batch_size.min((MAX_FORWARD_VALUES / per_image).max(1));
-    let e = evaluate(&mut model.net, test, layout, batch, args.misclassified);
-    if let Some(path) = &args.scores {
-        crate::eval::save_scores(path, &mut model.net, test, layout, batch)?;
-    }
-    let half = args.half.then(|| {
-        round_params(&mut model.net, TensorDtype::F16);
-        evaluate_rounded(
-            &mut model.net,
-            test,
-            layout,
-            batch,
-            0,
-            Some(TensorDtype::F16),
-        )
-    });
+    let m = evaluate_model(
+        &mut model,
+        &args.model,
+        &data,
+        args.batch_size,
+        args.misclassified,
+        args.half,
+        args.scores.as_deref(),
+    )?;
+    let (test, e, half) = (&m.test, &m.evaluation, m.half.as_ref());
     if args.json {
-        print_json(&args, &model, &data, &test.name, &e, half.as_ref());
+        print_json(&args, &model, &data, &test.name, e, half);
     } else {
-        print_text(&args, &model, &data, &test.name, &e);
-        if let Some(h) = &half {
+        print_text(&args, &model, &data, &test.name, e);
+        if let Some(h) = half {
             println!(
                 "test accuracy with weights and inputs rounded to f16: {:.4} ({}/{}), {:+.4} \
                  against {}",

@@ -234,6 +234,26 @@ fn advice(e: &Error) -> String {
                 format!("{msg}: add {}", sets.join(" "))
             }
             Fix::NoSuchName(name) => format!("--set {name}=…: {msg}"),
+            Fix::Longer {
+                wanted,
+                done,
+                per_epoch,
+            } => {
+                let (unit, n, per_unit) = match *wanted {
+                    crate::train::Length::Epochs(e) => ("epochs", e, *per_epoch),
+                    crate::train::Length::Iters(n) => ("iters", n, 1),
+                };
+                let per = if per_unit > 1 {
+                    format!(" ({per_unit} steps per epoch)")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "--{unit} {n} ends before the checkpoint's step {done}{per}: give at least \
+                     --{unit} {}",
+                    done.div_ceil(per_unit)
+                )
+            }
             Fix::Dataset { dir, found, wanted } => format!(
                 "{} holds {found}, which conflicts with --dataset {wanted}",
                 dir.display()

@@ -10,8 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use super::args::{
-    DataArgs, OptimizerArgs, PlotArgs, Sizes, choice_name, hidden_sizes, named, positive_f64,
-    positive_usize, ratio,
+    DataArgs, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, named, positive_f64, positive_usize,
+    ratio,
 };
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -19,7 +19,7 @@ use crate::init::Init;
 use crate::io::checkpoint;
 use crate::nets::{Activation, Arch};
 use crate::report::plot;
-use crate::run::{Hooks, OptimizerSpec, Precision, Run, RunSpec, Schedule};
+use crate::run::{Hooks, OptimizerSpec, Precision, Run, RunSpec, Schedule, same_path, sizes};
 use crate::train::{Event, Length, Sampling};
 
 /// `--model`: the architectures by name ([`Arch::NAMES`], built by [`Arch::book`]).
@@ -304,17 +304,11 @@ fn std_init(init: Option<Init>, default: f64) -> Result<f64> {
 fn resumed<F: Float>(path: &Path, args: &TrainArgs, given: &[String]) -> Result<Run<F>> {
     let mut run = Run::<F>::resume(path)?;
     check_resume_flags(args, given, &run.spec, path)?;
-    let per_epoch = run.steps_per_epoch();
-    let done = run.resumed_at().unwrap_or(0);
-    let length = match run.spec.schedule.length {
-        Some(Length::Epochs(e)) => {
-            Length::Epochs(longer("epochs", e, args.epochs, per_epoch, done)?)
-        }
-        Some(Length::Iters(n)) => Length::Iters(longer("iters", n, args.iters, 1, done)?),
-        None => return Err(Error::format(path, "the checkpoint's run has no length")),
-    };
-    // Later checkpoints record the new length.
-    run.spec.schedule.length = Some(length);
+    run.extend_to(
+        args.iters
+            .map(Length::Iters)
+            .or(args.epochs.map(Length::Epochs)),
+    )?;
     Ok(run)
 }
 
@@ -336,34 +330,6 @@ const RESUME_MAY_CHANGE: &[&str] = &[
     "epochs",
     "iters",
 ];
-
-/// The length of a resumed run counted in `unit` (`epochs` or `iters`): the checkpoint's
-/// `recorded`, or `wanted` if given, which must not end before the `done` steps already
-/// taken (`per_unit` steps per unit).
-fn longer(
-    unit: &str,
-    recorded: usize,
-    wanted: Option<usize>,
-    per_unit: usize,
-    done: usize,
-) -> Result<usize> {
-    match wanted {
-        None => Ok(recorded),
-        Some(n) if n.saturating_mul(per_unit) >= done => Ok(n),
-        Some(n) => {
-            let per = if per_unit > 1 {
-                format!(" ({per_unit} steps per epoch)")
-            } else {
-                String::new()
-            };
-            Err(Error::Invalid(format!(
-                "--{unit} {n} ends before the checkpoint's step {done}{per}: give at least \
-                 --{unit} {}",
-                done.div_ceil(per_unit)
-            )))
-        }
-    }
-}
 
 /// Refuses (a usage error naming the flag) every flag in `given` that sets something other
 /// than what the checkpoint at `path` recorded (`arch`, and its run `d`), or that switches
@@ -397,8 +363,10 @@ fn check_resume_flags(
             id if RESUME_MAY_CHANGE.contains(&id) => continue,
             _ => {}
         }
-        let (Some(wanted), Some(recorded)) = (given_setting(id, args), recorded_setting(id, spec))
-        else {
+        let (Some(wanted), Some(recorded)) = (
+            given_setting(id, args),
+            spec.setting(if id == "init_std" { "init" } else { id }),
+        ) else {
             return Err(Error::Invalid(format!(
                 "{flag} cannot be given with --resume: {allowed}"
             )));
@@ -414,7 +382,7 @@ fn check_resume_flags(
     Ok(())
 }
 
-/// The setting that the flag `id` gives, spelled as [`recorded_setting`] spells it.
+/// The setting that the flag `id` gives, spelled as [`RunSpec::setting`] spells it.
 fn given_setting(id: &str, args: &TrainArgs) -> Option<String> {
     let name = |v: &dyn Fn() -> Option<clap::builder::PossibleValue>| {
         v().map(|p| p.get_name().to_string())
@@ -438,8 +406,8 @@ fn given_setting(id: &str, args: &TrainArgs) -> Option<String> {
         "batch_size" => args.batch_size.to_string(),
         "eval_every" => args.eval_every?.to_string(),
         "eval_samples" => args.eval_samples?.to_string(),
-        "sampling" => choice_name(SAMPLINGS, &args.sampling).to_string(),
-        "precision" => choice_name(PRECISIONS, &args.precision).to_string(),
+        "sampling" => args.sampling.key().to_string(),
+        "precision" => args.precision.key().to_string(),
         "dataset" => name(&|| args.data.dataset?.to_possible_value())?,
         "data" => same_path(args.data.data.as_ref()?),
         "seed" => args.data.seed.to_string(),
@@ -447,93 +415,6 @@ fn given_setting(id: &str, args: &TrainArgs) -> Option<String> {
     })
 }
 
-/// The setting that the flag `id` stands for in a checkpoint's run `spec`, spelled as the
-/// flag's value; `None` for flags that set nothing there.
-fn recorded_setting(id: &str, spec: &RunSpec) -> Option<String> {
-    let (hidden, activation, init, batch_norm, dropout, weight_decay) = match &spec.arch {
-        Arch::TwoLayer {
-            hidden,
-            weight_init_std,
-        }
-        | Arch::SimpleConv {
-            hidden,
-            weight_init_std,
-            ..
-        } => (
-            vec![*hidden],
-            Activation::Relu,
-            Init::Std(*weight_init_std),
-            false,
-            None,
-            0.0,
-        ),
-        Arch::DeepConv { hidden } => (vec![*hidden], Activation::Relu, Init::He, false, None, 0.0),
-        Arch::MultiLayer {
-            hidden,
-            activation,
-            init,
-            batch_norm,
-            dropout,
-            weight_decay,
-        } => (
-            hidden.clone(),
-            *activation,
-            *init,
-            *batch_norm,
-            *dropout,
-            *weight_decay,
-        ),
-    };
-    let kind = spec.optimizer.kind;
-    let hyper = spec.optimizer.hyper.resolved(kind);
-    let number = |v: Option<f64>| v.map_or("none".to_string(), |v| v.to_string());
-    let count = |v: Option<usize>| v.map_or("none".to_string(), |v| v.to_string());
-    let s = &spec.schedule;
-    Some(match id {
-        "model" => spec.arch.name().to_string(),
-        "hidden" => sizes(&hidden),
-        "activation" => activation.key().to_string(),
-        "init" | "init_std" => init.to_string(),
-        "batch_norm" => batch_norm.to_string(),
-        "dropout" => number(dropout),
-        "weight_decay" => weight_decay.to_string(),
-        "optimizer" => kind.key().to_string(),
-        "lr" => number(hyper.lr),
-        "momentum" => number(hyper.momentum),
-        "beta1" => number(hyper.beta1),
-        "beta2" => number(hyper.beta2),
-        "decay_rate" => number(hyper.decay_rate),
-        "batch_size" => s.batch_size.to_string(),
-        "eval_every" => count(s.eval_every),
-        "eval_samples" => count(s.eval_samples),
-        "sampling" => choice_name(SAMPLINGS, &s.sampling).to_string(),
-        "precision" => choice_name(PRECISIONS, &spec.precision).to_string(),
-        "dataset" => spec.data.dataset.clone().unwrap_or("none".to_string()),
-        "data" => match &spec.data.dir {
-            Some(dir) => same_path(dir),
-            None => "none".to_string(),
-        },
-        "seed" => spec.data.seed.to_string(),
-        _ => return None,
-    })
-}
-
-/// Layer sizes as `--hidden` takes them: `100,100`.
-fn sizes(hidden: &[usize]) -> String {
-    hidden
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// A directory spelled so that two spellings of one directory compare equal (when it exists).
-fn same_path(p: &Path) -> String {
-    std::fs::canonicalize(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
-}
 /// Set by SIGINT/SIGTERM: training stops after the current step.
 static STOP: AtomicBool = AtomicBool::new(false);
 

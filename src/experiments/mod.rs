@@ -14,6 +14,7 @@
 pub mod activations;
 mod batch_norm;
 mod hyperparams;
+mod named;
 pub mod optimizer_paths;
 mod overfit;
 mod training;
@@ -23,6 +24,7 @@ pub use hyperparams::{
     HyperparamsConfig, TrialConfig, TrialResult, hyperparams, ranking, run_trial, trial_configs,
     trial_line, trial_spec,
 };
+pub use named::{Experiment, Finished, Picture, Settings, run};
 pub use overfit::{OverfitConfig, Regulariser, overfit};
 pub use training::{CurvesConfig, init_compare, optimizer_compare};
 
