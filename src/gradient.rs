@@ -195,6 +195,51 @@ pub fn check_network(
         .collect()
 }
 
+/// The book's gradient-check scripts for an architecture: [`check_network`] (step [`H`]) on
+/// a network of `arch` built from `seed`'s `init` stream, over `samples` samples (when
+/// `None`, 3 for two-layer and 2 for deep-conv as the book's scripts take, else 1): the first
+/// of the training part of `data`, or, without `data`, images of `1×10×10` drawn uniform in
+/// `[0, 1)` with labels `(i + 1) mod 10` of 10 classes (`ch07/gradient_check.py`'s
+/// `np.random.rand(1, 1, 10, 10)`, `T = [1]`). Returns the differences and the number of
+/// samples. Sizes whose check cannot fit in memory are refused before anything is built.
+pub fn check_arch(
+    arch: &crate::nets::Arch,
+    data: Option<&crate::run::DataSpec>,
+    samples: Option<usize>,
+    seed: u64,
+) -> crate::Result<(Vec<(String, f64)>, usize)> {
+    use crate::nets::Arch;
+    let (x, labels, image_shape, classes) = match data {
+        None => {
+            let n = samples.unwrap_or(1);
+            let mut rng = Rng::stream(seed, "gradcheck-input");
+            let x = ArrayD::from_shape_simple_fn(vec![n, 1, 10, 10], || rng.uniform());
+            let labels: Vec<usize> = (0..n).map(|i| (i + 1) % 10).collect();
+            (x, labels, [1, 10, 10], 10)
+        }
+        Some(spec) => {
+            let train = spec.load()?.train;
+            train.require_samples("training")?;
+            let book = match arch {
+                Arch::TwoLayer { .. } => 3,
+                Arch::DeepConv { .. } => 2,
+                _ => 1,
+            };
+            let n = samples.unwrap_or(book).min(train.len());
+            let mut labels = Vec::new();
+            let all: Vec<usize> = (0..n).collect();
+            let x = train.batch::<f64>(&all, arch.layout(), &mut labels);
+            (x, labels, train.image_shape, train.num_classes())
+        }
+    };
+    let n = labels.len();
+    // The numerical gradient keeps one copy of each parameter besides its gradient.
+    arch.check_training_fits(image_shape, classes, n, 8, 1)?;
+    let mut net = arch.build::<f64>(image_shape, classes, &mut Rng::stream(seed, "init"))?;
+    let diffs = check_network(&mut net, &x, crate::functions::Targets::Labels(&labels), H);
+    Ok((diffs, n))
+}
+
 #[cfg(test)]
 mod check_network_tests {
     use super::*;

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::data::Split;
 use crate::data::datasets::{self, Known};
 use crate::error::{Error, Result};
 use crate::optim::{Hyper, OptimizerKind};
@@ -102,18 +101,6 @@ impl DataArgs {
             validation: None,
         })
     }
-
-    /// Loads the dataset's training and test parts.
-    ///
-    /// The embedded digits are split 80/20 by the seed; IDX sets come with their own split.
-    pub fn load(&self) -> Result<Split> {
-        self.spec()?.load()
-    }
-}
-
-/// Refuses a set without samples (see [`crate::data::Dataset::require_samples`]).
-pub fn require_samples(set: &crate::data::Dataset, part: &str) -> Result<()> {
-    set.require_samples(part)
 }
 
 /// Parses a number that must be finite and greater than zero.

@@ -4,17 +4,14 @@
 //! architecture `train` knows. The work is [`crate::gradient::check_network`].
 
 use clap::Args;
-use ndarray::ArrayD;
 
 use super::args::{DataArgs, Sizes, hidden_sizes, named, positive_usize};
 use super::train::{ACTIVATIONS, MODELS};
 use crate::error::{Error, Result};
-use crate::functions::Targets;
-use crate::gradient::{H, check_network};
+use crate::gradient::check_arch;
 use crate::init::Init;
 use crate::nets::{Activation, Arch, ConvParam};
 use crate::pyfmt::py_repr;
-use crate::rng::Rng;
 
 #[derive(Debug, Args)]
 pub struct GradcheckArgs {
@@ -128,36 +125,12 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     // simple-conv without data flags checks the book's random 1×10×10 image.
     let book_image =
         args.model == "simple-conv" && args.data.dataset.is_none() && args.data.data.is_none();
-    let n_default = match args.model {
-        "two-layer" => 3,
-        "deep-conv" => 2,
-        _ => 1,
-    };
-    let (x, labels, image_shape, classes) = if book_image {
-        // ch07/gradient_check.py: X = np.random.rand(1, 1, 10, 10), T = [1], 10 classes.
-        let n = args.samples.unwrap_or(1);
-        let mut rng = Rng::stream(args.data.seed, "gradcheck-input");
-        let x = ArrayD::from_shape_simple_fn(vec![n, 1, 10, 10], || rng.uniform());
-        let labels: Vec<usize> = (0..n).map(|i| (i + 1) % 10).collect();
-        (x, labels, [1, 10, 10], 10)
+    let data = if book_image {
+        None
     } else {
-        let data = args.data.load()?;
-        let train = &data.train;
-        super::args::require_samples(train, "training")?;
-        let n = args.samples.unwrap_or(n_default).min(train.len());
-        let mut labels = Vec::new();
-        let x = train.batch::<f64>(&(0..n).collect::<Vec<_>>(), arch.layout(), &mut labels);
-        (x, labels, train.image_shape, train.num_classes())
+        Some(args.data.spec()?)
     };
-    let n = labels.len();
-    // The numerical gradient keeps one copy of each parameter besides its gradient.
-    arch.check_training_fits(image_shape, classes, n, 8, 1)?;
-    let mut net = arch.build::<f64>(
-        image_shape,
-        classes,
-        &mut Rng::stream(args.data.seed, "init"),
-    )?;
-    let diffs = check_network(&mut net, &x, Targets::Labels(&labels), H);
+    let (diffs, n) = check_arch(&arch, data.as_ref(), args.samples, args.data.seed)?;
     if args.json {
         let map: serde_json::Map<String, serde_json::Value> = diffs
             .iter()

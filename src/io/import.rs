@@ -143,7 +143,7 @@ pub fn network_from_tensors_with<F: Float>(
             ..
         } => {
             let [input, _] = matrix(tensors, "W1", "multi-layer", path)?;
-            let last = format!("W{}", hidden.len() + 1);
+            let last = crate::nets::param_name(crate::layers::ParamKind::Weight, hidden.len() + 1);
             let [_, classes] = matrix(tensors, &last, "multi-layer", path)?;
             let batch_norm = tensors.contains_key("gamma1") || tensors.contains_key("beta1");
             if batch_norm
