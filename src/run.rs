@@ -1078,4 +1078,63 @@ mod tests {
         assert_eq!(weights(&mut rest.net), weights(&mut whole.net));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// A resumed run goes on as long as asked but never ends before the step it reached,
+    /// and stays counted as it was; its settings read as a command line spells them.
+    #[test]
+    fn a_resumed_run_is_extended_not_shortened() {
+        let dir = std::env::temp_dir().join(format!("backprop-extend-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut spec = RunSpec::default();
+        spec.schedule.length = Some(Length::Iters(11));
+        spec.schedule.eval_every = Some(5);
+        spec.optimizer.kind = OptimizerKind::Adam;
+        let mut run = Run::<f32>::new(&spec).unwrap();
+        let hooks = Hooks {
+            checkpoint_dir: Some(&dir),
+            ..Hooks::default()
+        };
+        run.train(hooks).unwrap();
+        let mut rest = Run::<f32>::resume(&checkpoint::latest(&dir).unwrap()).unwrap();
+        assert_eq!(rest.resumed_at(), Some(11));
+        // The book's Adam rate and TwoLayerNet size, as `--lr 0.001 --hidden 50` give them.
+        let setting = |name: &str| rest.spec.setting(name);
+        assert_eq!(setting("optimizer").as_deref(), Some("adam"));
+        assert_eq!(setting("lr").as_deref(), Some("0.001"));
+        assert_eq!(setting("hidden").as_deref(), Some("50"));
+        assert_eq!(setting("eval_every").as_deref(), Some("5"));
+        assert_eq!(setting("eval_samples").as_deref(), Some("none"));
+        assert_eq!(setting("sampling").as_deref(), Some("shuffle"));
+        assert_eq!(setting("no_such_setting"), None);
+        for name in RunSpec::SETTINGS {
+            assert!(setting(name).is_some(), "{name}");
+        }
+        // Ending before step 11: refused, saying what was asked and what was done.
+        let e = rest.extend_to(Some(Length::Iters(10))).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Needs {
+                    fix: crate::error::Fix::Longer {
+                        wanted: Length::Iters(10),
+                        done: 11,
+                        ..
+                    },
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // Epochs for a run counted in steps: refused.
+        let e = rest.extend_to(Some(Length::Epochs(5))).unwrap_err();
+        assert!(matches!(e, Error::Invalid(_)), "{e}");
+        assert_eq!(rest.spec.schedule.length, Some(Length::Iters(11)));
+        // Nothing asked keeps the recorded length; the step reached is a length; more is more.
+        rest.extend_to(None).unwrap();
+        rest.extend_to(Some(Length::Iters(11))).unwrap();
+        assert_eq!(rest.spec.schedule.length, Some(Length::Iters(11)));
+        rest.extend_to(Some(Length::Iters(20))).unwrap();
+        assert_eq!(rest.train(Hooks::default()).unwrap().iters, 20);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
