@@ -32,12 +32,15 @@ use crate::parallel;
 /// `outₙ = W · colₙᵀ`, `dW = Σₙ doutₙ · (colₙᵀ)ᵀ`, `dcolₙᵀ = Wᵀ · doutₙ`.
 ///
 /// Departures from the book, for speed and memory: the column matrices are computed per image
-/// into one buffer kept between steps, and only in training mode (a test-mode forward uses
-/// one image's worth of scratch, so evaluating a large batch holds no large buffer
-/// afterwards); `dcol` is one image at a time; `dx` is skipped entirely for a first layer
-/// (see [`Layer::set_input_grad`]); and the storage of the arrays the layer is handed (`x`,
-/// `dout`) is recycled for the arrays it hands back (`dx`, the next `out`), so at a steady
-/// batch size the layer allocates no buffer of its own from one training step to the next.
+/// into a few images' worth of scratch and used while they are in cache; the layer keeps
+/// `x` (`C·FH·FW / stride²` times smaller) instead of the batch's columns and backward
+/// makes them again, a few images at a time, for `dW` (the batch's columns were 111 MB a
+/// step for DeepConvNet, written to memory and read back; making them again from a cached
+/// image costs less); `dcol` is one image at a time; `dx` is skipped entirely for a first
+/// layer (see [`Layer::set_input_grad`]); and the storage of the arrays the layer is handed
+/// (`x`, `dout`) is recycled for the arrays it hands back (`dx`, the next `out`), so at a
+/// steady batch size the layer allocates no buffer of its own from one training step to the
+/// next.
 #[derive(Debug)]
 pub struct Convolution<F> {
     /// Filters `(FN, C, FH, FW)`.
@@ -54,13 +57,17 @@ pub struct Convolution<F> {
     pub pad: usize,
     /// Geometry and batch size of the last training forward pass.
     last: Option<(ConvGeometry, usize)>,
-    /// The transposed column matrices of the last training batch, `N × (C·FH·FW × OH·OW)`.
-    col: Vec<F>,
-    /// One image's column matrix: test-mode `col`, backward `dcol`.
+    /// The input of the last training forward pass, from which backward makes the column
+    /// matrices again.
+    x: Option<ArrayD<F>>,
+    /// Column matrices, a few images' worth per run: forward's `col`, backward's `col` and
+    /// `dcol`.
     scratch: Vec<F>,
+    /// Each run's columns of a few images in backward, kept to be reused.
+    scratch_runs: Vec<Vec<F>>,
     /// Storage to reuse for the next output (recycled from `dout`).
     spare_out: Vec<F>,
-    /// Storage to reuse for the next `dx` (recycled from `x`).
+    /// Storage to reuse for the next `dx` (recycled from the last `x`).
     spare_dx: Vec<F>,
     /// Per-run partial sums of `dW` and `db` (see [`crate::parallel`]).
     partials: Vec<F>,
@@ -89,8 +96,9 @@ impl<F: Float> Convolution<F> {
             stride,
             pad,
             last: None,
-            col: Vec::new(),
+            x: None,
             scratch: Vec::new(),
+            scratch_runs: Vec::new(),
             spare_out: Vec::new(),
             spare_dx: Vec::new(),
             partials: Vec::new(),
@@ -115,26 +123,21 @@ fn w_mat<F: Float>(w: &Array4<F>) -> ArrayView2<'_, F> {
     ArrayView2::from_shape((fn_, w.len() / fn_.max(1)), w).expect("W as a matrix")
 }
 
-/// Forward for a run of images: `outₙ = W · colₙᵀ + b` for each image `xₙ` of `xs`. `col`
-/// holds the run's column matrices (kept for backward) or one image's (reused).
+/// Forward for a run of images: `outₙ = W · colₙᵀ + b` for each image `xₙ` of `xs`, with
+/// `col` (one image's column matrix) as scratch.
 fn forward_images<F: Float>(
     w_mat: ArrayView2<F>,
     b: &[F],
     g: &ConvGeometry,
     xs: &[F],
     outs: &mut [F],
-    col: &mut [F],
+    col_n: &mut [F],
 ) {
     let (fn_, p, k) = (w_mat.nrows(), g.positions(), g.patch_len());
     let images = xs
         .chunks_exact(g.input_len())
         .zip(outs.chunks_exact_mut(fn_ * p));
-    for (i, (x_n, out_n)) in images.enumerate() {
-        let col_n = if col.len() == p * k {
-            &mut col[..]
-        } else {
-            &mut col[i * p * k..(i + 1) * p * k]
-        };
+    for (x_n, out_n) in images {
         im2col_t_sample(x_n, g, col_n);
         let col_t = ArrayView2::from_shape((k, p), &*col_n).expect("colᵀ shape");
         // The bias goes in first and the product is added to it (β = 1): one pass over the
@@ -147,14 +150,16 @@ fn forward_images<F: Float>(
     }
 }
 
-/// Backward for a run of images: adds `Σₙ doutₙ · colₙ` and `Σₙ Σₚ doutₙ` to `grads`
-/// (`dW` then `db`, zeroed by the caller) and, when `dx` is given, writes
-/// `dxₙ = col2im(Wᵀ · doutₙ)` using `dcol` (one image's columns) as scratch.
+/// Backward for a run of images `xs`: adds `Σₙ doutₙ · colₙ` and `Σₙ Σₚ doutₙ` to `grads`
+/// (`dW` then `db`, zeroed by the caller), making each `colₙ = im2col(xₙ)` again in `col`
+/// (scratch, a few images' worth), and, when `dx` is given, writes
+/// `dxₙ = col2im(Wᵀ · doutₙ)` using its `dcol` (one image's columns) as scratch.
 fn backward_images<F: Float>(
     w_mat: ArrayView2<F>,
     g: &ConvGeometry,
     dout: &[F],
-    col: &[F],
+    xs: &[F],
+    col: &mut Vec<F>,
     grads: &mut [F],
     dx: Option<(&mut [F], &mut [F])>,
 ) {
@@ -165,16 +170,21 @@ fn backward_images<F: Float>(
             *db += crate::linalg::sum(row);
         }
     }
-    // dW = Σₙ doutₙ · colₙ, with colₙᵀ (k × p) stored: both operands run along p.
-    let pairs = dout.chunks_exact(fn_ * p).zip(col.chunks_exact(p * k));
-    crate::linalg::sum_of_products_abt(fn_, k, p, pairs, dw);
+    // dW = Σₙ doutₙ · colₙ, with colₙᵀ (k × p) made again: both operands run along p.
+    let input = g.input_len();
+    crate::linalg::sum_of_products_abt_made(
+        fn_,
+        k,
+        p,
+        dout,
+        col,
+        |i, col_n| im2col_t_sample(&xs[i * input..(i + 1) * input], g, col_n),
+        dw,
+    );
     let Some((dx, dcol)) = dx else {
         return;
     };
-    for (dout_n, dx_n) in dout
-        .chunks_exact(fn_ * p)
-        .zip(dx.chunks_exact_mut(g.input_len()))
-    {
+    for (dout_n, dx_n) in dout.chunks_exact(fn_ * p).zip(dx.chunks_exact_mut(input)) {
         let dout_n = ArrayView2::from_shape((fn_, p), dout_n).expect("dout shape");
         let mut dcol_t = ArrayViewMut2::from_shape((k, p), &mut *dcol).expect("dcolᵀ shape");
         gemm(F::one(), w_mat.t(), dout_n, F::zero(), &mut dcol_t);
@@ -217,35 +227,19 @@ impl<F: Float> Layer<F> for Convolution<F> {
         let mut out = reuse(&mut self.spare_out, &[n, fn_, g.oh, g.ow]);
         let outs = out.as_slice_mut().expect("fresh storage");
         let runs = parallel::runs(n, n * fn_ * p * k);
-        // Training keeps every image's columns for backward; a test pass needs one image's
-        // worth per run.
-        let mut col = std::mem::take(if train {
-            &mut self.col
-        } else {
-            &mut self.scratch
-        });
-        col.resize(if train { n } else { runs.len() } * p * k, F::zero());
-        let cols = if train {
-            parallel::split_mut(&mut col, p * k, &runs)
-        } else {
-            col.chunks_exact_mut(p * k).collect()
-        };
+        // One image's columns per run.
+        self.scratch.resize(runs.len() * p * k, F::zero());
         let jobs = parallel::split(xs, g.input_len(), &runs)
             .into_iter()
             .zip(parallel::split_mut(outs, fn_ * p, &runs))
-            .zip(cols);
+            .zip(self.scratch.chunks_exact_mut(p * k));
         let (w_mat, b) = (w_mat(&self.w), self.b.as_slice().expect("b is contiguous"));
         parallel::run(jobs.collect(), |((x, out), col)| {
             forward_images(w_mat, b, &g, x, out, col)
         });
         if train {
-            self.col = col;
             self.last = Some((g, n));
-            if self.input_grad {
-                self.spare_dx = recycle(x);
-            }
-        } else {
-            self.scratch = col;
+            self.x = Some(x);
         }
         out
     }
@@ -263,15 +257,23 @@ impl<F: Float> Layer<F> for Convolution<F> {
         );
         let dout = standard(dout);
         let ds = dout.as_slice().expect("standard layout");
+        let x = self
+            .x
+            .take()
+            .expect("Convolution::backward keeps the input of the training forward");
+        let xs = x.as_slice().expect("standard layout");
         let products = if self.input_grad { 2 } else { 1 };
         let runs = parallel::runs(n, products * n * fn_ * p * k);
         let mut dx = self
             .input_grad
             .then(|| reuse(&mut self.spare_dx, &[n, g.c, g.h, g.w]));
-        // Each run's part of dx, with one image's dcol as scratch, when dx is wanted.
+        // Each run's columns (made by `backward_images`, a few images' worth) and, when dx
+        // is wanted, its part of dx with one image's dcol as scratch.
+        let mut cols: Vec<Vec<F>> = self.scratch_runs.drain(..).collect();
+        cols.resize_with(runs.len(), Vec::new);
+        self.scratch.resize(runs.len() * p * k, F::zero());
         let dx_runs: Vec<Option<(&mut [F], &mut [F])>> = match &mut dx {
             Some(dx) => {
-                self.scratch.resize(runs.len() * p * k, F::zero());
                 let dxs = dx.as_slice_mut().expect("fresh storage");
                 parallel::split_mut(dxs, g.input_len(), &runs)
                     .into_iter()
@@ -288,13 +290,16 @@ impl<F: Float> Layer<F> for Convolution<F> {
         self.partials.resize(runs.len() * grads_len, F::zero());
         let jobs = parallel::split(ds, fn_ * p, &runs)
             .into_iter()
-            .zip(parallel::split(&self.col, p * k, &runs))
+            .zip(parallel::split(xs, g.input_len(), &runs))
+            .zip(cols)
             .zip(self.partials.chunks_exact_mut(grads_len))
             .zip(dx_runs);
         let w_mat = w_mat(&self.w);
-        parallel::run(jobs.collect(), |(((dout, col), grads), dx)| {
-            backward_images(w_mat, &g, dout, col, grads, dx)
+        let cols = parallel::run(jobs.collect(), |((((dout, xs), mut col), grads), dx)| {
+            backward_images(w_mat, &g, dout, xs, &mut col, grads, dx);
+            col
         });
+        self.scratch_runs = cols;
         let (dw, db) = (
             self.dw.as_slice_mut().expect("dW is standard layout"),
             self.db.as_slice_mut().expect("db is contiguous"),
@@ -307,6 +312,9 @@ impl<F: Float> Layer<F> for Convolution<F> {
             db.iter_mut().zip(part_db).for_each(|(a, &b)| *a += b);
         }
         self.spare_out = recycle(dout);
+        if self.input_grad {
+            self.spare_dx = recycle(x);
+        }
         dx.unwrap_or_else(|| ArrayD::zeros(IxDyn(&[0])))
     }
 
@@ -467,16 +475,48 @@ mod tests {
         let out = conv.forward(Array::zeros((2, 2, 5, 5)).into_dyn(), true);
         conv.backward(out);
         let _ = conv.forward(Array::zeros((500, 2, 5, 5)).into_dyn(), false);
-        let held = conv.col.capacity()
-            + conv.scratch.capacity()
+        let held = conv.scratch.capacity()
+            + conv.scratch_runs.iter().map(Vec::capacity).sum::<usize>()
             + conv.spare_out.capacity()
             + conv.spare_dx.capacity();
-        assert_eq!(
-            conv.col.len(),
-            2 * p * k,
-            "the training columns are kept for backward"
-        );
-        assert!(held <= 2 * p * k + p * k + 2 * 4 * p + 2 * 2 * 25, "{held}");
+        // One image's columns for forward and dcol, two images' for dW (both fit in one
+        // group), the last dout (2 images' outputs) and x (2 images) recycled.
+        assert!(held <= p * k + 2 * p * k + 2 * 4 * p + 2 * 2 * 25, "{held}");
+    }
+
+    #[test]
+    fn backward_makes_the_columns_again_from_the_kept_input() {
+        // Backward uses the input of the training forward, not one of a test-mode forward
+        // in between, nor a batch of the same shape passed later in test mode.
+        let mut rng = Rng::new(9);
+        let x = Array::from_shape_simple_fn((3, 2, 6, 6), || rng.normal()).into_dyn();
+        let other = Array::from_shape_simple_fn((3, 2, 6, 6), || rng.normal()).into_dyn();
+        let dout = Array::from_shape_simple_fn((3, 4, 4, 4), || rng.normal()).into_dyn();
+        let mut a = random_conv(4, 2, 3, 1, 0);
+        let mut b = random_conv(4, 2, 3, 1, 0);
+        a.forward(x.clone(), true);
+        let dx_a = a.backward(dout.clone());
+        b.forward(x.clone(), true);
+        let _ = b.forward(other, false);
+        let dx_b = b.backward(dout.clone());
+        assert_eq!((&a.dw, &a.db, &dx_a), (&b.dw, &b.db, &dx_b));
+        // dW against the book's im2col over the batch: dW = doutᵀ-rows · col.
+        let col = im2col(x.view().into_dimensionality().unwrap(), 3, 3, 1, 0);
+        let dout_rows = dout
+            .view()
+            .into_dimensionality::<ndarray::Ix4>()
+            .unwrap()
+            .permuted_axes([0, 2, 3, 1])
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((3 * 16, 4))
+            .unwrap();
+        let book_dw = dout_rows
+            .t()
+            .dot(&col)
+            .into_shape_with_order((4, 2, 3, 3))
+            .unwrap();
+        assert!(close(&a.dw.clone().into_dyn(), &book_dw.into_dyn(), 1e-10));
     }
 
     #[test]

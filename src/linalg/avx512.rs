@@ -718,6 +718,10 @@ impl Tile {
     }
 }
 
+/// Bytes of operands (`a` and `b` of several pairs) that [`DotSums::add_many`] runs each
+/// block of sums through before moving to the next block: half of a 2 MB L2 cache.
+pub const GROUP_BYTES: usize = 1 << 20;
+
 /// Running sums `S[i, j] = Σ Σₚ a[i, p] · b[j, p]` over any number of [`DotSums::add`]ed
 /// pairs (`a`: `m × k`, `b`: `n × k`, rows contiguous), kept as 16 partial sums per entry
 /// until [`DotSums::add_into`].
@@ -747,59 +751,85 @@ impl DotSums {
     /// If the lengths do not fit `m × k` and `n × k`.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn add(&mut self, a: &[f32], b: &[f32], k: usize) {
+        // SAFETY: as documented, the CPU has AVX-512F.
+        unsafe { self.add_many(&[(a, b)], k) }
+    }
+
+    /// Adds `Σ a · bᵀ` over `pairs` (each `a`: `m × k`, `b`: `n × k`, row-major and
+    /// contiguous), as [`DotSums::add`] on each pair in turn would, to the bit: every lane
+    /// takes the same products in the same order (pair by pair, `p` rising). The pairs are
+    /// taken in groups whose operands fit in half of a 2 MB L2 cache ([`GROUP_BYTES`]), and
+    /// each 5×5 block of sums runs through a whole group before its lanes go back to memory:
+    /// with a short `k` and many sums (DeepConvNet's last convolutions: `k` = 64, 64×576 sums,
+    /// 2.4 MB of lanes) loading and storing the lanes once per pair cost more than the
+    /// multiply-adds.
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512F ([`Simd::Avx512`]).
+    ///
+    /// # Panics
+    /// If a pair's lengths do not fit `m × k` and `n × k`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn add_many(&mut self, pairs: &[(&[f32], &[f32])], k: usize) {
         let (m, n) = (self.m, self.n);
-        assert!(a.len() == m * k && b.len() == n * k, "DotSums::add: shapes");
-        let mut i = 0;
-        while i < m {
-            let mr = (m - i).min(5);
-            let mut j = 0;
-            while j < n {
-                let nr = (n - j).min(5);
-                // SAFETY: rows i..i+mr of a, j..j+nr of b and their lanes are in bounds
-                // (asserted above); the CPU has AVX-512F.
-                unsafe {
-                    match (mr, nr) {
-                        (5, 5) => self.tile::<5, 5>(a, b, k, i, j),
-                        (5, 4) => self.tile::<5, 4>(a, b, k, i, j),
-                        (5, 3) => self.tile::<5, 3>(a, b, k, i, j),
-                        (5, 2) => self.tile::<5, 2>(a, b, k, i, j),
-                        (5, _) => self.tile::<5, 1>(a, b, k, i, j),
-                        (4, 5) => self.tile::<4, 5>(a, b, k, i, j),
-                        (4, 4) => self.tile::<4, 4>(a, b, k, i, j),
-                        (4, 3) => self.tile::<4, 3>(a, b, k, i, j),
-                        (4, 2) => self.tile::<4, 2>(a, b, k, i, j),
-                        (4, _) => self.tile::<4, 1>(a, b, k, i, j),
-                        (3, 5) => self.tile::<3, 5>(a, b, k, i, j),
-                        (3, 4) => self.tile::<3, 4>(a, b, k, i, j),
-                        (3, 3) => self.tile::<3, 3>(a, b, k, i, j),
-                        (3, 2) => self.tile::<3, 2>(a, b, k, i, j),
-                        (3, _) => self.tile::<3, 1>(a, b, k, i, j),
-                        (2, 5) => self.tile::<2, 5>(a, b, k, i, j),
-                        (2, 4) => self.tile::<2, 4>(a, b, k, i, j),
-                        (2, 3) => self.tile::<2, 3>(a, b, k, i, j),
-                        (2, 2) => self.tile::<2, 2>(a, b, k, i, j),
-                        (2, _) => self.tile::<2, 1>(a, b, k, i, j),
-                        (_, 5) => self.tile::<1, 5>(a, b, k, i, j),
-                        (_, 4) => self.tile::<1, 4>(a, b, k, i, j),
-                        (_, 3) => self.tile::<1, 3>(a, b, k, i, j),
-                        (_, 2) => self.tile::<1, 2>(a, b, k, i, j),
-                        (_, _) => self.tile::<1, 1>(a, b, k, i, j),
+        for (a, b) in pairs {
+            assert!(a.len() == m * k && b.len() == n * k, "DotSums::add: shapes");
+        }
+        let per_pair = ((m + n) * k * 4).max(1);
+        let group = (GROUP_BYTES / per_pair).max(1);
+        for pairs in pairs.chunks(group) {
+            let mut i = 0;
+            while i < m {
+                let mr = (m - i).min(5);
+                let mut j = 0;
+                while j < n {
+                    let nr = (n - j).min(5);
+                    // SAFETY: rows i..i+mr of each a, j..j+nr of each b and their lanes are
+                    // in bounds (asserted above); the CPU has AVX-512F.
+                    unsafe {
+                        match (mr, nr) {
+                            (5, 5) => self.tile::<5, 5>(pairs, k, i, j),
+                            (5, 4) => self.tile::<5, 4>(pairs, k, i, j),
+                            (5, 3) => self.tile::<5, 3>(pairs, k, i, j),
+                            (5, 2) => self.tile::<5, 2>(pairs, k, i, j),
+                            (5, _) => self.tile::<5, 1>(pairs, k, i, j),
+                            (4, 5) => self.tile::<4, 5>(pairs, k, i, j),
+                            (4, 4) => self.tile::<4, 4>(pairs, k, i, j),
+                            (4, 3) => self.tile::<4, 3>(pairs, k, i, j),
+                            (4, 2) => self.tile::<4, 2>(pairs, k, i, j),
+                            (4, _) => self.tile::<4, 1>(pairs, k, i, j),
+                            (3, 5) => self.tile::<3, 5>(pairs, k, i, j),
+                            (3, 4) => self.tile::<3, 4>(pairs, k, i, j),
+                            (3, 3) => self.tile::<3, 3>(pairs, k, i, j),
+                            (3, 2) => self.tile::<3, 2>(pairs, k, i, j),
+                            (3, _) => self.tile::<3, 1>(pairs, k, i, j),
+                            (2, 5) => self.tile::<2, 5>(pairs, k, i, j),
+                            (2, 4) => self.tile::<2, 4>(pairs, k, i, j),
+                            (2, 3) => self.tile::<2, 3>(pairs, k, i, j),
+                            (2, 2) => self.tile::<2, 2>(pairs, k, i, j),
+                            (2, _) => self.tile::<2, 1>(pairs, k, i, j),
+                            (_, 5) => self.tile::<1, 5>(pairs, k, i, j),
+                            (_, 4) => self.tile::<1, 4>(pairs, k, i, j),
+                            (_, 3) => self.tile::<1, 3>(pairs, k, i, j),
+                            (_, 2) => self.tile::<1, 2>(pairs, k, i, j),
+                            (_, _) => self.tile::<1, 1>(pairs, k, i, j),
+                        }
                     }
+                    j += 5;
                 }
-                j += 5;
+                i += 5;
             }
-            i += 5;
         }
     }
 
-    /// The `MR × NR` block of sums at `(i, j)`: `MR + NR` vector loads feed `MR · NR` fused
-    /// multiply-adds per 16 values of `p`; the block's lanes are loaded once and stored once.
+    /// The `MR × NR` block of sums at `(i, j)` over every pair of `pairs`: `MR + NR` vector
+    /// loads feed `MR · NR` fused multiply-adds per 16 values of `p`; the block's lanes are
+    /// loaded once and stored once.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn tile<const MR: usize, const NR: usize>(
         &mut self,
-        a: &[f32],
-        b: &[f32],
+        pairs: &[(&[f32], &[f32])],
         k: usize,
         i: usize,
         j: usize,
@@ -814,23 +844,25 @@ impl DotSums {
                 *acc_rs = unsafe { _mm512_loadu_ps(l.as_ptr()) };
             }
         }
-        let (a, b) = (a.as_ptr(), b.as_ptr());
-        let mut p = 0;
-        while p < k {
-            let mask = lanes(k - p);
-            // SAFETY: rows i+r of a and j+s of b hold k values; lanes past k are masked.
-            let av: [__m512; MR] = std::array::from_fn(|r| unsafe {
-                _mm512_maskz_loadu_ps(mask, a.add((i + r) * k + p))
-            });
-            // One vector of b at a time (MR + 1 registers besides the MR·NR sums).
-            #[allow(clippy::needless_range_loop)]
-            for s in 0..NR {
-                let bv = unsafe { _mm512_maskz_loadu_ps(mask, b.add((j + s) * k + p)) };
-                for (acc_r, &a_r) in acc.iter_mut().zip(&av) {
-                    acc_r[s] = _mm512_fmadd_ps(a_r, bv, acc_r[s]);
+        for (a, b) in pairs {
+            let (a, b) = (a.as_ptr(), b.as_ptr());
+            let mut p = 0;
+            while p < k {
+                let mask = lanes(k - p);
+                // SAFETY: rows i+r of a and j+s of b hold k values; lanes past k are masked.
+                let av: [__m512; MR] = std::array::from_fn(|r| unsafe {
+                    _mm512_maskz_loadu_ps(mask, a.add((i + r) * k + p))
+                });
+                // One vector of b at a time (MR + 1 registers besides the MR·NR sums).
+                #[allow(clippy::needless_range_loop)]
+                for s in 0..NR {
+                    let bv = unsafe { _mm512_maskz_loadu_ps(mask, b.add((j + s) * k + p)) };
+                    for (acc_r, &a_r) in acc.iter_mut().zip(&av) {
+                        acc_r[s] = _mm512_fmadd_ps(a_r, bv, acc_r[s]);
+                    }
                 }
+                p += 16;
             }
-            p += 16;
         }
         for (r, acc_r) in acc.iter().enumerate() {
             for (s, &v) in acc_r.iter().enumerate() {

@@ -185,11 +185,10 @@ pub fn sum_of_products_abt<'a, F: Float>(
         let c32 = unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len()) };
         DOT_SUMS.with_borrow_mut(|sums| {
             sums.reset(m, n);
-            for (a, b) in pairs {
-                // SAFETY: the CPU has AVX-512F (`cpu::active` gives only supported levels);
-                // `add` checks the shapes.
-                unsafe { sums.add(as_f32(a), as_f32(b), k) };
-            }
+            let pairs: Vec<(&[f32], &[f32])> = pairs.map(|(a, b)| (as_f32(a), as_f32(b))).collect();
+            // SAFETY: the CPU has AVX-512F (`cpu::active` gives only supported levels);
+            // `add_many` checks the shapes.
+            unsafe { sums.add_many(&pairs, k) };
             sums.add_into(c32);
         });
         return;
@@ -199,6 +198,74 @@ pub fn sum_of_products_abt<'a, F: Float>(
         let a = ArrayView2::from_shape((m, k), a).expect("a is m×k");
         let b = ArrayView2::from_shape((n, k), b).expect("b is n×k");
         gemm(F::one(), a, b.t(), F::one(), &mut c);
+    }
+}
+
+/// [`sum_of_products_abt`] over `count` pairs whose `a`s lie one after another in `a`
+/// (`count · m·k` values) and whose `b`s are made on demand: `make_b(i, buf)` writes pair
+/// `i`'s `b` (`n×k`) into `buf`. A few `b`s at a time are made into `scratch` (as many as
+/// fit in [`avx512::GROUP_BYTES`] with their `a`s, at least one) and used while they are
+/// still in cache, so no caller needs to hold every `b` at once (the convolution's columns
+/// of a whole batch were 111 MB a step for DeepConvNet). The sums are those
+/// [`sum_of_products_abt`] gives over the same pairs, to the bit.
+///
+/// # Panics
+/// If `a` or `c` does not have the stated shape.
+pub fn sum_of_products_abt_made<F: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[F],
+    scratch: &mut Vec<F>,
+    mut make_b: impl FnMut(usize, &mut [F]),
+    c: &mut [F],
+) {
+    let count = a.len().checked_div(m * k).unwrap_or(0);
+    assert_eq!(a.len(), count * m * k, "a holds whole m×k matrices");
+    assert_eq!(c.len(), m * n, "c is m×n");
+    if count == 0 || n * k == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    let group = (avx512::GROUP_BYTES / ((m + n) * k * std::mem::size_of::<F>()).max(1)).max(1);
+    #[cfg(not(target_arch = "x86_64"))]
+    let group = 1;
+    let group = group.min(count);
+    scratch.resize(group * n * k, F::zero());
+    #[cfg(target_arch = "x86_64")]
+    if TypeId::of::<F>() == TypeId::of::<f32>() && cpu::active() >= Simd::Avx512 {
+        let as_f32 = |x: &[F]| {
+            // SAFETY: F is f32 (checked above): same layout, same length.
+            unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) }
+        };
+        // SAFETY: as above, for the mutable slice.
+        let c32 = unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len()) };
+        DOT_SUMS.with_borrow_mut(|sums| {
+            sums.reset(m, n);
+            let mut start = 0;
+            for a_group in a.chunks(group * m * k) {
+                let len = a_group.len() / (m * k);
+                for (i, buf) in scratch.chunks_exact_mut(n * k).take(len).enumerate() {
+                    make_b(start + i, buf);
+                }
+                let pairs: Vec<(&[f32], &[f32])> = a_group
+                    .chunks_exact(m * k)
+                    .zip(scratch.chunks_exact(n * k))
+                    .map(|(a, b)| (as_f32(a), as_f32(b)))
+                    .collect();
+                // SAFETY: the CPU has AVX-512F (`cpu::active` gives only supported levels);
+                // `add_many` checks the shapes.
+                unsafe { sums.add_many(&pairs, k) };
+                start += len;
+            }
+            sums.add_into(c32);
+        });
+        return;
+    }
+    for (i, a) in a.chunks_exact(m * k).enumerate() {
+        let buf = &mut scratch[..n * k];
+        make_b(i, buf);
+        sum_of_products_abt(m, n, k, std::iter::once((a, &*buf)), c);
     }
 }
 
@@ -680,6 +747,45 @@ mod tests {
         );
         for (x, y) in c.iter().zip(&c64) {
             assert!((*x as f64 - y).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn sums_of_products_made_on_demand_have_the_bits_of_the_stored_ones() {
+        // One group of pairs (small operands) and one pair per group (1 MB operands), f32 at
+        // every instruction set and f64: the same sums, to the bit, as sum_of_products_abt
+        // over the same pairs held in memory.
+        let mut rng = Rng::new(6);
+        for (m, n, k, count) in [(7, 9, 37, 3), (64, 64, 2048, 3)] {
+            let a: Vec<f32> = (0..count * m * k).map(|_| rng.normal() as f32).collect();
+            let b: Vec<f32> = (0..count * n * k).map(|_| rng.normal() as f32).collect();
+            for simd in cpu::testable() {
+                cpu::with_simd(simd, || {
+                    let mut want = vec![0.25f32; m * n];
+                    let pairs = a.chunks_exact(m * k).zip(b.chunks_exact(n * k));
+                    sum_of_products_abt(m, n, k, pairs, &mut want);
+                    let (mut got, mut scratch, mut made) = (vec![0.25f32; m * n], vec![], vec![]);
+                    let make = |i: usize, buf: &mut [f32]| {
+                        made.push(i);
+                        buf.copy_from_slice(&b[i * n * k..(i + 1) * n * k]);
+                    };
+                    sum_of_products_abt_made(m, n, k, &a, &mut scratch, make, &mut got);
+                    assert_eq!(made, (0..count).collect::<Vec<_>>(), "{simd}");
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "{simd} {m}×{n}×{k}");
+                });
+            }
+            let (a64, b64): (Vec<f64>, Vec<f64>) = (
+                a.iter().map(|&v| v as f64).collect(),
+                b.iter().map(|&v| v as f64).collect(),
+            );
+            let mut want = vec![0.0f64; m * n];
+            let pairs = a64.chunks_exact(m * k).zip(b64.chunks_exact(n * k));
+            sum_of_products_abt(m, n, k, pairs, &mut want);
+            let mut got = vec![0.0f64; m * n];
+            let make = |i: usize, buf: &mut [f64]| buf.copy_from_slice(&b64[i * n * k..][..n * k]);
+            sum_of_products_abt_made(m, n, k, &a64, &mut vec![], make, &mut got);
+            assert_eq!(got, want);
         }
     }
 
