@@ -42,27 +42,38 @@ pub(crate) fn max_pool<F: Float>(
     }
 }
 
-/// `dxs[argmax] += ds` plane by plane: the gradient of [`max_pool`] for inputs of shape
-/// `[n, c, h, w]`, where `args` holds the maxima it recorded.
+/// `dxs[argmax] += ds` plane by plane: the gradient of [`max_pool`] for `n` inputs of
+/// geometry `g`, where `args` holds the maxima it recorded.
 pub(crate) fn max_unpool<F: Float>(
     ds: &[F],
     args: &[u32],
-    [n, c, h, w]: [usize; 4],
+    g: &ConvGeometry,
+    n: usize,
     dxs: &mut [F],
 ) {
-    let plane_out = ds.len() / (n * c).max(1);
+    let (c, h, w) = (g.c, g.h, g.w);
+    let plane_out = g.oh * g.ow;
     let runs = parallel::runs_elementwise(n, dxs.len());
     let jobs = parallel::split_mut(dxs, c * h * w, &runs)
         .into_iter()
         .zip(parallel::split(ds, c * plane_out, &runs))
         .zip(parallel::split(args, c * plane_out, &runs))
         .collect();
+    // The book's 2×2 windows 2 apart do not overlap: each input is under at most one
+    // window, so each dx is written once, as its window's d where it was the maximum and 0
+    // elsewhere (`0 + d`, the sum's bits, −0 included), without zeroing the plane first and
+    // adding at scattered places.
+    let disjoint_2x2 = g.fh == 2 && g.fw == 2 && g.stride == 2 && g.pad == 0;
     parallel::run(jobs, |((dxs, ds), args)| {
         for ((dx_plane, d_plane), arg_plane) in dxs
             .chunks_exact_mut(h * w)
             .zip(ds.chunks_exact(plane_out))
             .zip(args.chunks_exact(plane_out))
         {
+            if disjoint_2x2 {
+                unpool_2x2_plane(dx_plane, d_plane, arg_plane, g);
+                continue;
+            }
             // Zeroed plane by plane, so that it is still in L1 for the sums.
             dx_plane.fill(F::zero());
             for (&d, &at) in d_plane.iter().zip(arg_plane) {
@@ -70,6 +81,29 @@ pub(crate) fn max_unpool<F: Float>(
             }
         }
     });
+}
+
+/// One plane of [`max_unpool`] for 2×2 windows 2 apart: every input row and column under a
+/// window takes its window's `d` where the recorded maximum is, 0 elsewhere; rows and
+/// columns past the last window (odd sizes) are 0.
+fn unpool_2x2_plane<F: Float>(dx: &mut [F], d: &[F], arg: &[u32], g: &ConvGeometry) {
+    let (w, ow) = (g.w, g.ow);
+    for (y, dx_row) in dx.chunks_exact_mut(w).enumerate() {
+        let i = y / 2;
+        if i >= g.oh {
+            dx_row.fill(F::zero());
+            continue;
+        }
+        let (d_row, arg_row) = (&d[i * ow..][..ow], &arg[i * ow..][..ow]);
+        let (under, past) = dx_row.split_at_mut(2 * ow);
+        for (j, pair) in under.chunks_exact_mut(2).enumerate() {
+            let at = (y * w + 2 * j) as u32;
+            let (dj, aj) = (F::zero() + d_row[j], arg_row[j]);
+            pair[0] = if aj == at { dj } else { F::zero() };
+            pair[1] = if aj == at + 1 { dj } else { F::zero() };
+        }
+        past.fill(F::zero());
+    }
 }
 
 crate::cpu::dispatch! {

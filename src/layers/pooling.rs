@@ -123,7 +123,10 @@ impl<F: Float> Layer<F> for Pooling<F> {
         let ds = dout.as_slice().expect("standard layout");
         let mut dx = reuse(&mut self.spare_dx, &[n, c, h, w]);
         let dxs = dx.as_slice_mut().expect("fresh storage");
-        kernels::pooling::max_unpool(ds, &self.arg_max, [n, c, h, w], dxs);
+        let g = self
+            .geometry([c, h, w])
+            .expect("the geometry of the forward pass");
+        kernels::pooling::max_unpool(ds, &self.arg_max, &g, n, dxs);
         self.spare_out = recycle(dout);
         dx
     }
@@ -267,6 +270,31 @@ mod tests {
         assert_eq!(out, sub.into_owned());
         // Each output's gradient lands on exactly one input of its window.
         assert_eq!(dx.sum(), out.sum());
+    }
+
+    #[test]
+    fn the_2x2_gradient_is_the_scatter_of_dout_onto_the_maxima_to_the_bit() {
+        // Odd sizes leave a row and a column under no window; negative zeros in dout must
+        // come out as the scatter's 0 + (−0) = +0.
+        let mut rng = Rng::new(12);
+        let x = Array::from_shape_simple_fn((2, 3, 7, 9), || rng.normal()).into_dyn();
+        let mut pool = Pooling::new(2, 2, 2);
+        let out = pool.forward(x, true);
+        assert_eq!(out.shape(), &[2, 3, 3, 4]);
+        let dout = Array::from_shape_fn(out.raw_dim(), |ix| {
+            if ix[3] % 2 == 0 {
+                -0.0
+            } else {
+                ix[2] as f64 - 1.5
+            }
+        });
+        let mut want = vec![0.0f64; 2 * 3 * 7 * 9];
+        for (o, (&d, &at)) in dout.iter().zip(&pool.arg_max).enumerate() {
+            want[(o / 12) * 63 + at as usize] += d;
+        }
+        let dx = pool.backward(dout);
+        let bits = |v: &mut dyn Iterator<Item = f64>| v.map(f64::to_bits).collect::<Vec<_>>();
+        assert_eq!(bits(&mut dx.iter().copied()), bits(&mut want.into_iter()));
     }
 
     #[test]
