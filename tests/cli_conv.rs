@@ -16,6 +16,10 @@ fn final_line(o: &Output) -> serde_json::Value {
     serde_json::from_str(out.lines().last().expect("a summary line")).expect("JSON")
 }
 
+/// Adam at 0.005 learns the digits whatever the seed: test accuracy 0.961–0.986 for seeds
+/// 0–11 and 42 (measured). The SGD setting this test had (lr 1.0) sat on the edge of
+/// divergence: 0.844, 0.986, 0.836 and 0.092 for seeds 0, 1, 2 and 4, so a change of rounding
+/// anywhere in the step could fail it without anything being wrong.
 #[test]
 fn simple_conv_adapts_to_8x8_digits_and_learns() {
     let last = final_line(&train(&[
@@ -23,8 +27,10 @@ fn simple_conv_adapts_to_8x8_digits_and_learns() {
         "simple-conv",
         "--hidden",
         "100",
+        "--optimizer",
+        "adam",
         "--lr",
-        "1.0",
+        "0.005",
         "--batch-size",
         "50",
         "--epochs",
