@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use backprop::experiments::{self, HyperparamsConfig, TrialConfig, TrialResult};
 use backprop::io::checkpoint;
-use backprop::run::{DataSpec, Hooks, Precision, Run, RunSpec};
+use backprop::run::{DataSpec, Hooks, Run, RunSpec};
 use backprop::train::Event;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -177,26 +177,15 @@ fn train_run<'py>(
         ("test_acc", "test_loss")
     };
     let resume = resume_from.as_deref();
-    let o = match spec.precision {
-        Precision::F32 => train_in::<f32>(
-            py,
-            &spec,
-            resume,
-            &checkpoint_dir,
-            report,
-            keys,
-            checkpoint_every,
-        )?,
-        Precision::F64 => train_in::<f64>(
-            py,
-            &spec,
-            resume,
-            &checkpoint_dir,
-            report,
-            keys,
-            checkpoint_every,
-        )?,
-    };
+    let o = backprop::with_precision!(spec.precision, F => train_in::<F>(
+        py,
+        &spec,
+        resume,
+        &checkpoint_dir,
+        report,
+        keys,
+        checkpoint_every,
+    )?);
     let d = PyDict::new(py);
     d.set_item("spec", o.spec)?;
     d.set_item("iters", o.iters)?;

@@ -1,7 +1,7 @@
 //! `backprop experiment <name>`: the chapter-6 experiments, printing the book's lines,
 //! optionally drawing the book's figure (`--plot`) or printing the numbers as JSON (`--json`).
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use super::args::{DataArgs, PlotArgs, positive_usize};
 use crate::error::{Error, Result};
@@ -17,33 +17,13 @@ fn parse_init(s: &str) -> std::result::Result<Init, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Name {
-    /// Fig. 6-9: SGD, Momentum, AdaGrad, Adam on a 4×100 ReLU net (2000 iterations).
-    Optimizers,
-    /// Fig. 6-15: initial weights std 0.01, Xavier, He (2000 iterations).
-    Init,
-    /// Fig. 6-18: with and without batch norm over 16 weight scales (1000 samples, 20 epochs).
-    BatchNorm,
-    /// Fig. 6-21: overfitting 300 samples, without and with weight decay λ = 0.1 (201 epochs).
-    WeightDecay,
-    /// Fig. 6-23: overfitting 300 samples, without and with dropout 0.2 (301 epochs).
-    Dropout,
-    /// Fig. 6-24: random search of lr and weight decay (500 samples, 100 trials, 50 epochs).
-    Hyperparams,
-    /// Fig. 6-8: SGD, Momentum, AdaGrad, Adam minimising x²/20 + y² from (−7, 2), 30 steps.
-    OptimizerPaths,
-    /// Figs. 6-10 to 6-14: activation histograms of 5 layers of 100 units (--activation, --init).
-    Activations,
-}
-
 /// The data is [`DataArgs`]' default, as for `train`: the embedded digits, which every
 /// machine has (the book ran these on MNIST: `--dataset mnist`).
 #[derive(Debug, Args)]
 pub struct ExperimentArgs {
     /// Which experiment.
     #[arg(value_enum)]
-    name: Name,
+    name: Experiment,
     #[command(flatten)]
     data: DataArgs,
     /// Training steps (optimizers, init) [default: 2000].
@@ -73,16 +53,7 @@ pub struct ExperimentArgs {
 }
 
 pub fn run(args: ExperimentArgs) -> Result<()> {
-    let experiment = match args.name {
-        Name::Optimizers => Experiment::Optimizers,
-        Name::Init => Experiment::Init,
-        Name::BatchNorm => Experiment::BatchNorm,
-        Name::WeightDecay => Experiment::WeightDecay,
-        Name::Dropout => Experiment::Dropout,
-        Name::Hyperparams => Experiment::Hyperparams,
-        Name::OptimizerPaths => Experiment::OptimizerPaths,
-        Name::Activations => Experiment::Activations,
-    };
+    let experiment = args.name;
     let reads_data = experiment.reads_data();
     for (flag, given, setting) in [
         ("--iters", args.iters.is_some(), "iters"),

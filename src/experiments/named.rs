@@ -12,8 +12,10 @@ use crate::init::Init;
 use crate::report::{canvas, histograms, paths, plot};
 use crate::run::DataSpec;
 
-/// An experiment of chapter 6.
+/// An experiment of chapter 6. With the `cli` feature it is also the command line's list of
+/// experiment names (`backprop experiment NAME`), each variant's line its help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Experiment {
     /// Fig. 6-9: SGD, Momentum, AdaGrad, Adam on a 4×100 ReLU net (2000 iterations).
     Optimizers,
@@ -29,7 +31,7 @@ pub enum Experiment {
     Hyperparams,
     /// Fig. 6-8: SGD, Momentum, AdaGrad, Adam minimising x²/20 + y² from (−7, 2), 30 steps.
     OptimizerPaths,
-    /// Figs. 6-10 to 6-14: activation histograms of 5 layers of 100 units.
+    /// Figs. 6-10 to 6-14: activation histograms of 5 layers of 100 units (--activation, --init).
     Activations,
 }
 
@@ -37,17 +39,17 @@ pub enum Experiment {
 /// experiment takes: [`Experiment::takes`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings {
-    /// Training steps (optimizers, init) [2000].
+    /// Training steps (optimizers, init) (default 2000).
     pub iters: Option<usize>,
     /// Epochs (batch-norm, weight-decay, dropout, hyperparams).
     pub epochs: Option<usize>,
     /// Training samples, the first of the set.
     pub samples: Option<usize>,
-    /// Random trials (hyperparams) [100].
+    /// Random trials (hyperparams) (default 100).
     pub trials: Option<usize>,
-    /// The activation of `activations` [sigmoid].
+    /// The activation of `activations` (default sigmoid).
     pub activation: Option<Squash>,
-    /// The weight scale of `activations` [std:1].
+    /// The weight scale of `activations` (default std:1).
     pub init: Option<Init>,
 }
 

@@ -64,9 +64,9 @@ pub struct MultiLayerConfig {
     pub activation: Activation,
     /// Initial weight scale; the fan-in of each weight matrix is its number of rows.
     pub init: Init,
-    /// Insert a [`BatchNormalization`] after each hidden Affine.
+    /// Insert a [`BatchNormalization`](crate::layers::BatchNormalization) after each hidden Affine.
     pub batch_norm: bool,
-    /// Insert a [`Dropout`] with this ratio after each hidden activation.
+    /// Insert a [`Dropout`](crate::layers::Dropout) with this ratio after each hidden activation.
     pub dropout: Option<f64>,
     /// L2 weight decay λ (weights only).
     pub weight_decay: f64,

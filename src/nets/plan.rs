@@ -256,7 +256,7 @@ impl Planner {
 
 impl Arch {
     /// The layers of this architecture for images of `image_shape` (`[C, H, W]`) and
-    /// `classes` outputs, in forward order (see the [module docs](self)). Flat architectures
+    /// `classes` outputs, in forward order (see the module `nets::plan`). Flat architectures
     /// take the image as `C·H·W` values.
     pub fn plan(&self, image_shape: [usize; 3], classes: usize) -> Vec<LayerPlan> {
         let shape = match self.layout() {
