@@ -20,7 +20,7 @@ use numpy::{PyArray, PyArrayDyn};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::{array_in, array_out, guard, is_one_hot, labels_in, shape_str};
+use crate::{Elem, array_in, array_out, guard, is_one_hot, labels_in, shape_str};
 
 /// What a layer remembers of its last forward pass, to check `backward`'s argument.
 #[derive(Default)]
@@ -72,21 +72,21 @@ fn backward<L: Layer<f64>>(
 /// SAFETY (for the callers): `a` must be a field of `owner`'s Rust value that is never
 /// reallocated (only written in place) while `owner` lives; the layers and networks here
 /// only ever assign into their parameters.
-pub(crate) unsafe fn view_of<'py, D: ndarray::Dimension>(
-    a: &ndarray::Array<f64, D>,
+pub(crate) unsafe fn view_of<'py, F: Elem, D: ndarray::Dimension>(
+    a: &ndarray::Array<F, D>,
     owner: &Bound<'py, PyAny>,
-) -> Bound<'py, PyArrayDyn<f64>> {
+) -> Bound<'py, PyArrayDyn<F>> {
     let v = a.view().into_dyn();
     unsafe { PyArray::borrow_from_array(&v, owner.clone()) }
 }
 
 /// Copies `value` into `dst` when the shapes agree; else `ValueError` naming both.
-pub(crate) fn assign<D: ndarray::Dimension>(
-    dst: &mut ndarray::Array<f64, D>,
+pub(crate) fn assign<F: Elem, D: ndarray::Dimension>(
+    dst: &mut ndarray::Array<F, D>,
     value: &Bound<'_, PyAny>,
     what: &str,
 ) -> PyResult<()> {
-    let v = array_in::<f64>(value, what)?;
+    let v = array_in::<F>(value, what)?;
     if v.shape() != dst.shape() {
         return Err(PyValueError::new_err(format!(
             "{what} has shape {}; cannot assign an array of shape {}",

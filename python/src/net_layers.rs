@@ -20,6 +20,7 @@ use numpy::PyArray;
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::layers::{assign, view_of};
 use crate::net::{Inner, Net, T, with_net};
 use crate::{Elem, array_in, array_out, guard, shape_str};
 
@@ -130,27 +131,9 @@ fn view<'py, F: Elem, D: ndarray::Dimension>(
     a: &ndarray::Array<F, D>,
     owner: &Bound<'py, PyAny>,
 ) -> Bound<'py, PyAny> {
-    let v = a.view().into_dyn();
     // SAFETY: layer parameters are only ever assigned in place (optimizers, loading, the
     // setters here), never reallocated, and `owner` (the network) is the view's base.
-    unsafe { PyArray::borrow_from_array(&v, owner.clone()).into_any() }
-}
-
-fn copy_in<F: Elem, D: ndarray::Dimension>(
-    dst: &mut ndarray::Array<F, D>,
-    value: &Bound<'_, PyAny>,
-    what: &str,
-) -> PyResult<()> {
-    let v = array_in::<F>(value, what)?;
-    if v.shape() != dst.shape() {
-        return Err(PyValueError::new_err(format!(
-            "{what} has shape {}; cannot assign an array of shape {}",
-            shape_str(dst.shape()),
-            shape_str(v.shape())
-        )));
-    }
-    dst.assign(&v.into_dimensionality::<D>().expect("same shape"));
-    Ok(())
+    unsafe { view_of(a, owner) }.into_any()
 }
 
 /// What attribute `name` of a layer is, read from its concrete type: a view (`W`, `b`,
@@ -229,20 +212,20 @@ fn set_attr_in<F: Elem>(
     let any = l as &mut dyn Any;
     if let Some(a) = any.downcast_mut::<Affine<F>>() {
         match name {
-            "W" => copy_in(&mut a.w, value, "W")?,
-            "b" => copy_in(&mut a.b, value, "b")?,
+            "W" => assign(&mut a.w, value, "W")?,
+            "b" => assign(&mut a.b, value, "b")?,
             _ => return Ok(false),
         }
     } else if let Some(c) = any.downcast_mut::<Convolution<F>>() {
         match name {
-            "W" => copy_in(&mut c.w, value, "W")?,
-            "b" => copy_in(&mut c.b, value, "b")?,
+            "W" => assign(&mut c.w, value, "W")?,
+            "b" => assign(&mut c.b, value, "b")?,
             _ => return Ok(false),
         }
     } else if let Some(b) = any.downcast_mut::<BatchNormalization<F>>() {
         match name {
-            "gamma" => copy_in(&mut b.gamma, value, "gamma")?,
-            "beta" => copy_in(&mut b.beta, value, "beta")?,
+            "gamma" => assign(&mut b.gamma, value, "gamma")?,
+            "beta" => assign(&mut b.beta, value, "beta")?,
             _ => return Ok(false),
         }
     } else {
