@@ -49,7 +49,7 @@ pub enum Error {
 }
 
 /// What a caller can give to get past an [`Error::Needs`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Fix {
     /// An architecture: a pickle records tensors only (a usage error).
     Arch,
@@ -80,6 +80,8 @@ pub enum Fix {
         /// The set asked for.
         wanted: String,
     },
+    /// Other settings of an architecture: these do not fit the model (a usage error).
+    Setting(crate::nets::Refusal),
 }
 
 impl Fix {

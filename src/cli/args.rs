@@ -165,15 +165,17 @@ pub fn decay(s: &str) -> std::result::Result<f64, String> {
     ratio(s)
 }
 
-fn optimizer_kind(s: &str) -> std::result::Result<OptimizerKind, String> {
-    s.parse().map_err(|e: crate::Error| e.to_string())
+/// Parses a value the library spells (`--init`, `--optimizer`, …) with its `FromStr`,
+/// whose error becomes clap's.
+pub fn parsed<T: std::str::FromStr<Err = Error>>(s: &str) -> std::result::Result<T, String> {
+    s.parse().map_err(|e: Error| e.to_string())
 }
 
 /// The update rule and its hyperparameters (book defaults when not given).
 #[derive(Clone, Debug, Args)]
 pub struct OptimizerArgs {
     /// Update rule: sgd, momentum, nesterov, adagrad, rmsprop or adam.
-    #[arg(long, default_value = "sgd", value_parser = optimizer_kind)]
+    #[arg(long, default_value = "sgd", value_parser = parsed::<OptimizerKind>)]
     pub optimizer: OptimizerKind,
     /// Learning rate [default: the optimizer's book default: 0.01, Adam 0.001; train's
     /// SGD 0.1 as in the book's chapter-5 run].

@@ -3,19 +3,11 @@
 
 use clap::Args;
 
-use super::args::{DataArgs, PlotArgs, positive_usize};
+use super::args::{DataArgs, PlotArgs, parsed, positive_usize};
 use crate::error::{Error, Result};
 use crate::experiments::activations::Squash;
 use crate::experiments::{self, Experiment, Settings};
 use crate::init::Init;
-
-fn parse_squash(s: &str) -> std::result::Result<Squash, String> {
-    s.parse().map_err(|e: Error| e.to_string())
-}
-
-fn parse_init(s: &str) -> std::result::Result<Init, String> {
-    s.parse().map_err(|e: Error| e.to_string())
-}
 
 /// The data is [`DataArgs`]' default, as for `train`: the embedded digits, which every
 /// machine has (the book ran these on MNIST: `--dataset mnist`).
@@ -40,10 +32,10 @@ pub struct ExperimentArgs {
     #[arg(long, value_parser = positive_usize)]
     trials: Option<usize>,
     /// The activation of `activations`: sigmoid, relu or tanh [default: sigmoid].
-    #[arg(long, value_parser = parse_squash)]
+    #[arg(long, value_parser = parsed::<Squash>)]
     activation: Option<Squash>,
     /// The weight scale of `activations`: std:1, std:0.01, xavier or he [default: std:1].
-    #[arg(long, value_parser = parse_init)]
+    #[arg(long, value_parser = parsed::<Init>)]
     init: Option<Init>,
     /// Print the numbers as one JSON object instead of the book's lines.
     #[arg(long)]

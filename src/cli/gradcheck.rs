@@ -5,12 +5,12 @@
 
 use clap::Args;
 
-use super::args::{DataArgs, Sizes, hidden_sizes, named, positive_usize};
+use super::args::{DataArgs, Sizes, hidden_sizes, named, parsed, positive_usize};
 use super::train::{ACTIVATIONS, MODELS};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gradient::check_arch;
 use crate::init::Init;
-use crate::nets::{Activation, Arch, ConvParam};
+use crate::nets::{Activation, Arch, ArchSettings, Defaults};
 use crate::pyfmt::py_repr;
 
 #[derive(Debug, Args)]
@@ -31,7 +31,7 @@ pub struct GradcheckArgs {
     #[arg(long, value_parser = named(ACTIVATIONS))]
     activation: Option<Activation>,
     /// Initial weights (multi-layer): std:<number>, xavier or he [default: he, the book's].
-    #[arg(long, value_parser = parse_init)]
+    #[arg(long, value_parser = parsed::<Init>)]
     init: Option<Init>,
     /// Filters of simple-conv's convolution [default: 10, as ch07/gradient_check.py].
     #[arg(long, value_parser = positive_usize)]
@@ -48,65 +48,18 @@ pub struct GradcheckArgs {
     json: bool,
 }
 
-fn parse_init(s: &str) -> std::result::Result<Init, String> {
-    s.parse().map_err(|e: Error| e.to_string())
-}
-
 /// The architecture the flags describe, with the book's check settings as defaults.
 fn arch(args: &GradcheckArgs) -> Result<Arch> {
-    let model = args.model;
-    let refuse = |flag: &str, given: bool, allowed: bool| {
-        if given && !allowed {
-            Err(Error::Invalid(format!(
-                "{flag} does not apply to --model {model}"
-            )))
-        } else {
-            Ok(())
-        }
-    };
-    let multi = model == "multi-layer";
-    refuse("--batch-norm", args.batch_norm, multi)?;
-    refuse("--init", args.init.is_some(), multi)?;
-    refuse("--activation", args.activation.is_some(), multi)?;
-    let conv = model == "simple-conv";
-    refuse("--filters", args.filters.is_some(), conv)?;
-    refuse("--filter-size", args.filter_size.is_some(), conv)?;
-    let one = |default: usize| match &args.hidden {
-        None => Ok(default),
-        Some(Sizes(h)) if h.len() == 1 => Ok(h[0]),
-        Some(Sizes(h)) => Err(Error::Invalid(format!(
-            "--model {model} has one hidden layer, got --hidden {}",
-            h.iter()
-                .map(|n| n.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        ))),
-    };
-    Ok(match model {
-        "two-layer" => Arch::TwoLayer {
-            hidden: one(50)?,
-            weight_init_std: 0.01,
-        },
-        "simple-conv" => Arch::SimpleConv {
-            conv: ConvParam {
-                filter_num: args.filters.unwrap_or(10),
-                filter_size: args.filter_size.unwrap_or(3),
-                pad: 0,
-                stride: 1,
-            },
-            hidden: one(10)?,
-            weight_init_std: 0.01,
-        },
-        "deep-conv" => Arch::DeepConv { hidden: one(50)? },
-        _ => Arch::MultiLayer {
-            hidden: args.hidden.clone().map_or(vec![100, 100], |h| h.0),
-            activation: args.activation.unwrap_or(Activation::Relu),
-            init: args.init.unwrap_or(Init::He),
-            batch_norm: args.batch_norm,
-            dropout: None,
-            weight_decay: 0.0,
-        },
-    })
+    ArchSettings {
+        hidden: args.hidden.clone().map(|h| h.0),
+        activation: args.activation,
+        init: args.init,
+        batch_norm: args.batch_norm,
+        filters: args.filters,
+        filter_size: args.filter_size,
+        ..ArchSettings::new(args.model, Defaults::GradientCheck)
+    }
+    .arch()
 }
 
 /// What one sample does to batch norm, said after a one-sample check (the book's

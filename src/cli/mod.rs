@@ -258,8 +258,51 @@ fn advice(e: &Error) -> String {
                 "{} holds {found}, which conflicts with --dataset {wanted}",
                 dir.display()
             ),
+            Fix::Setting(refusal) => setting_advice(refusal),
         },
         _ => msg,
+    }
+}
+
+/// The flag that gives an architecture's `setting` (`train`'s and `gradcheck`'s).
+fn setting_flag(setting: crate::nets::Setting) -> &'static str {
+    use crate::nets::Setting;
+    match setting {
+        Setting::Hidden => "--hidden",
+        Setting::Activation => "--activation",
+        Setting::Init => "--init",
+        Setting::BatchNorm => "--batch-norm",
+        Setting::Dropout => "--dropout",
+        Setting::WeightDecay => "--weight-decay",
+        Setting::Filters => "--filters",
+        Setting::FilterSize => "--filter-size",
+    }
+}
+
+/// A refused architecture setting, in flags.
+fn setting_advice(refusal: &crate::nets::Refusal) -> String {
+    use crate::nets::{Defaults, Refusal};
+    match refusal {
+        Refusal::MultiLayerOnly { model } => format!(
+            "--batch-norm, --dropout and --weight-decay need --model multi-layer, not {model}"
+        ),
+        Refusal::NotForModel { setting, model } => {
+            format!(
+                "{} does not apply to --model {model}",
+                setting_flag(*setting)
+            )
+        }
+        Refusal::OneHidden {
+            model,
+            hidden,
+            defaults: Defaults::Training,
+        } => format!("{model} takes one hidden size, got {hidden:?}; use --model multi-layer"),
+        Refusal::OneHidden { model, hidden, .. } => format!(
+            "--model {model} has one hidden layer, got --hidden {}",
+            crate::run::sizes(hidden)
+        ),
+        Refusal::StdOnly { init } => format!("this model takes --init std:<σ>, got {init}"),
+        Refusal::AlwaysHe => refusal.to_string(),
     }
 }
 
@@ -317,4 +360,60 @@ pub(crate) fn printable(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::Init;
+    use crate::nets::{Defaults, Refusal, Setting};
+
+    /// The refusals of an architecture's settings are worded in flags as before the library
+    /// took them over.
+    #[test]
+    fn refused_settings_are_worded_in_flags() {
+        let cases = [
+            (
+                Refusal::MultiLayerOnly { model: "two-layer" },
+                "--batch-norm, --dropout and --weight-decay need --model multi-layer, not \
+                 two-layer",
+            ),
+            (
+                Refusal::OneHidden {
+                    model: "simple-conv",
+                    hidden: vec![3, 4],
+                    defaults: Defaults::Training,
+                },
+                "simple-conv takes one hidden size, got [3, 4]; use --model multi-layer",
+            ),
+            (
+                Refusal::OneHidden {
+                    model: "two-layer",
+                    hidden: vec![10, 10],
+                    defaults: Defaults::GradientCheck,
+                },
+                "--model two-layer has one hidden layer, got --hidden 10,10",
+            ),
+            (
+                Refusal::StdOnly { init: Init::He },
+                "this model takes --init std:<σ>, got he",
+            ),
+            (
+                Refusal::AlwaysHe,
+                "deep-conv is always He-initialised, as in the book",
+            ),
+            (
+                Refusal::NotForModel {
+                    setting: Setting::FilterSize,
+                    model: "multi-layer",
+                },
+                "--filter-size does not apply to --model multi-layer",
+            ),
+        ];
+        for (refusal, words) in cases {
+            let e = Error::from(refusal);
+            assert_eq!(advice(&e), words);
+            assert!(matches!(e, Error::Needs { ref fix, .. } if fix.is_usage()));
+        }
+    }
 }

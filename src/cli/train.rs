@@ -10,14 +10,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use super::args::{
-    DataArgs, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, named, positive_f64, positive_usize,
-    ratio,
+    DataArgs, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, named, parsed, positive_f64,
+    positive_usize, ratio,
 };
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::init::Init;
 use crate::io::checkpoint;
-use crate::nets::{Activation, Arch};
+use crate::nets::{Activation, Arch, ArchSettings, Defaults};
 use crate::report::plot;
 use crate::run::{Hooks, OptimizerSpec, Precision, Run, RunSpec, Schedule, same_path, sizes};
 use crate::train::{Event, Length, Sampling};
@@ -93,7 +93,7 @@ pub struct TrainArgs {
     activation: Activation,
     /// Initial weights: std:<σ>, xavier (√(1/n)) or he (√(2/n))
     /// [default: std:0.01 for two-layer, he for multi-layer].
-    #[arg(long, value_parser = parse_init, conflicts_with = "init_std")]
+    #[arg(long, value_parser = parsed::<Init>, conflicts_with = "init_std")]
     init: Option<Init>,
     /// Insert batch normalization after each hidden Affine (multi-layer).
     #[arg(long)]
@@ -142,7 +142,7 @@ pub struct TrainArgs {
     save: Option<PathBuf>,
     /// Store the saved model's tensors as f16, bf16, f32 or f64 [default: --precision]; any
     /// of them loads into either precision.
-    #[arg(long, value_parser = parse_tensor_dtype, requires = "save")]
+    #[arg(long, value_parser = parsed::<crate::io::safetensors::TensorDtype>, requires = "save")]
     save_precision: Option<crate::io::safetensors::TensorDtype>,
     /// Write a checkpoint into this directory at every evaluation (and when interrupted);
     /// the two newest are kept. One run at a time may write into a directory.
@@ -157,10 +157,6 @@ pub struct TrainArgs {
     /// Write a self-contained HTML report of the run to this file.
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
-}
-
-fn parse_init(s: &str) -> std::result::Result<Init, String> {
-    s.parse().map_err(|e: Error| e.to_string())
 }
 
 fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
@@ -225,80 +221,21 @@ fn spec(args: &TrainArgs) -> Result<RunSpec> {
     })
 }
 
-/// The architecture the flags describe; flags that the model does not have are usage errors.
+/// The architecture the flags describe (flags that the model does not have are refused by
+/// [`ArchSettings::arch`]).
 fn arch(args: &TrainArgs) -> Result<Arch> {
-    let init = args.init.or(args.init_std.map(Init::Std));
-    match Arch::book(args.model).expect("--model takes the book's names") {
-        Arch::TwoLayer {
-            hidden,
-            weight_init_std,
-        } => Ok(Arch::TwoLayer {
-            hidden: one_hidden_size(args, hidden)?,
-            weight_init_std: std_init(init, weight_init_std)?,
-        }),
-        Arch::SimpleConv {
-            conv,
-            hidden,
-            weight_init_std,
-        } => Ok(Arch::SimpleConv {
-            conv,
-            hidden: one_hidden_size(args, hidden)?,
-            weight_init_std: std_init(init, weight_init_std)?,
-        }),
-        Arch::DeepConv { hidden } => {
-            if init.is_some_and(|i| i != Init::He) {
-                return Err(Error::Invalid(
-                    "deep-conv is always He-initialised, as in the book".into(),
-                ));
-            }
-            Ok(Arch::DeepConv {
-                hidden: one_hidden_size(args, hidden)?,
-            })
-        }
-        // The book's MultiLayerNet defaults to weight_init_std='relu' (He).
-        Arch::MultiLayer {
-            hidden, init: book, ..
-        } => Ok(Arch::MultiLayer {
-            hidden: args.hidden.clone().map_or(hidden, |h| h.0),
-            activation: args.activation,
-            init: init.unwrap_or(book),
-            batch_norm: args.batch_norm,
-            dropout: args.dropout,
-            weight_decay: args.weight_decay,
-        }),
+    ArchSettings {
+        hidden: args.hidden.clone().map(|h| h.0),
+        activation: Some(args.activation),
+        init: args.init.or(args.init_std.map(Init::Std)),
+        batch_norm: args.batch_norm,
+        dropout: args.dropout,
+        weight_decay: args.weight_decay,
+        ..ArchSettings::new(args.model, Defaults::Training)
     }
+    .arch()
 }
 
-/// The one hidden size of the nets that have one (the model's book default if not given);
-/// those nets take no batch norm, dropout or weight decay flags.
-fn one_hidden_size(args: &TrainArgs, default: usize) -> Result<usize> {
-    let model = args.model;
-    if args.batch_norm || args.dropout.is_some() || args.weight_decay != 0.0 {
-        return Err(Error::Invalid(format!(
-            "--batch-norm, --dropout and --weight-decay need --model multi-layer, not {}",
-            model
-        )));
-    }
-    match args.hidden.as_ref().map(|h| h.0.as_slice()) {
-        None => Ok(default),
-        Some(&[h]) => Ok(h),
-        Some(more) => Err(Error::Invalid(format!(
-            "{} takes one hidden size, got {more:?}; use --model multi-layer",
-            model
-        ))),
-    }
-}
-
-/// A fixed initial standard deviation (the book's `weight_init_std`), from `--init std:σ`.
-fn std_init(init: Option<Init>, default: f64) -> Result<f64> {
-    match init {
-        None => Ok(default),
-        Some(Init::Std(s)) => Ok(s),
-        Some(other) => Err(Error::Invalid(format!(
-            "this model takes --init std:<σ>, got {other}"
-        ))),
-    }
-}
 /// A run read back from a checkpoint, continuing for as long as `args` say (more
 /// `--epochs` or `--iters`). The other flags in `given` must repeat the checkpoint's settings.
 fn resumed<F: Float>(path: &Path, args: &TrainArgs, given: &[String]) -> Result<Run<F>> {
@@ -310,10 +247,6 @@ fn resumed<F: Float>(path: &Path, args: &TrainArgs, given: &[String]) -> Result<
             .or(args.epochs.map(Length::Epochs)),
     )?;
     Ok(run)
-}
-
-fn parse_tensor_dtype(s: &str) -> std::result::Result<crate::io::safetensors::TensorDtype, String> {
-    s.parse().map_err(|e: Error| e.to_string())
 }
 
 /// The flags `--resume` takes besides the checkpoint directory: they change the outputs,

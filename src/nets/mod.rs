@@ -5,6 +5,7 @@ mod deep_conv;
 mod multi_layer;
 mod network;
 mod plan;
+mod settings;
 mod simple_conv;
 mod two_layer;
 
@@ -14,5 +15,6 @@ pub use multi_layer::{Activation, MultiLayerConfig, MultiLayerNet};
 pub use network::{NamedParam, Network};
 pub(crate) use plan::param_name;
 pub use plan::{LayerKind, LayerPlan};
+pub use settings::{ArchSettings, Defaults, Refusal, Setting};
 pub use simple_conv::{ConvParam, SimpleConvNet};
 pub use two_layer::TwoLayerNet;
