@@ -205,11 +205,86 @@ impl RunSpec {
         "seed",
     ];
 
+    /// What a resumed run may be given besides its checkpoint, as names like
+    /// [`RunSpec::SETTINGS`]': how long it goes on (`epochs` or `iters`, in the unit its
+    /// run is counted in), the threads and the outputs. Anything else must repeat the
+    /// checkpoint's value.
+    pub const RESUME_MAY_CHANGE: [&'static str; 9] = [
+        "threads",
+        "json",
+        "save",
+        "save_precision",
+        "plot",
+        "report",
+        "checkpoint_dir",
+        "epochs",
+        "iters",
+    ];
+
+    /// The first of the `given` settings (name, value spelled as [`RunSpec::setting`]
+    /// spells it; `None` for a value that cannot be compared) that a run resumed from this
+    /// spec cannot take, with its index in `given`: a setting not in
+    /// [`RunSpec::RESUME_MAY_CHANGE`] whose value differs from the recorded one or is not a
+    /// setting, or a length in the other unit than the run's.
+    pub fn contradiction(
+        &self,
+        given: &[(&str, Option<String>)],
+    ) -> Option<(usize, Contradiction)> {
+        given.iter().enumerate().find_map(|(i, (name, wanted))| {
+            let found = |c| Some((i, c));
+            match *name {
+                "epochs" | "iters" => {
+                    // (A recorded run has a length; one without is counted in neither.)
+                    let counted = match (self.schedule.length, *name) {
+                        (Some(Length::Epochs(_)), _) | (None, "iters") => "epochs",
+                        (Some(Length::Iters(_)), _) | (None, _) => "iters",
+                    };
+                    return (*name != counted).then_some((i, Contradiction::Unit { counted }));
+                }
+                name if Self::RESUME_MAY_CHANGE.contains(&name) => return None,
+                _ => {}
+            }
+            let (Some(wanted), Some(recorded)) = (wanted, self.setting(name)) else {
+                return found(Contradiction::NotResumable);
+            };
+            (*wanted != recorded).then(|| {
+                (
+                    i,
+                    Contradiction::Differs {
+                        wanted: wanted.clone(),
+                        recorded,
+                    },
+                )
+            })
+        })
+    }
+
     /// Reads a spec written by [`RunSpec::to_json`].
     pub fn from_json(text: &str) -> Result<RunSpec> {
         serde_json::from_str(text)
             .map_err(|e| Error::Invalid(format!("not a valid run specification: {e}")))
     }
+}
+
+/// How a setting given to a resumed run contradicts its checkpoint
+/// ([`RunSpec::contradiction`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Contradiction {
+    /// A length in epochs for a run counted in steps, or the other way round; the run is
+    /// counted in `counted` (`"epochs"` or `"iters"`).
+    Unit {
+        /// The unit of the recorded run.
+        counted: &'static str,
+    },
+    /// The setting is not one a resumed run takes.
+    NotResumable,
+    /// The setting differs from the recorded one.
+    Differs {
+        /// The value given.
+        wanted: String,
+        /// The checkpoint's value.
+        recorded: String,
+    },
 }
 
 /// Layer sizes as a command line takes them: `100,100`.
@@ -827,6 +902,59 @@ mod tests {
     use super::*;
     use crate::init::Init;
     use crate::nets::Activation;
+
+    #[test]
+    fn a_resumed_run_takes_longer_lengths_outputs_and_its_own_settings_only() {
+        let mut spec = RunSpec::default();
+        spec.schedule.length = Some(Length::Epochs(40));
+        spec.optimizer.hyper.lr = Some(0.1);
+        let given = |g: &[(&'static str, Option<&str>)]| -> Vec<(&'static str, Option<String>)> {
+            g.iter().map(|(n, v)| (*n, v.map(str::to_string))).collect()
+        };
+        // The recorded values, the length in the run's unit, the outputs and the threads.
+        let fine = given(&[
+            ("epochs", None),
+            ("threads", None),
+            ("save", None),
+            ("report", None),
+            ("model", Some("two-layer")),
+            ("hidden", Some("50")),
+            ("init", Some("std:0.01")),
+            ("lr", Some("0.1")),
+            ("seed", Some("42")),
+        ]);
+        assert_eq!(spec.contradiction(&fine), None);
+        // Steps for a run counted in epochs.
+        let steps = given(&[("save", None), ("iters", Some("500"))]);
+        assert_eq!(
+            spec.contradiction(&steps),
+            Some((1, Contradiction::Unit { counted: "epochs" }))
+        );
+        spec.schedule.length = Some(Length::Iters(500));
+        assert_eq!(
+            spec.contradiction(&given(&[("epochs", None)])),
+            Some((0, Contradiction::Unit { counted: "iters" }))
+        );
+        // Another value than the recorded one, named in the book's spelling.
+        let other = given(&[("lr", Some("0.1")), ("hidden", Some("100"))]);
+        assert_eq!(
+            spec.contradiction(&other),
+            Some((
+                1,
+                Contradiction::Differs {
+                    wanted: "100".into(),
+                    recorded: "50".into()
+                }
+            ))
+        );
+        // A name that is no setting, or a value that cannot be compared.
+        for g in [[("verbose", Some("1"))], [("lr", None)]] {
+            assert_eq!(
+                spec.contradiction(&given(&g)),
+                Some((0, Contradiction::NotResumable))
+            );
+        }
+    }
 
     #[test]
     fn a_models_data_is_its_record_under_the_callers_choices() {

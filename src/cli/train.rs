@@ -19,7 +19,9 @@ use crate::init::Init;
 use crate::io::checkpoint;
 use crate::nets::{Activation, Arch, ArchSettings, Defaults};
 use crate::report::plot;
-use crate::run::{Hooks, OptimizerSpec, Precision, Run, RunSpec, Schedule, same_path, sizes};
+use crate::run::{
+    Contradiction, Hooks, OptimizerSpec, Precision, Run, RunSpec, Schedule, same_path, sizes,
+};
 use crate::train::{Event, Length, Sampling};
 
 /// `--model`: the architectures by name ([`Arch::NAMES`], built by [`Arch::book`]).
@@ -249,24 +251,8 @@ fn resumed<F: Float>(path: &Path, args: &TrainArgs, given: &[String]) -> Result<
     Ok(run)
 }
 
-/// The flags `--resume` takes besides the checkpoint directory: they change the outputs,
-/// the threads or how long the run goes on, not the run itself.
-const RESUME_MAY_CHANGE: &[&str] = &[
-    "resume",
-    "threads",
-    "json",
-    "save",
-    "save_precision",
-    "plot",
-    "report",
-    "checkpoint_dir",
-    "epochs",
-    "iters",
-];
-
-/// Refuses (a usage error naming the flag) every flag in `given` that sets something other
-/// than what the checkpoint at `path` recorded (`arch`, and its run `d`), or that switches
-/// its length from epochs to steps or back.
+/// Refuses (a usage error naming the flag) every flag in `given` that contradicts the run
+/// recorded in the checkpoint at `path` ([`RunSpec::contradiction`]).
 fn check_resume_flags(
     args: &TrainArgs,
     given: &[String],
@@ -275,44 +261,31 @@ fn check_resume_flags(
 ) -> Result<()> {
     let allowed = "with --resume only --epochs or --iters (to train longer), --threads and the \
                    outputs (--save, --plot, --report, --json, --checkpoint-dir) may be given";
-    let counted = |unit: &str| {
-        matches!(
-            (unit, spec.schedule.length),
-            ("epochs", Some(Length::Epochs(_))) | ("iters", Some(Length::Iters(_)))
-        )
+    // `--resume` itself is the checkpoint; `--init-std` gives the setting `init`.
+    let flags: Vec<&String> = given.iter().filter(|id| *id != "resume").collect();
+    let settings: Vec<(&str, Option<String>)> = flags
+        .iter()
+        .map(|id| {
+            let setting = if *id == "init_std" { "init" } else { id };
+            (setting, given_setting(id, args))
+        })
+        .collect();
+    let Some((i, contradiction)) = spec.contradiction(&settings) else {
+        return Ok(());
     };
-    for id in given {
-        let flag = format!("--{}", id.replace('_', "-"));
-        match id.as_str() {
-            "epochs" | "iters" if counted(id) => continue,
-            "epochs" | "iters" => {
-                let other = if id == "epochs" { "iters" } else { "epochs" };
-                return Err(Error::Invalid(format!(
-                    "{flag} contradicts the checkpoint {}, whose run is counted in {other}; \
-                     give --{other} to train longer",
-                    path.display()
-                )));
-            }
-            id if RESUME_MAY_CHANGE.contains(&id) => continue,
-            _ => {}
-        }
-        let (Some(wanted), Some(recorded)) = (
-            given_setting(id, args),
-            spec.setting(if id == "init_std" { "init" } else { id }),
-        ) else {
-            return Err(Error::Invalid(format!(
-                "{flag} cannot be given with --resume: {allowed}"
-            )));
-        };
-        if wanted != recorded {
-            return Err(Error::Invalid(format!(
-                "{flag} {wanted} contradicts the checkpoint {}, whose run has {flag} \
-                 {recorded}; {allowed}",
-                path.display()
-            )));
-        }
-    }
-    Ok(())
+    let flag = format!("--{}", flags[i].replace('_', "-"));
+    let checkpoint = path.display();
+    Err(Error::Invalid(match contradiction {
+        Contradiction::Unit { counted } => format!(
+            "{flag} contradicts the checkpoint {checkpoint}, whose run is counted in \
+             {counted}; give --{counted} to train longer"
+        ),
+        Contradiction::NotResumable => format!("{flag} cannot be given with --resume: {allowed}"),
+        Contradiction::Differs { wanted, recorded } => format!(
+            "{flag} {wanted} contradicts the checkpoint {checkpoint}, whose run has {flag} \
+             {recorded}; {allowed}"
+        ),
+    }))
 }
 
 /// The setting that the flag `id` gives, spelled as [`RunSpec::setting`] spells it.
