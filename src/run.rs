@@ -266,6 +266,41 @@ impl RunSpec {
     }
 }
 
+/// A finished run in one record ([`Run::record`]), serialised (serde) in this field order:
+/// `{"final": true, "model": …, "dataset": …, "params": …, "iters": …, "train_acc": …,
+/// "test_acc": …, "seconds": …, "samples_per_sec": …, "train_seconds": …,
+/// "session_steps": …, "failure": …, "interrupted": …}`, after the run's
+/// [`EpochRecord`](crate::train::EpochRecord)s.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunRecord {
+    /// Always `true`: tells this record from the evaluations before it.
+    pub r#final: bool,
+    /// The architecture's name ([`Arch::name`]).
+    pub model: &'static str,
+    /// The training set's name.
+    pub dataset: String,
+    /// Parameters of the network.
+    pub params: usize,
+    /// Steps done.
+    pub iters: usize,
+    /// Final accuracy on the training set.
+    pub train_acc: f64,
+    /// Final accuracy on the test set.
+    pub test_acc: f64,
+    /// Wall time of the whole run, evaluations included.
+    pub seconds: f64,
+    /// Training samples per second of training steps.
+    pub samples_per_sec: f64,
+    /// Seconds this session spent in training steps.
+    pub train_seconds: f64,
+    /// Steps done by this session.
+    pub session_steps: usize,
+    /// What went wrong, if the run failed to learn ([`crate::eval::Failure::describe`]).
+    pub failure: Option<String>,
+    /// Whether a signal stopped the run before its end.
+    pub interrupted: bool,
+}
+
 /// How a setting given to a resumed run contradicts its checkpoint
 /// ([`RunSpec::contradiction`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -869,6 +904,30 @@ impl<F: Float> Run<F> {
         }
         let layout = self.spec.arch.layout();
         crate::eval::evaluate(&mut self.net, &self.data.test, layout, 100, 0).failure()
+    }
+
+    /// The record of a finished run, as `backprop train --json` ends with it: what was
+    /// trained on what, the final accuracies and rates of `summary`, and the failure
+    /// ([`Run::failure`]) described with the test set's class names.
+    pub fn record(&mut self, summary: &Summary) -> RunRecord {
+        let failure = self
+            .failure(summary)
+            .map(|f| f.describe(&self.data.test.class_names));
+        RunRecord {
+            r#final: true,
+            model: self.spec.arch.name(),
+            dataset: self.data.train.name.clone(),
+            params: self.net.param_count(),
+            iters: summary.iters,
+            train_acc: summary.train_acc,
+            test_acc: summary.test_acc,
+            seconds: summary.seconds,
+            samples_per_sec: summary.samples_per_sec,
+            train_seconds: summary.train_seconds,
+            session_steps: summary.session_steps,
+            failure,
+            interrupted: summary.interrupted,
+        }
     }
 
     /// The self-contained HTML report of a finished run (see [`report::run::report`]).

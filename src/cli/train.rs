@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 
 use super::args::{
     DataArgs, OptimizerArgs, PlotArgs, Sizes, hidden_sizes, named, parsed, positive_f64,
@@ -378,11 +377,7 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
         }
         Event::Eval(r) => bar.suspend(|| {
             if json {
-                println!(
-                    "{}",
-                    json!({"epoch": r.epoch, "iter": r.iter, "loss": r.loss,
-                           "train_acc": r.train_acc, "test_acc": r.test_acc, "seconds": r.seconds})
-                );
+                println!("{}", serde_json::to_string(r).expect("a record serialises"));
             } else {
                 println!(
                     "epoch {:>3}  iter {:>6}  loss {:.4}  train acc {:.4}  test acc {:.4}  {:.2}s",
@@ -421,20 +416,12 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
             println!("report written to {}", path.display());
         }
     }
-    let failure = run
-        .failure(&summary)
-        .map(|f| f.describe(&run.data.test.class_names));
+    let record = run.record(&summary);
+    let failure = &record.failure;
     if json {
         println!(
             "{}",
-            json!({"final": true, "model": model, "dataset": dataset, "params": params,
-                   "iters": summary.iters, "train_acc": summary.train_acc,
-                   "test_acc": summary.test_acc, "seconds": summary.seconds,
-                   "samples_per_sec": summary.samples_per_sec,
-                   "train_seconds": summary.train_seconds,
-                   "session_steps": summary.session_steps,
-                   "failure": failure,
-                   "interrupted": summary.interrupted})
+            serde_json::to_string(&record).expect("a record serialises")
         );
     } else {
         // The rate is samples of this session's steps per second of those steps, so it is
@@ -455,7 +442,7 @@ fn execute<F: Float>(mut run: Run<F>, args: &TrainArgs) -> Result<()> {
             summary.train_acc,
             summary.test_acc
         );
-        if let Some(f) = &failure {
+        if let Some(f) = failure {
             println!("warning: {}", super::printable(f));
             println!("  {}", super::FAILURE_ADVICE);
         }
