@@ -466,6 +466,172 @@ pub fn evaluate_model<F: Float>(
     })
 }
 
+/// One class's line of an [`EvaluationRecord`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ClassRecord {
+    /// Samples of the class predicted correctly.
+    pub correct: usize,
+    /// Samples of the class.
+    pub samples: usize,
+    /// `correct / samples`, `None` (JSON `null`) for a class without samples.
+    pub accuracy: Option<f64>,
+}
+
+/// A misclassified sample of an [`EvaluationRecord`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MistakeRecord {
+    /// Its index in the test set.
+    pub index: usize,
+    /// Its label.
+    pub label: usize,
+    /// What the network predicted.
+    pub prediction: usize,
+}
+
+/// The accuracy of the f16-rounded evaluation in an [`EvaluationRecord`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct HalfRecord {
+    /// Samples evaluated.
+    pub samples: usize,
+    /// Samples predicted correctly.
+    pub correct: usize,
+    /// `correct / samples`.
+    pub accuracy: f64,
+}
+
+/// A saved model's evaluation as one serialisable record (`backprop eval --json` prints its
+/// JSON form; its fields are in that order).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EvaluationRecord {
+    /// The model file, as given.
+    pub model: String,
+    /// Its architecture ([`Arch::to_json`](crate::nets::Arch::to_json)).
+    pub arch: serde_json::Value,
+    /// The dtype of its tensors in the file.
+    pub dtype: String,
+    /// The test set's name.
+    pub dataset: String,
+    /// The seed of the train/test split.
+    pub seed: u64,
+    /// Samples evaluated.
+    pub samples: usize,
+    /// Samples predicted correctly.
+    pub correct: usize,
+    /// `correct / samples`.
+    pub accuracy: f64,
+    /// Per class, in class order.
+    pub per_class: Vec<ClassRecord>,
+    /// `confusion[label][prediction]`.
+    pub confusion: Vec<Vec<usize>>,
+    /// The first misclassified samples.
+    pub misclassified: Vec<MistakeRecord>,
+    /// The evaluation with weights and inputs rounded to f16, when asked.
+    pub half: Option<HalfRecord>,
+    /// [`Failure::describe`] when the predictions say training failed.
+    pub failure: Option<String>,
+    /// The warnings of loading the model.
+    pub warnings: Vec<String>,
+}
+
+impl ModelEvaluation {
+    /// This evaluation of `model` (read from `path`, its test set split by `seed`) as a record.
+    pub fn record<F: Float>(
+        &self,
+        path: &std::path::Path,
+        model: &crate::io::safetensors::LoadedModel<F>,
+        seed: u64,
+    ) -> EvaluationRecord {
+        let e = &self.evaluation;
+        EvaluationRecord {
+            model: path.display().to_string(),
+            arch: model.info.arch.to_json(),
+            dtype: model.dtype.clone(),
+            dataset: self.test.name.clone(),
+            seed,
+            samples: e.total(),
+            correct: e.correct(),
+            accuracy: e.accuracy(),
+            per_class: e
+                .per_class()
+                .into_iter()
+                .map(|(correct, samples)| ClassRecord {
+                    correct,
+                    samples,
+                    accuracy: (samples != 0).then(|| correct as f64 / samples as f64),
+                })
+                .collect(),
+            confusion: e.confusion.clone(),
+            misclassified: e
+                .misclassified
+                .iter()
+                .map(|&(index, label, prediction)| MistakeRecord {
+                    index,
+                    label,
+                    prediction,
+                })
+                .collect(),
+            half: self.half.as_ref().map(|h| HalfRecord {
+                samples: h.total(),
+                correct: h.correct(),
+                accuracy: h.accuracy(),
+            }),
+            failure: e.failure().map(|f| f.describe(&model.info.class_names)),
+            warnings: model.warnings.clone(),
+        }
+    }
+}
+
+impl Evaluation {
+    /// The per-class accuracies, the confusion matrix and the misclassified samples as text
+    /// (what `backprop eval` prints after the accuracy), the last in the book's
+    /// `misclassified_mnist.py` form, `{index: (label, prediction)}`, headed by `first`, the
+    /// number of mistakes asked for.
+    pub fn text(&self, first: usize) -> String {
+        use std::fmt::Write;
+        let mut out = String::from("per-class accuracy:\n");
+        for (c, (ok, n)) in self.per_class().into_iter().enumerate() {
+            let acc = if n == 0 {
+                "   -  ".to_string()
+            } else {
+                format!("{:.4}", ok as f64 / n as f64)
+            };
+            let _ = writeln!(out, "  {c:>3}  {acc}  ({ok}/{n})");
+        }
+        out.push_str("confusion matrix (rows: label, columns: prediction):\n");
+        let width = self
+            .confusion
+            .iter()
+            .flatten()
+            .map(|n| n.to_string().len())
+            .max()
+            .unwrap_or(1)
+            .max(self.confusion.len().to_string().len());
+        let _ = write!(out, "  {:>3} ", "");
+        for c in 0..self.confusion.len() {
+            let _ = write!(out, " {c:>width$}");
+        }
+        out.push('\n');
+        for (c, row) in self.confusion.iter().enumerate() {
+            let _ = write!(out, "  {c:>3} ");
+            for n in row {
+                let _ = write!(out, " {n:>width$}");
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "======= misclassified result (first {first}: {{index: (label, prediction)}}) ======="
+        );
+        let items: Vec<String> = self
+            .misclassified
+            .iter()
+            .map(|&(i, l, p)| format!("{i}: ({l}, {p})"))
+            .collect();
+        let _ = writeln!(out, "{{{}}}", items.join(", "));
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,6 +674,29 @@ mod tests {
             assert_eq!(e.accuracy(), 0.5);
             assert_eq!(e.per_class(), vec![(1, 2), (1, 1), (1, 3)]);
         }
+    }
+
+    /// The text `backprop eval` prints, written out by hand for a 3-class evaluation with a
+    /// class that has no samples and a two-digit count.
+    #[test]
+    fn text_lays_out_per_class_confusion_and_mistakes() {
+        let e = Evaluation {
+            confusion: vec![vec![12, 1, 0], vec![0, 0, 0], vec![2, 0, 3]],
+            misclassified: vec![(3, 2, 0), (4, 0, 1)],
+        };
+        let expected = "per-class accuracy:
+    0  0.9231  (12/13)
+    1     -    (0/0)
+    2  0.6000  (3/5)
+confusion matrix (rows: label, columns: prediction):
+        0  1  2
+    0  12  1  0
+    1   0  0  0
+    2   2  0  3
+======= misclassified result (first 20: {index: (label, prediction)}) =======
+{3: (2, 0), 4: (0, 1)}
+";
+        assert_eq!(e.text(20), expected);
     }
 
     /// 101 one-pixel-hot samples over two classes, predicted by an identity net: the first

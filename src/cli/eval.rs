@@ -5,15 +5,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
 
 use super::args::{DataArgs, DatasetName, positive_usize};
 use crate::error::Result;
-use crate::eval::{Evaluation, evaluate_model};
+use crate::eval::evaluate_model;
 use crate::float::Float;
 use crate::io::import::parse_input_shape;
 use crate::io::model_file;
-use crate::io::safetensors::LoadedModel;
 use crate::run::DataSpec;
 
 #[derive(Debug, Args)]
@@ -98,12 +96,38 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
         args.half,
         args.scores.as_deref(),
     )?;
-    let (test, e, half) = (&m.test, &m.evaluation, m.half.as_ref());
+    let (test, e) = (&m.test, &m.evaluation);
     if args.json {
-        print_json(&args, &model, &data, &test.name, e, half);
+        let record = m.record(&args.model, &model, data.seed);
+        println!(
+            "{}",
+            serde_json::to_string(&record).expect("a record serialises")
+        );
     } else {
-        print_text(&args, &model, &data, &test.name, e);
-        if let Some(h) = half {
+        println!(
+            "model {} ({}, {}) on the {} test set (seed {}): {} samples",
+            args.model.display(),
+            model.info.arch.name(),
+            model.dtype,
+            test.name,
+            data.seed,
+            e.total()
+        );
+        println!(
+            "test accuracy: {:.4} ({}/{})",
+            e.accuracy(),
+            e.correct(),
+            e.total()
+        );
+        if let Some(f) = e.failure() {
+            println!(
+                "warning: {}",
+                super::printable(&f.describe(&model.info.class_names))
+            );
+            println!("  retrain: {}", super::FAILURE_ADVICE);
+        }
+        print!("{}", e.text(args.misclassified));
+        if let Some(h) = &m.half {
             println!(
                 "test accuracy with weights and inputs rounded to f16: {:.4} ({}/{}), {:+.4} \
                  against {}",
@@ -127,121 +151,4 @@ fn run_as<F: Float>(args: EvalArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn print_json<F: Float>(
-    args: &EvalArgs,
-    model: &LoadedModel<F>,
-    data: &DataSpec,
-    dataset: &str,
-    e: &Evaluation,
-    half: Option<&Evaluation>,
-) {
-    let per_class: Vec<_> = e
-        .per_class()
-        .iter()
-        .map(|&(c, n)| {
-            json!({"correct": c, "samples": n,
-                   "accuracy": if n == 0 { None } else { Some(c as f64 / n as f64) }})
-        })
-        .collect();
-    let mis: Vec<_> = e
-        .misclassified
-        .iter()
-        .map(|&(i, l, p)| json!({"index": i, "label": l, "prediction": p}))
-        .collect();
-    println!(
-        "{}",
-        json!({
-            "model": args.model.display().to_string(),
-            "arch": model.info.arch.to_json(),
-            "dtype": model.dtype,
-            "dataset": dataset,
-            "seed": data.seed,
-            "samples": e.total(),
-            "correct": e.correct(),
-            "accuracy": e.accuracy(),
-            "per_class": per_class,
-            "confusion": e.confusion,
-            "misclassified": mis,
-            "half": half.map(|h| json!({
-                "samples": h.total(),
-                "correct": h.correct(),
-                "accuracy": h.accuracy(),
-            })),
-            "failure": e.failure().map(|f| f.describe(&model.info.class_names)),
-            "warnings": model.warnings,
-        })
-    );
-}
-
-fn print_text<F: Float>(
-    args: &EvalArgs,
-    model: &LoadedModel<F>,
-    data: &DataSpec,
-    dataset: &str,
-    e: &Evaluation,
-) {
-    println!(
-        "model {} ({}, {}) on the {} test set (seed {}): {} samples",
-        args.model.display(),
-        model.info.arch.name(),
-        model.dtype,
-        dataset,
-        data.seed,
-        e.total()
-    );
-    println!(
-        "test accuracy: {:.4} ({}/{})",
-        e.accuracy(),
-        e.correct(),
-        e.total()
-    );
-    if let Some(f) = e.failure() {
-        println!(
-            "warning: {}",
-            super::printable(&f.describe(&model.info.class_names))
-        );
-        println!("  retrain: {}", super::FAILURE_ADVICE);
-    }
-    println!("per-class accuracy:");
-    for (c, (ok, n)) in e.per_class().into_iter().enumerate() {
-        let acc = if n == 0 {
-            "   -  ".to_string()
-        } else {
-            format!("{:.4}", ok as f64 / n as f64)
-        };
-        println!("  {c:>3}  {acc}  ({ok}/{n})");
-    }
-    println!("confusion matrix (rows: label, columns: prediction):");
-    let width = e
-        .confusion
-        .iter()
-        .flatten()
-        .map(|n| n.to_string().len())
-        .max()
-        .unwrap_or(1)
-        .max(e.confusion.len().to_string().len());
-    print!("  {:>3} ", "");
-    for c in 0..e.confusion.len() {
-        print!(" {c:>width$}");
-    }
-    println!();
-    for (c, row) in e.confusion.iter().enumerate() {
-        print!("  {c:>3} ");
-        for n in row {
-            print!(" {n:>width$}");
-        }
-        println!();
-    }
-    println!(
-        "======= misclassified result (first {}: {{index: (label, prediction)}}) =======",
-        args.misclassified
-    );
-    let items: Vec<String> = e
-        .misclassified
-        .iter()
-        .map(|&(i, l, p)| format!("{i}: ({l}, {p})"))
-        .collect();
-    println!("{{{}}}", items.join(", "));
 }
