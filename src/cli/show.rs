@@ -7,15 +7,12 @@
 
 use std::path::PathBuf;
 
+use crate::error::Result;
 use clap::{Args, Subcommand};
-use ndarray::Ix4;
-
-use crate::error::{Error, Result};
 
 use crate::nets::Network;
 use crate::report::feature_maps;
-use crate::report::filters::{FilterGrid, figure_png};
-use crate::rng::Rng;
+use crate::report::filters;
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -76,6 +73,7 @@ enum What {
     },
 }
 
+/// Writes the maps of `net`'s first-layer filters on the image and says so.
 fn write_maps(
     net: &mut Network<f32>,
     pixels: &[f32],
@@ -83,42 +81,12 @@ fn write_maps(
     out: &std::path::Path,
     what: &str,
 ) -> Result<()> {
-    let w = first_filters(net, what)?;
-    let maps = feature_maps::feature_maps(w.view(), pixels, shape)?;
-    feature_maps::write_png(&maps, out)?;
-    let s = maps.shape();
+    let [n, h, w] = feature_maps::write_first_layer_maps(net, pixels, shape, out, what)?;
     println!(
-        "{} feature maps ({}×{}) of {what} written to {}",
-        s[0],
-        s[1],
-        s[2],
+        "{n} feature maps ({h}×{w}) of {what} written to {}",
         out.display()
     );
     Ok(())
-}
-
-/// A freshly initialised copy of the model's architecture (seeded by `seed`): the "before
-/// training" network.
-fn fresh_net(info: &crate::io::safetensors::ModelInfo, seed: u64) -> Result<Network<f32>> {
-    info.arch.build(
-        info.image_shape,
-        info.class_names.len(),
-        &mut Rng::stream(seed, "init"),
-    )
-}
-
-/// The first layer's filters of `net`, or an error naming `what` when it has none.
-fn first_filters(net: &mut Network<f32>, what: &str) -> Result<ndarray::Array4<f32>> {
-    let params = net.params();
-    params
-        .first()
-        .and_then(|p| p.value.view().into_dimensionality::<Ix4>().ok())
-        .map(|w| w.to_owned())
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "{what} has no convolution layer: its W1 is not 4-D"
-            ))
-        })
 }
 
 pub fn run(args: ShowArgs) -> Result<()> {
@@ -136,32 +104,11 @@ pub fn run(args: ShowArgs) -> Result<()> {
                 .check()?;
             let mut m = crate::io::model_file::load::<f32>(&model, arch.as_ref(), None)?;
             let name = model.display().to_string();
-            let trained = first_filters(&mut m.net, &name)?;
-            let (count, _, fh, fw) = trained.dim();
-            let title = format!(
-                "first-layer filters (W1: {count} of {fh}×{fw}, channel 1) of {}",
-                model
-                    .file_name()
-                    .map_or(name.clone(), |n| n.to_string_lossy().into_owned())
-            );
-            let png = if fresh {
-                let mut net = fresh_net(&m.info, seed)?;
-                let before = first_filters(&mut net, "a fresh initialisation")?;
-                figure_png(
-                    &FilterGrid::default(),
-                    &title,
-                    &[
-                        (&format!("before training (seed {seed})"), before.view()),
-                        ("after training", trained.view()),
-                    ],
-                )?
-            } else {
-                figure_png(
-                    &FilterGrid::default(),
-                    &title,
-                    &[("after training", trained.view())],
-                )?
-            };
+            let file_name = model
+                .file_name()
+                .map_or(name.clone(), |n| n.to_string_lossy().into_owned());
+            let (png, count) =
+                filters::model_filters_png(&mut m, &name, &file_name, fresh.then_some(seed))?;
             crate::io::write_atomic(&out, &png)?;
             println!(
                 "{count} filters of {}{} written to {}",
@@ -214,7 +161,7 @@ pub fn run(args: ShowArgs) -> Result<()> {
                 &model.display().to_string(),
             )?;
             if let Some(path) = fresh {
-                let mut net = fresh_net(&m.info, seed)?;
+                let mut net = filters::fresh_network(&m.info, seed)?;
                 write_maps(&mut net, &pixels, shape, &path, "a fresh initialisation")?;
             }
             Ok(())

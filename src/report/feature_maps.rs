@@ -35,6 +35,25 @@ pub fn feature_maps<F: Float>(
     Ok(conv.forward(x, false).index_axis_move(Axis(0), 0))
 }
 
+/// The feature maps of `net`'s first-layer filters ([`first_filters`]) on `image`, written
+/// to `path` as [`write_png`] draws them; `what` names the network in errors. Returns the
+/// maps' shape `[FN, OH, OW]`.
+///
+/// [`first_filters`]: super::filters::first_filters
+pub fn write_first_layer_maps(
+    net: &mut crate::nets::Network<f32>,
+    image: &[f32],
+    shape: [usize; 3],
+    path: &Path,
+    what: &str,
+) -> Result<[usize; 3]> {
+    let w = super::filters::first_filters(net, what)?;
+    let maps = feature_maps(w.view(), image, shape)?;
+    write_png(&maps, path)?;
+    let s = maps.shape();
+    Ok([s[0], s[1], s[2]])
+}
+
 /// The maps as a grid, 8 per row, each min-max normalised on its own and drawn with
 /// `gray_r` (the smallest value white, the largest black) like the filters
 /// ([`FilterGrid`]), scaled up to about 96 pixels a side.

@@ -212,6 +212,69 @@ pub fn figure_png<F: Float>(
         .map_err(|e| Error::Invalid(format!("encoding the filter image: {e}")))
 }
 
+/// The first layer's filters of `net` (its first parameter, `W1`, when it is 4-D), or an
+/// error naming `what` (the model) when the network has no convolution first.
+pub fn first_filters<F: Float>(
+    net: &mut crate::nets::Network<F>,
+    what: &str,
+) -> Result<ndarray::Array4<F>> {
+    let params = net.params();
+    params
+        .first()
+        .and_then(|p| p.value.view().into_dimensionality::<ndarray::Ix4>().ok())
+        .map(|w| w.to_owned())
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{what} has no convolution layer: its W1 is not 4-D"
+            ))
+        })
+}
+
+/// A freshly initialised network of the architecture `info` records (weights drawn from
+/// `seed`'s `init` stream, as training starts): the "before training" network.
+pub fn fresh_network<F: Float>(
+    info: &crate::io::safetensors::ModelInfo,
+    seed: u64,
+) -> Result<crate::nets::Network<F>> {
+    info.arch.build(
+        info.image_shape,
+        info.class_names.len(),
+        &mut crate::rng::Rng::stream(seed, "init"),
+    )
+}
+
+/// The book's fig. 7-24 for a loaded model: its first-layer filters (channel 1) as a titled
+/// PNG grid headed "after training", and with `fresh = Some(seed)` beside them those of a
+/// [`fresh_network`] headed "before training (seed …)". `name` names the model in errors,
+/// `file_name` in the title. Returns the PNG's bytes and the number of filters.
+pub fn model_filters_png(
+    model: &mut crate::io::safetensors::LoadedModel<f32>,
+    name: &str,
+    file_name: &str,
+    fresh: Option<u64>,
+) -> Result<(Vec<u8>, usize)> {
+    let trained = first_filters(&mut model.net, name)?;
+    let (count, _, fh, fw) = trained.dim();
+    let title = format!("first-layer filters (W1: {count} of {fh}×{fw}, channel 1) of {file_name}");
+    let grid = FilterGrid::default();
+    let png = match fresh {
+        Some(seed) => {
+            let mut net = fresh_network::<f32>(&model.info, seed)?;
+            let before = first_filters(&mut net, "a fresh initialisation")?;
+            figure_png(
+                &grid,
+                &title,
+                &[
+                    (&format!("before training (seed {seed})"), before.view()),
+                    ("after training", trained.view()),
+                ],
+            )?
+        }
+        None => figure_png(&grid, &title, &[("after training", trained.view())])?,
+    };
+    Ok((png, count))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +287,29 @@ mod tests {
         let info = reader.next_frame(&mut buf).unwrap();
         buf.truncate(info.buffer_size());
         (info, buf)
+    }
+
+    /// SimpleConvNet's W1 is its first layer's 30 filters of 1×5×5, the same for the same
+    /// seed; a two-layer net has no filters, and the error names the model.
+    #[test]
+    fn first_filters_are_w1_of_a_conv_net_only() {
+        let info = |arch: &str| crate::io::safetensors::ModelInfo {
+            arch: crate::nets::Arch::book(arch).unwrap(),
+            image_shape: [1, 8, 8],
+            class_names: (0..10).map(|c| c.to_string()).collect(),
+            dataset: "digits".into(),
+            train_config: serde_json::Value::Null,
+        };
+        let conv = info("simple-conv");
+        let w = first_filters(&mut fresh_network::<f32>(&conv, 7).unwrap(), "m").unwrap();
+        assert_eq!(w.dim(), (30, 1, 5, 5));
+        let again = first_filters(&mut fresh_network::<f32>(&conv, 7).unwrap(), "m").unwrap();
+        assert_eq!(w, again);
+        let other = first_filters(&mut fresh_network::<f32>(&conv, 8).unwrap(), "m").unwrap();
+        assert_ne!(w, other);
+        let mut mlp = fresh_network::<f32>(&info("two-layer"), 7).unwrap();
+        let e = first_filters(&mut mlp, "m.safetensors").unwrap_err().to_string();
+        assert!(e.contains("m.safetensors has no convolution layer"), "{e}");
     }
 
     #[test]
