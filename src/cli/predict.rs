@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args};
-use serde_json::json;
 
 use super::args::positive_usize;
 use crate::error::Result;
@@ -12,7 +11,7 @@ use crate::float::Float;
 use crate::io::import::parse_input_shape;
 use crate::io::model_file;
 use crate::io::safetensors::LoadedModel;
-use crate::predict::{self, Prediction};
+use crate::predict::{self, Prediction, PredictionRecord, Source};
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("input").required(true).args(["images", "idx"])))]
@@ -57,16 +56,6 @@ pub fn run(args: PredictArgs) -> Result<()> {
     crate::with_precision!(model_file::precision(&args.model)?, F => run_as::<F>(args))
 }
 
-/// What is known about one classified input besides the prediction.
-struct Source {
-    /// The image file, or the IDX file.
-    file: PathBuf,
-    index: Option<usize>,
-    label: Option<usize>,
-    inverted: Option<bool>,
-    original_size: Option<(u32, u32)>,
-}
-
 fn run_as<F: Float>(args: PredictArgs) -> Result<()> {
     if args.index.is_some() && args.idx.is_none() {
         return Err(crate::error::Error::Invalid(
@@ -90,24 +79,20 @@ fn run_as<F: Float>(args: PredictArgs) -> Result<()> {
             None => None,
         };
         let p = predict::classify(&mut model.net, &model.info, &pixels);
-        let src = Source {
+        let src = Source::Idx {
             file: file.clone(),
-            index: Some(index),
+            index,
             label,
-            inverted: None,
-            original_size: None,
         };
         report(&args, &model, &src, &p);
     }
     for file in &args.images {
         let prepared = predict::prepare_image(file, &model.info, &args.model)?;
         let p = predict::classify(&mut model.net, &model.info, &prepared.pixels);
-        let src = Source {
+        let src = Source::Image {
             file: file.clone(),
-            index: None,
-            label: None,
-            inverted: Some(prepared.inverted),
-            original_size: Some(prepared.original_size),
+            original_size: prepared.original_size,
+            inverted: prepared.inverted,
         };
         report(&args, &model, &src, &p);
     }
@@ -121,37 +106,33 @@ fn report<F: Float>(args: &PredictArgs, model: &LoadedModel<F>, src: &Source, p:
     let name = |c: usize| super::printable(&raw(c));
     let top = p.top(args.top);
     if args.json {
-        let mut o = json!({
-            "file": src.file.display().to_string(),
-            "prediction": raw(top[0].0),
-            "class": top[0].0,
-            "top": top.iter().map(|&(c, pr)| json!({"class": c, "name": raw(c), "probability": pr}))
-                .collect::<Vec<_>>(),
-            "logits": p.logits,
-        });
-        if let Some(i) = src.index {
-            o["index"] = json!(i);
-            o["label"] = json!(src.label);
-        }
-        if let (Some(inv), Some((w, h))) = (src.inverted, src.original_size) {
-            o["inverted"] = json!(inv);
-            o["original_size"] = json!([w, h]);
-        }
-        println!("{o}");
+        let record = PredictionRecord::new(src, p, args.top, names);
+        println!(
+            "{}",
+            serde_json::to_string(&record).expect("a record serialises")
+        );
         return;
     }
-    let mut head = display(&src.file);
-    if let Some(i) = src.index {
+    let (index, label, inverted, original_size) = match *src {
+        Source::Idx { index, label, .. } => (Some(index), label, None, None),
+        Source::Image {
+            original_size,
+            inverted,
+            ..
+        } => (None, None, Some(inverted), Some(original_size)),
+    };
+    let mut head = display(src.file());
+    if let Some(i) = index {
         head += &format!(" [{i}]");
     }
     let mut notes = Vec::new();
-    if let Some((w, h)) = src.original_size {
+    if let Some((w, h)) = original_size {
         notes.push(format!("{w}×{h}"));
     }
-    if src.inverted == Some(true) {
+    if inverted == Some(true) {
         notes.push("light background: inverted".to_string());
     }
-    if let Some(l) = src.label {
+    if let Some(l) = label {
         notes.push(format!("label {}", name(l)));
     }
     if !notes.is_empty() {

@@ -16,6 +16,115 @@ use crate::nets::Network;
 
 pub mod prepare;
 
+/// Where a classified image came from: an image file (prepared: its original size and
+/// whether it was inverted) or one image of an IDX file (its index and, when a labels file
+/// was given, its label).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// An image file, prepared as MNIST was.
+    Image {
+        /// The file.
+        file: std::path::PathBuf,
+        /// Its size before preparation, `(width, height)`.
+        original_size: (u32, u32),
+        /// Whether its light background was inverted.
+        inverted: bool,
+    },
+    /// One image of an IDX file, as it is.
+    Idx {
+        /// The IDX images file.
+        file: std::path::PathBuf,
+        /// The image's index in it.
+        index: usize,
+        /// Its label, when a labels file was given.
+        label: Option<usize>,
+    },
+}
+
+impl Source {
+    /// The image file or the IDX file.
+    pub fn file(&self) -> &Path {
+        match self {
+            Source::Image { file, .. } | Source::Idx { file, .. } => file,
+        }
+    }
+}
+
+/// One of the `top` classes of a [`PredictionRecord`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ClassProbability {
+    /// The class index.
+    pub class: usize,
+    /// Its name.
+    pub name: String,
+    /// Its probability.
+    pub probability: f64,
+}
+
+/// A classified image as one serialisable record (`backprop predict --json` prints its JSON
+/// form, one line per image; fields in that order, `index` and `label` only for an IDX image,
+/// `inverted` and `original_size` only for an image file).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PredictionRecord {
+    /// The image file or the IDX file.
+    pub file: String,
+    /// The most probable class's name.
+    pub prediction: String,
+    /// The most probable class.
+    pub class: usize,
+    /// The most probable classes, most probable first.
+    pub top: Vec<ClassProbability>,
+    /// The test-mode scores.
+    pub logits: Vec<f64>,
+    /// The image's index in an IDX file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// Its label (`null` when no labels file was given), for an IDX image only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<Option<usize>>,
+    /// Whether an image file's light background was inverted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inverted: Option<bool>,
+    /// An image file's size before preparation, `[width, height]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_size: Option<[u32; 2]>,
+}
+
+impl PredictionRecord {
+    /// The record of prediction `p` of the image from `source`, with its `top` classes named
+    /// by `class_names` (a class without a name is named by its number).
+    pub fn new(source: &Source, p: &Prediction, top: usize, class_names: &[String]) -> Self {
+        let name = |c: usize| class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
+        let top = p.top(top);
+        let (index, label, inverted, original_size) = match *source {
+            Source::Idx { index, label, .. } => (Some(index), Some(label), None, None),
+            Source::Image {
+                original_size: (w, h),
+                inverted,
+                ..
+            } => (None, None, Some(inverted), Some([w, h])),
+        };
+        PredictionRecord {
+            file: source.file().display().to_string(),
+            prediction: name(top[0].0),
+            class: top[0].0,
+            top: top
+                .iter()
+                .map(|&(class, probability)| ClassProbability {
+                    class,
+                    name: name(class),
+                    probability,
+                })
+                .collect(),
+            logits: p.logits.clone(),
+            index,
+            label,
+            inverted,
+            original_size,
+        }
+    }
+}
+
 /// What the network says about one image.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prediction {
@@ -147,6 +256,35 @@ pub fn prepare_image(path: &Path, info: &ModelInfo, model: &Path) -> Result<prep
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The JSON line of `predict --json`, written out by hand: an IDX image carries its
+    /// index and label (null without a labels file), an image file its size and inversion.
+    #[test]
+    fn prediction_records_carry_their_sources_fields_only() {
+        let p = Prediction {
+            logits: vec![1.0, 2.5, -1.0],
+            probabilities: vec![0.25, 0.5, 0.25],
+        };
+        let names: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let idx = Source::Idx {
+            file: "t10k".into(),
+            index: 3,
+            label: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&PredictionRecord::new(&idx, &p, 2, &names)).unwrap(),
+            r#"{"file":"t10k","prediction":"b","class":1,"top":[{"class":1,"name":"b","probability":0.5},{"class":0,"name":"a","probability":0.25}],"logits":[1.0,2.5,-1.0],"index":3,"label":null}"#
+        );
+        let image = Source::Image {
+            file: "x.png".into(),
+            original_size: (6, 4),
+            inverted: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&PredictionRecord::new(&image, &p, 1, &names)).unwrap(),
+            r#"{"file":"x.png","prediction":"b","class":1,"top":[{"class":1,"name":"b","probability":0.5}],"logits":[1.0,2.5,-1.0],"inverted":true,"original_size":[6,4]}"#
+        );
+    }
 
     #[test]
     fn softmax_and_top_by_hand() {

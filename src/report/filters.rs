@@ -308,7 +308,9 @@ mod tests {
         let other = first_filters(&mut fresh_network::<f32>(&conv, 8).unwrap(), "m").unwrap();
         assert_ne!(w, other);
         let mut mlp = fresh_network::<f32>(&info("two-layer"), 7).unwrap();
-        let e = first_filters(&mut mlp, "m.safetensors").unwrap_err().to_string();
+        let e = first_filters(&mut mlp, "m.safetensors")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("m.safetensors has no convolution layer"), "{e}");
     }
 
