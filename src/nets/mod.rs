@@ -12,7 +12,7 @@ pub use arch::{Arch, MAX_FORWARD_VALUES};
 pub use deep_conv::{DEEP_CONV_MIN_SIDE, DeepConvNet};
 pub use multi_layer::{Activation, MultiLayerConfig, MultiLayerNet};
 pub use network::{NamedParam, Network};
-pub(crate) use plan::param_name;
 pub use plan::{LayerKind, LayerPlan};
+pub(crate) use plan::{param_name, tensor_name};
 pub use simple_conv::{ConvParam, SimpleConvNet};
 pub use two_layer::TwoLayerNet;
