@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use backprop::data::datasets::{self, Known};
 use backprop::export::onnx;
 use backprop::io::model_file;
-use common::{backprop, fixture, scratch, stderr, stdout};
+use common::{backprop, fixture, run_ok, scratch, stderr};
 use serde_json::Value;
 
 const PYTHON_LIBS: &str = "import onnx, onnxruntime, numpy, safetensors.numpy";
@@ -62,12 +62,6 @@ fn run_script(name: &str, args: &[&Path]) -> Value {
 
 fn stderr_of(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = backprop(args);
-    assert!(o.status.success(), "backprop {args:?}: {}", stderr(&o));
-    stdout(&o)
 }
 
 /// The architectures, as `train` flags.
@@ -113,7 +107,7 @@ fn train(dir: &Path, name: &str, arch: &[&str], data: &[&str], iters: &str) -> P
     args.extend(["--optimizer", "adam", "--lr", "0.003", "--iters", iters]);
     args.extend(["--eval-every", iters, "--eval-samples", "200", "--json"]);
     args.extend(["--save", model.to_str().unwrap()]);
-    ok(&args);
+    run_ok(&args);
     model
 }
 
@@ -127,11 +121,11 @@ fn round_trip(dir: &Path, label: &str, model: &Path, extra: &[&str], eval_flags:
     let mut args = vec!["export", m, "--onnx", onnx_path.to_str().unwrap()];
     args.extend(["--torch", torch_dir.to_str().unwrap()]);
     args.extend(extra);
-    ok(&args);
+    run_ok(&args);
     let mut args = vec!["eval", "--model", m, "--scores", scores.to_str().unwrap()];
     args.extend(extra);
     args.extend(eval_flags);
-    ok(&args);
+    run_ok(&args);
     let r = run_script("onnx_check.py", &[&onnx_path, &scores]);
     let n = r["samples"].as_u64().unwrap();
     let diff = r["max_abs_diff"].as_f64().unwrap();
@@ -268,7 +262,7 @@ fn onnx_round_trip_on_mnist_for_every_architecture() {
 fn onnx_file_holds_the_graph_weights_and_metadata() {
     let dir = scratch("structure");
     let model = dir.join("bn.safetensors");
-    ok(&[
+    run_ok(&[
         "train",
         "--model",
         "multi-layer",
@@ -285,7 +279,7 @@ fn onnx_file_holds_the_graph_weights_and_metadata() {
         model.to_str().unwrap(),
     ]);
     let out = dir.join("bn.onnx");
-    let printed = ok(&[
+    let printed = run_ok(&[
         "export",
         model.to_str().unwrap(),
         "--onnx",
@@ -414,7 +408,7 @@ fn onnx_file_holds_the_graph_weights_and_metadata() {
 fn torch_state_dict_has_pytorch_layouts() {
     let dir = scratch("torch-layout");
     let model = dir.join("sc.safetensors");
-    ok(&[
+    run_ok(&[
         "train",
         "--model",
         "simple-conv",
@@ -428,7 +422,7 @@ fn torch_state_dict_has_pytorch_layouts() {
         model.to_str().unwrap(),
     ]);
     let out = dir.join("t");
-    ok(&[
+    run_ok(&[
         "export",
         model.to_str().unwrap(),
         "--torch",
@@ -544,7 +538,7 @@ fn bad_input_is_refused_with_the_file_named() {
     assert!(stderr(&o).contains("two_layer.pkl"), "{}", stderr(&o));
     // Nothing was written by any of them; a good export then works.
     assert!(!onnx_out.exists());
-    ok(&["export", c, "--arch", "two-layer", "--onnx", out]);
+    run_ok(&["export", c, "--arch", "two-layer", "--onnx", out]);
     assert!(onnx::load(&onnx_out).is_ok());
     // A file that is not ONNX, read back.
     let e = onnx::load(&junk).unwrap_err().to_string();
