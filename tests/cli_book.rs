@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{backprop, scratch, stderr, stdout};
+use common::{backprop, run_ok, scratch, stderr, stdout};
 
 fn json(args: &[&str]) -> serde_json::Value {
     let o = backprop(args);
@@ -96,14 +96,13 @@ fn optimizer_paths_match_an_independent_computation() {
 fn optimizer_paths_draws_its_figure_and_refuses_data_flags() {
     let dir = scratch("paths");
     let png = dir.join("paths.png");
-    let o = backprop(&[
+    let printed = run_ok(&[
         "experiment",
         "optimizer-paths",
         "--plot",
         png.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = stdout(&o);
+    let text = printed;
     assert!(
         text.starts_with("SGD(lr=0.95): (-0.3503929957523197, 0.0847823165504322)"),
         "{text}"
@@ -192,9 +191,8 @@ fn activation_histograms_show_the_books_patterns() {
 fn activations_draws_five_histograms_and_checks_its_flags() {
     let dir = scratch("activations");
     let svg = dir.join("act.svg");
-    let o = backprop(&["experiment", "activations", "--plot", svg.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("5-layer: mean"), "{}", stdout(&o));
+    let printed = run_ok(&["experiment", "activations", "--plot", svg.to_str().unwrap()]);
+    assert!(printed.contains("5-layer: mean"), "{}", printed);
     let text = std::fs::read_to_string(&svg).unwrap();
     for k in 1..=5 {
         assert!(text.contains(&format!("{k}-layer")), "panel {k} missing");
@@ -331,7 +329,7 @@ fn simple_conv_check_has_the_books_parameters_and_sizes() {
 fn half_precision_keeps_a_trained_deep_convnets_accuracy() {
     let dir = scratch("half");
     let model = dir.join("deep.safetensors");
-    let o = backprop(&[
+    run_ok(&[
         "train",
         "--model",
         "deep-conv",
@@ -345,7 +343,6 @@ fn half_precision_keeps_a_trained_deep_convnets_accuracy() {
         model.to_str().unwrap(),
         "--json",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let png = dir.join("mistakes.png");
     let v = json(&[
         "eval",
@@ -439,7 +436,7 @@ fn sixteen_bit_model_files_classify_as_the_rounded_net() {
 fn feature_maps_are_drawn_before_and_after_training() {
     let dir = scratch("maps");
     let model = dir.join("conv.safetensors");
-    let o = backprop(&[
+    run_ok(&[
         "train",
         "--model",
         "simple-conv",
@@ -449,7 +446,6 @@ fn feature_maps_are_drawn_before_and_after_training() {
         "--save",
         model.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let mut pixels = vec![255u8; 16 * 16];
     for y in 2..14 {
         pixels[y * 16 + 7] = 0;
@@ -460,7 +456,7 @@ fn feature_maps_are_drawn_before_and_after_training() {
         backprop::io::image::encode_png(&pixels, 16, 16, png::ColorType::Grayscale).unwrap();
     std::fs::write(&image, bytes).unwrap();
     let (after, before) = (dir.join("after.png"), dir.join("before.png"));
-    let o = backprop(&[
+    let printed = run_ok(&[
         "show",
         "feature-maps",
         "--model",
@@ -471,12 +467,7 @@ fn feature_maps_are_drawn_before_and_after_training() {
         "--fresh",
         before.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains("30 feature maps (4×4)"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(printed.contains("30 feature maps (4×4)"), "{}", printed);
     for path in [&after, &before] {
         let bytes = std::fs::read(path).unwrap();
         let info = png::Decoder::new(std::io::Cursor::new(&bytes[..]))

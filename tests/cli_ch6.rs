@@ -5,13 +5,13 @@ mod common;
 use backprop::io::safetensors;
 use backprop::nets::{Arch, Network};
 use backprop::rng::Rng;
-use common::{backprop, scratch, stderr, stdout, weights, write_idx};
+use common::{backprop, run_ok, scratch, stderr, stdout, weights, write_idx};
 
 #[test]
 fn multi_layer_with_adam_batch_norm_dropout_and_decay_learns_and_plots() {
     let dir = scratch("train");
     let (svg, model) = (dir.join("train.svg"), dir.join("model.safetensors"));
-    let o = backprop(&[
+    let printed = run_ok(&[
         "train",
         "--model",
         "multi-layer",
@@ -32,8 +32,7 @@ fn multi_layer_with_adam_batch_norm_dropout_and_decay_learns_and_plots() {
         "--save",
         model.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let last: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    let last: serde_json::Value = serde_json::from_str(printed.lines().last().unwrap()).unwrap();
     // Measured with seed 42 (the default): train 0.933, test 0.916 (seeds 0–3: test
     // 0.894–0.922). Test mode must use the running statistics and scale by 1 − ratio.
     let test_acc = last["test_acc"].as_f64().unwrap();
@@ -42,7 +41,7 @@ fn multi_layer_with_adam_batch_norm_dropout_and_decay_learns_and_plots() {
     // Test mode treats each sample alone: one image at a time gives the same accuracy as the
     // batches of 100 training evaluated with (batch statistics would make every logit of a
     // batch of one the same).
-    let o = backprop(&[
+    let printed = run_ok(&[
         "eval",
         "--model",
         model.to_str().unwrap(),
@@ -50,8 +49,7 @@ fn multi_layer_with_adam_batch_norm_dropout_and_decay_learns_and_plots() {
         "1",
         "--json",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let eval: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let eval: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
     let acc = eval["accuracy"].as_f64().unwrap_or(f64::NAN);
     assert!(
         (acc - test_acc).abs() < 1e-12,
@@ -259,7 +257,7 @@ fn bad_chapter_6_arguments_exit_2() {
 #[test]
 fn weight_decay_experiment_prints_the_books_lines_json_and_a_png() {
     let png = scratch("wd").join("wd.png");
-    let o = backprop(&[
+    let printed = run_ok(&[
         "experiment",
         "weight-decay",
         "--dataset",
@@ -269,8 +267,7 @@ fn weight_decay_experiment_prints_the_books_lines_json_and_a_png() {
         "--plot",
         png.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
+    let out = printed;
     assert!(out.contains("epoch:3, train acc:"), "{out}");
     assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
 }
@@ -281,7 +278,7 @@ fn weight_decay_narrows_the_gap_between_train_and_test_accuracy() {
     // and without λ = 0.1. Measured on the digits, seed 42: train 0.997 / test 0.905 (gap
     // 0.091) without, 0.830 / 0.783 (gap 0.047) with; seeds 1–3: gaps 0.117 → 0.103,
     // 0.103 → 0.048, 0.086 → 0.040.
-    let o = backprop(&[
+    let printed = run_ok(&[
         "experiment",
         "weight-decay",
         "--dataset",
@@ -290,8 +287,7 @@ fn weight_decay_narrows_the_gap_between_train_and_test_accuracy() {
         "201",
         "--json",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
     assert_eq!(v["experiment"], "weight-decay");
     assert_eq!(v["dataset"], "digits");
     let runs = v["final"].as_array().unwrap();
@@ -359,7 +355,7 @@ fn test_mode_dropout_scales_like_smaller_weights_after_it() {
     // computes the same logits; with the outputs left unscaled they would be far apart.
     let dir = scratch("dropout-scale");
     let with = dir.join("dropout.safetensors");
-    let o = backprop(&[
+    run_ok(&[
         "train",
         "--model",
         "multi-layer",
@@ -374,7 +370,6 @@ fn test_mode_dropout_scales_like_smaller_weights_after_it() {
         "--save",
         with.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let mut model = safetensors::load::<f32>(&with).unwrap();
     let Arch::MultiLayer { dropout, .. } = &mut model.info.arch else {
         panic!("{:?}", model.info.arch)
@@ -406,7 +401,7 @@ fn test_mode_dropout_scales_like_smaller_weights_after_it() {
     let pixels: Vec<u8> = (0..3 * 64).map(|i| (i * 37 + 11) as u8).collect();
     write_idx(&images, &[3, 8, 8], &pixels);
     let logits = |model: &std::path::Path, index: &str| -> Vec<f64> {
-        let o = backprop(&[
+        let printed = run_ok(&[
             "predict",
             "--model",
             model.to_str().unwrap(),
@@ -416,8 +411,7 @@ fn test_mode_dropout_scales_like_smaller_weights_after_it() {
             index,
             "--json",
         ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
         v["logits"]
             .as_array()
             .unwrap()

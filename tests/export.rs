@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use backprop::data::datasets::{self, Known};
 use backprop::export::onnx;
 use backprop::io::model_file;
-use common::{backprop, fixture, scratch, stderr, stdout};
+use common::{backprop, fixture, run_ok, scratch, stderr};
 use serde_json::Value;
 
 const PYTHON_LIBS: &str = "import onnx, onnxruntime, numpy, safetensors.numpy";
@@ -62,12 +62,6 @@ fn run_script(name: &str, args: &[&Path]) -> Value {
 
 fn stderr_of(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = backprop(args);
-    assert!(o.status.success(), "backprop {args:?}: {}", stderr(&o));
-    stdout(&o)
 }
 
 /// The architectures, as `train` flags.
@@ -113,7 +107,7 @@ fn train(dir: &Path, name: &str, arch: &[&str], data: &[&str], iters: &str) -> P
     args.extend(["--optimizer", "adam", "--lr", "0.003", "--iters", iters]);
     args.extend(["--eval-every", iters, "--eval-samples", "200", "--json"]);
     args.extend(["--save", model.to_str().unwrap()]);
-    ok(&args);
+    run_ok(&args);
     model
 }
 
@@ -127,11 +121,11 @@ fn round_trip(dir: &Path, label: &str, model: &Path, extra: &[&str], eval_flags:
     let mut args = vec!["export", m, "--onnx", onnx_path.to_str().unwrap()];
     args.extend(["--torch", torch_dir.to_str().unwrap()]);
     args.extend(extra);
-    ok(&args);
+    run_ok(&args);
     let mut args = vec!["eval", "--model", m, "--scores", scores.to_str().unwrap()];
     args.extend(extra);
     args.extend(eval_flags);
-    ok(&args);
+    run_ok(&args);
     let r = run_script("onnx_check.py", &[&onnx_path, &scores]);
     let n = r["samples"].as_u64().unwrap();
     let diff = r["max_abs_diff"].as_f64().unwrap();
@@ -268,7 +262,7 @@ fn onnx_round_trip_on_mnist_for_every_architecture() {
 fn onnx_file_holds_the_graph_weights_and_metadata() {
     let dir = scratch("structure");
     let model = dir.join("bn.safetensors");
-    ok(&[
+    run_ok(&[
         "train",
         "--model",
         "multi-layer",
@@ -285,7 +279,7 @@ fn onnx_file_holds_the_graph_weights_and_metadata() {
         model.to_str().unwrap(),
     ]);
     let out = dir.join("bn.onnx");
-    let printed = ok(&[
+    let printed = run_ok(&[
         "export",
         model.to_str().unwrap(),
         "--onnx",
@@ -414,7 +408,7 @@ fn onnx_file_holds_the_graph_weights_and_metadata() {
 fn torch_state_dict_has_pytorch_layouts() {
     let dir = scratch("torch-layout");
     let model = dir.join("sc.safetensors");
-    ok(&[
+    run_ok(&[
         "train",
         "--model",
         "simple-conv",
@@ -428,7 +422,7 @@ fn torch_state_dict_has_pytorch_layouts() {
         model.to_str().unwrap(),
     ]);
     let out = dir.join("t");
-    ok(&[
+    run_ok(&[
         "export",
         model.to_str().unwrap(),
         "--torch",
@@ -544,7 +538,7 @@ fn bad_input_is_refused_with_the_file_named() {
     assert!(stderr(&o).contains("two_layer.pkl"), "{}", stderr(&o));
     // Nothing was written by any of them; a good export then works.
     assert!(!onnx_out.exists());
-    ok(&["export", c, "--arch", "two-layer", "--onnx", out]);
+    run_ok(&["export", c, "--arch", "two-layer", "--onnx", out]);
     assert!(onnx::load(&onnx_out).is_ok());
     // A file that is not ONNX, read back.
     let e = onnx::load(&junk).unwrap_err().to_string();
@@ -553,4 +547,136 @@ fn bad_input_is_refused_with_the_file_named() {
         "{e}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The architectures [`exports_are_the_bytes_main_wrote`] exports, with their image shapes:
+/// every variant, batch norm and dropout, a non-square multi-channel image, padding and
+/// stride other than the book's.
+fn byte_archs() -> Vec<(backprop::nets::Arch, [usize; 3])> {
+    use backprop::nets::Arch;
+    let arch = |s: &str| s.parse::<Arch>().unwrap();
+    let edit = |s: &str, f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut v = arch(s).to_json();
+        f(v.as_object_mut().unwrap());
+        Arch::from_json(&v).unwrap()
+    };
+    vec![
+        (arch("two-layer"), [1, 28, 28]),
+        (arch("multi-layer:20,10:sigmoid"), [3, 5, 4]),
+        (
+            edit("multi-layer:12,9,6", &|m| {
+                m.insert("batch_norm".into(), true.into());
+                m.insert("dropout".into(), 0.25.into());
+            }),
+            [1, 8, 8],
+        ),
+        (arch("simple-conv"), [1, 28, 28]),
+        (
+            edit("simple-conv", &|m| {
+                m.insert("filter_num".into(), 4.into());
+                m.insert("filter_size".into(), 3.into());
+                m.insert("pad".into(), 1.into());
+                m.insert("stride".into(), 2.into());
+                m.insert("hidden".into(), 11.into());
+            }),
+            [3, 10, 12],
+        ),
+        (arch("deep-conv"), [1, 28, 28]),
+    ]
+}
+
+/// Export reads its shapes from the architecture's plan: the ONNX file and the PyTorch
+/// `model.safetensors` and `model.py` of every architecture are byte for byte what main
+/// (b8ab942, where export read them off the built layers) wrote for the same network. The
+/// network takes one training step first so that batch norm's running statistics are not
+/// their initial values. The hashes are SHA-256 of the files written by that commit.
+#[test]
+fn exports_are_the_bytes_main_wrote() {
+    use backprop::export::torch;
+    use backprop::functions::Targets;
+    use backprop::io::safetensors::ModelInfo;
+    use sha2::{Digest, Sha256};
+    // [ONNX, model.safetensors, model.py] per architecture of byte_archs().
+    let expected: [[&str; 3]; 6] = [
+        // two-layer
+        [
+            "27f51ec73497ef4555752dae0af8f2115ca1671996c7ad65867176690f3124ee",
+            "b678ad1fbc0af040917e156ee5d4942e67fd585f094ff3b35d21da0e66c881c2",
+            "81e5fe5f9b95d6194dd5757d7e15fa15634f45293aa76426d6f6b19a8a29b4fb",
+        ],
+        // multi-layer sigmoid 3×5×4
+        [
+            "e299d989600feaae0b4bdcc80fb69127ed5514b16726049dfb5047edbe3e9b3a",
+            "f39f0f57c72a9e79249353275765127adc64a4086eaaa3d75dcf8d2488c0f7ba",
+            "679338eb1bde218d5f6c15ff41327ad1563baffc643f9d80e7ec162a183af5fb",
+        ],
+        // multi-layer batch norm, dropout
+        [
+            "d0401f7ac8d3a2afe320f56b339030a01235aa172a33a622e3520f222b1049fd",
+            "f5798b96e2defb0096f5fe417f96ae525bed8c21ca26200622f95eb6588e9523",
+            "5c3a4c536a45ce385df2fbf7c78f7a6dcbda577b7ec376f533dbec53919046aa",
+        ],
+        // simple-conv
+        [
+            "70595ff4d84acb065baf50c936882c4ab72489e5c59ddbaf3c7fa677ea5543db",
+            "fe0d8efb9b2c087c64ee8fa37adb271fe2032014259f42edb3b11de9e0adb5d2",
+            "032387ef0f39a83bd3194f53ea53ae67ea57e442cfed8f2db40cf7d29be31bf4",
+        ],
+        // simple-conv 4 filters 3×3, pad 1, stride 2, on 3×10×12
+        [
+            "e796a9b5b38f158f1f1a8bfaa86d82113e5ccb737b23a054b8c5f557aa983a26",
+            "aa9177fe59b1f3c6d178ba4900fbfdf2cbaeab92d9a249bba096200d7693af1b",
+            "fe1fd9337a2cc78a24b7b55e2d17108b258bbbd8af0949ef5b33798b52c9bc9b",
+        ],
+        // deep-conv
+        [
+            "b740db415d6583ed50e839e38db7945dfb083785639c968fa00f7868d7634357",
+            "f91b3f0bc45ec91671aad8779316db6de66c3b5b9ee204f4e65612033e79d3e6",
+            "e408fcd98e10964679fa23442e5bb843782bca1ef7f643f8e1521e00da6cd549",
+        ],
+    ];
+    let hex = |b: &[u8]| {
+        Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    };
+    let dir = scratch("bytes");
+    let mut got = Vec::new();
+    for (i, (arch, shape)) in byte_archs().into_iter().enumerate() {
+        let classes = 5;
+        let mut net = arch
+            .build::<f32>(shape, classes, &mut backprop::rng::Rng::new(3 + i as u64))
+            .unwrap();
+        let mut dims = vec![4];
+        dims.extend(net.input_shape());
+        let n: usize = dims.iter().product();
+        let x = ndarray::ArrayD::from_shape_vec(
+            dims,
+            (0..n).map(|j| ((j * 37 % 101) as f32) / 101.0).collect(),
+        )
+        .unwrap();
+        net.gradient(x, Targets::Labels(&[0, 1, 2, 4]));
+        let info = ModelInfo {
+            arch: arch.clone(),
+            image_shape: shape,
+            class_names: (0..classes).map(|c| format!("c{c}")).collect(),
+            dataset: "test".into(),
+            train_config: serde_json::json!({}),
+        };
+        let onnx = onnx::to_bytes(&mut net, &info).unwrap();
+        let out = dir.join(i.to_string());
+        let (weights, module) = torch::save(&out, &mut net, &info).unwrap();
+        let row = [
+            hex(&onnx),
+            hex(&std::fs::read(weights).unwrap()),
+            hex(&std::fs::read(module).unwrap()),
+        ];
+        got.push(row);
+    }
+    let got_ref: Vec<[&str; 3]> = got
+        .iter()
+        .map(|r| [r[0].as_str(), r[1].as_str(), r[2].as_str()])
+        .collect();
+    assert_eq!(got_ref, expected, "{got:#?}");
 }

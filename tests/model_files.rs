@@ -4,22 +4,22 @@ mod common;
 
 use std::path::Path;
 
-use common::{backprop, fixture, safetensors_header, scratch, stderr, stdout, write_digits_idx};
+use common::{
+    backprop, fixture, run_ok, safetensors_header, scratch, stderr, stdout, write_digits_idx,
+};
 
 #[test]
 fn train_save_then_eval_reports_the_same_test_accuracy() {
     let dir = scratch("train-eval");
     let model = dir.join("m.safetensors");
     let m = model.to_str().unwrap();
-    let o = backprop(&[
+    let printed = run_ok(&[
         "train", "--epochs", "5", "--hidden", "20", "--seed", "3", "--json", "--save", m,
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let last: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    let last: serde_json::Value = serde_json::from_str(printed.lines().last().unwrap()).unwrap();
     // eval picks up the dataset and the seed (hence the same test split) from the file.
-    let o = backprop(&["eval", "--model", m, "--json", "--misclassified", "3"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let printed = run_ok(&["eval", "--model", m, "--json", "--misclassified", "3"]);
+    let e: serde_json::Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(e["accuracy"], last["test_acc"]);
     assert_eq!(e["seed"], 3);
     assert_eq!(e["dtype"], "F32");
@@ -49,7 +49,7 @@ fn train_save_then_eval_reports_the_same_test_accuracy() {
 fn import_then_eval_matches_evaluating_the_pickle_directly() {
     let dir = scratch("import");
     let out = dir.join("tl.safetensors");
-    let o = backprop(&[
+    let printed = run_ok(&[
         "import",
         fixture("two_layer.pkl").to_str().unwrap(),
         "--arch",
@@ -57,11 +57,10 @@ fn import_then_eval_matches_evaluating_the_pickle_directly() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("W1 b1 W2 b2; input [1, 8, 8], 10 classes"),
+        printed.contains("W1 b1 W2 b2; input [1, 8, 8], 10 classes"),
         "{}",
-        stdout(&o)
+        printed
     );
     let a = backprop(&["eval", "--model", out.to_str().unwrap(), "--json"]);
     let b = backprop(&[
@@ -243,14 +242,13 @@ fn a_saved_model_whose_header_starts_like_a_pickle_reads_back() {
 
     let last: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
     let m = model.to_str().unwrap();
-    let o = backprop(&["eval", "--model", m, "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let printed = run_ok(&["eval", "--model", m, "--json"]);
+    let e: serde_json::Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(e["dtype"], "F32");
     assert_eq!(e["samples"], 100);
     assert_eq!(e["accuracy"], last["test_acc"]);
     let images = data(pad).join("t10k-images-idx3-ubyte");
-    let o = backprop(&[
+    let printed = run_ok(&[
         "predict",
         "--model",
         m,
@@ -260,8 +258,7 @@ fn a_saved_model_whose_header_starts_like_a_pickle_reads_back() {
         "0",
         "--json",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let p: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let p: serde_json::Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(p["top"].as_array().map(Vec::len), Some(3), "{p}");
 }
 
@@ -404,7 +401,7 @@ fn f64_training_saves_f64_and_learns() {
     let dir = scratch("f64");
     let run = |precision: &str| {
         let model = dir.join(format!("{precision}.safetensors"));
-        let o = backprop(&[
+        let printed = run_ok(&[
             "train",
             "--precision",
             precision,
@@ -418,9 +415,8 @@ fn f64_training_saves_f64_and_learns() {
             "--save",
             model.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{}", stderr(&o));
         let last: serde_json::Value =
-            serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+            serde_json::from_str(printed.lines().last().unwrap()).unwrap();
         let e = backprop(&["eval", "--model", model.to_str().unwrap(), "--json"]);
         assert!(e.status.success(), "{}", stderr(&e));
         let e: serde_json::Value = serde_json::from_str(&stdout(&e)).unwrap();

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use backprop::data::digits::load_digits;
 use backprop::io::image::{encode_png, read_gray};
-use common::{backprop, fixture, scratch, stderr, stdout, write_idx};
+use common::{backprop, fixture, run_ok, scratch, stderr, stdout, write_idx};
 
 fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -21,7 +21,7 @@ fn model() -> &'static str {
     static MODEL: OnceLock<String> = OnceLock::new();
     MODEL.get_or_init(|| {
         let m = dir().join("digits.safetensors");
-        let o = backprop(&[
+        run_ok(&[
             "train",
             "--epochs",
             "20",
@@ -36,7 +36,6 @@ fn model() -> &'static str {
             "--save",
             m.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{}", stderr(&o));
         m.to_str().unwrap().to_string()
     })
 }
@@ -126,15 +125,14 @@ fn text_output_names_the_classes_and_the_inversion() {
     let light_on_dark = dir().join("digit0_inverse.png");
     let inverse: Vec<u8> = gray.iter().map(|v| 255 - v).collect();
     write_gray_png(&light_on_dark, &inverse, w, h);
-    let o = backprop(&[
+    let printed = run_ok(&[
         "predict",
         "--model",
         m,
         dark_on_light.to_str().unwrap(),
         light_on_dark.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = stdout(&o);
+    let text = printed;
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 10, "{text}");
     assert_eq!(
@@ -213,7 +211,7 @@ fn idx_dir() -> PathBuf {
 fn an_idx_image_gets_the_prediction_eval_gives_it() {
     let m = model();
     let d = idx_dir();
-    let o = backprop(&[
+    let printed = run_ok(&[
         "eval",
         "--model",
         m,
@@ -223,8 +221,7 @@ fn an_idx_image_gets_the_prediction_eval_gives_it() {
         "--misclassified",
         "100",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let e: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let e: serde_json::Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(e["samples"], 100);
     let digits = load_digits().unwrap();
     // A prediction equal to the shifted label would not be listed: then it is that label.

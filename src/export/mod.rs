@@ -2,10 +2,12 @@
 //! reads ONNX) and [`torch`] (a PyTorch `state_dict` in safetensors and the `torch.nn.Module`
 //! that loads it).
 //!
-//! Both walk the network itself ([`walk`]): its layers in forward order, each with what it
-//! computes in test mode ([`Op`]), the sample shape it takes and gives, and its named
-//! parameters and buffers from [`Network::params`] and [`Network::buffers`]. No exporter
-//! knows an architecture by name, so every network the library builds exports.
+//! Both read the network the way building, loading and import do ([`walk`]): its
+//! architecture's plan ([`Arch::plan`](crate::nets::Arch::plan)) gives every layer's kind,
+//! the sample shapes it takes and gives and the names and shapes of its parameters and
+//! buffers; the built layers give what each computes in test mode ([`Op`]) and the values
+//! ([`Network::params`], [`Network::buffers`]), checked against the plan. No exporter knows an architecture by
+//! name, so every network the library builds exports.
 
 pub mod onnx;
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
@@ -15,6 +17,7 @@ pub mod torch;
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::io::safetensors::ModelInfo;
 use crate::layers::Op;
 use crate::nets::Network;
 
@@ -47,31 +50,44 @@ pub struct Step {
     pub buffers: Vec<Tensor>,
 }
 
-/// The layers of `net` in forward order with their shapes and tensors.
+/// The layers of `net`, a network of `info.arch` for images of `info.image_shape` and
+/// `info.class_names.len()` classes, in forward order with their shapes and tensors: the
+/// shapes and names from [`Arch::plan`](crate::nets::Arch::plan), the values and test-mode
+/// operations from `net`.
 ///
-/// Fails with [`Error::Shape`] when a layer's tensors do not fit the shape it is given (a
-/// network built by the library never does) or when an input is too small for a window.
-pub fn walk<F: Float>(net: &mut Network<F>) -> Result<Vec<Step>> {
+/// Fails with [`Error::Shape`] when `net` is not that network (its layers, tensor names or
+/// shapes differ from the plan's) or when a window does not fit its input (a network built
+/// by the library never is).
+pub fn walk<F: Float>(net: &mut Network<F>, info: &ModelInfo) -> Result<Vec<Step>> {
+    let plan = info.arch.plan(info.image_shape, info.class_names.len());
+    let ops: Vec<(&'static str, Op)> = net.layers().iter().map(|l| (l.name(), l.op())).collect();
+    let planned: Vec<&str> = plan.iter().map(|l| l.kind.name()).collect();
+    let built: Vec<&str> = ops.iter().map(|&(name, _)| name).collect();
+    if planned != built {
+        return Err(Error::Shape(format!(
+            "the network's layers {built:?} are not those of {} ({planned:?})",
+            info.arch.name()
+        )));
+    }
     let tensor = |name: &str, v: ndarray::ArrayViewD<'_, F>| Tensor {
         name: name.to_string(),
         shape: v.shape().to_vec(),
         values: v.iter().map(|x| x.to_f64_lossy() as f32).collect(),
     };
-    let mut params: std::collections::VecDeque<Tensor> = net
+    let params: Vec<Tensor> = net
         .params()
         .iter()
         .map(|p| tensor(p.name, p.value.view()))
         .collect();
-    let mut buffers: std::collections::VecDeque<Tensor> = net
+    let buffers: Vec<Tensor> = net
         .buffers()
         .iter()
-        .map(|(name, v)| tensor(name, v.view()))
+        .map(|(n, v)| tensor(n, v.view()))
         .collect();
-    let ops: Vec<(&'static str, Op)> = net.layers().iter().map(|l| (l.name(), l.op())).collect();
-    let mut shape = net.input_shape().to_vec();
+    let (mut params, mut buffers) = (params.into_iter(), buffers.into_iter());
     let mut counts: std::collections::HashMap<&str, usize> = Default::default();
-    let mut steps = Vec::with_capacity(ops.len());
-    for (class, op) in ops {
+    let mut steps = Vec::with_capacity(plan.len());
+    for (layer, (class, op)) in plan.into_iter().zip(ops) {
         let short = match op {
             Op::BatchNorm { .. } => "BatchNorm",
             Op::Convolution { .. } => "Conv",
@@ -81,29 +97,39 @@ pub fn walk<F: Float>(net: &mut Network<F>) -> Result<Vec<Step>> {
         let n = counts.entry(short).or_insert(0);
         *n += 1;
         let name = format!("{short}{n}");
-        let (n_params, n_buffers) = match op {
-            Op::Affine | Op::Convolution { .. } => (2, 0),
-            Op::BatchNorm { .. } => (2, 2),
-            _ => (0, 0),
-        };
-        if params.len() < n_params || buffers.len() < n_buffers {
+        if !layer.fits() {
             return Err(Error::Shape(format!(
-                "{name} has fewer tensors than it needs"
+                "{name}: the window does not fit its input {:?}",
+                layer.input
             )));
         }
-        let p: Vec<Tensor> = params.drain(..n_params).collect();
-        let b: Vec<Tensor> = buffers.drain(..n_buffers).collect();
-        let output_shape = output_shape(&name, op, &shape, &p)?;
+        let take = |planned: Vec<(String, Vec<usize>)>, from: &mut dyn Iterator<Item = Tensor>| {
+            planned
+                .into_iter()
+                .map(|(want, shape)| match from.next() {
+                    Some(t) if t.name == want && t.shape == shape => Ok(t),
+                    got => Err(Error::Shape(format!(
+                        "{name}: the architecture has {want} of shape {shape:?}, the network {}",
+                        got.map_or("nothing".into(), |t| format!(
+                            "{} of shape {:?}",
+                            t.name, t.shape
+                        ))
+                    ))),
+                })
+                .collect::<Result<Vec<Tensor>>>()
+        };
+        let p = take(layer.params, &mut params)?;
+        let b = take(layer.buffers, &mut buffers)?;
         steps.push(Step {
             name,
             op,
-            input_shape: std::mem::replace(&mut shape, output_shape.clone()),
-            output_shape,
+            input_shape: layer.input,
+            output_shape: layer.output,
             params: p,
             buffers: b,
         });
     }
-    if !params.is_empty() || !buffers.is_empty() {
+    if params.next().is_some() || buffers.next().is_some() {
         return Err(Error::Shape(
             "the network has tensors that belong to no layer".into(),
         ));
@@ -111,57 +137,22 @@ pub fn walk<F: Float>(net: &mut Network<F>) -> Result<Vec<Step>> {
     Ok(steps)
 }
 
-/// The shape of one sample after `op` (named `name` in errors), given `input` and the
-/// layer's parameters.
-fn output_shape(name: &str, op: Op, input: &[usize], params: &[Tensor]) -> Result<Vec<usize>> {
-    let flat: usize = input.iter().product();
-    let bad = |what: String| Error::Shape(format!("{name}: {what} (input {input:?})"));
-    match op {
-        Op::Relu | Op::Sigmoid | Op::Dropout { .. } => Ok(input.to_vec()),
-        Op::Affine => match &params[0].shape[..] {
-            &[i, o] if i == flat => Ok(vec![o]),
-            s => Err(bad(format!("weight of shape {s:?}"))),
-        },
-        Op::BatchNorm { .. } => {
-            if params.iter().all(|p| p.shape == [flat]) {
-                Ok(input.to_vec())
-            } else {
-                Err(bad("γ and β do not have one value per activation".into()))
-            }
-        }
-        Op::Convolution { stride, pad } => {
-            let (&[c, h, w], &[fnum, fc, fh, fw]) = (input, &params[0].shape[..]) else {
-                return Err(bad("a convolution needs (C, H, W) samples".into()));
-            };
-            if fc != c || h + 2 * pad < fh || w + 2 * pad < fw {
-                return Err(bad(format!("filters of shape {:?}", params[0].shape)));
-            }
-            Ok(vec![
-                fnum,
-                (h + 2 * pad - fh) / stride + 1,
-                (w + 2 * pad - fw) / stride + 1,
-            ])
-        }
-        Op::MaxPool {
-            pool_h,
-            pool_w,
-            stride,
-        } => match *input {
-            [c, h, w] if h >= pool_h && w >= pool_w => Ok(vec![
-                c,
-                (h - pool_h) / stride + 1,
-                (w - pool_w) / stride + 1,
-            ]),
-            _ => Err(bad(format!("a {pool_h}×{pool_w} window does not fit"))),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nets::Arch;
     use crate::rng::Rng;
+
+    /// What a model file of `arch` on `image_shape` with `classes` outputs says.
+    fn info(arch: &Arch, image_shape: [usize; 3], classes: usize) -> ModelInfo {
+        ModelInfo {
+            arch: arch.clone(),
+            image_shape,
+            class_names: (0..classes).map(|c| c.to_string()).collect(),
+            dataset: String::new(),
+            train_config: serde_json::json!({}),
+        }
+    }
 
     /// SimpleConvNet on 1×28×28 with the book's sizes: the shapes of §7.5 by hand
     /// (28 − 5 + 1 = 24, pooled to 12; 30·12·12 = 4320 into the first Affine).
@@ -171,7 +162,7 @@ mod tests {
         let mut net = arch
             .build::<f32>([1, 28, 28], 10, &mut Rng::new(1))
             .unwrap();
-        let steps = walk(&mut net).unwrap();
+        let steps = walk(&mut net, &info(&arch, [1, 28, 28], 10)).unwrap();
         let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
@@ -222,7 +213,7 @@ mod tests {
             weight_decay: 0.0,
         };
         let mut net = arch.build::<f64>([1, 8, 8], 10, &mut Rng::new(2)).unwrap();
-        let steps = walk(&mut net).unwrap();
+        let steps = walk(&mut net, &info(&arch, [1, 8, 8], 10)).unwrap();
         let summary: Vec<(String, Vec<String>)> = steps
             .iter()
             .map(|s| {
@@ -253,5 +244,31 @@ mod tests {
             ]
         );
         assert_eq!(steps[3].op, Op::Dropout { ratio: 0.25 });
+    }
+
+    /// A network that is not the architecture's (other sizes, other classes, other layers)
+    /// is refused with both sides named, not exported with shapes that do not fit.
+    #[test]
+    fn a_network_that_is_not_the_architectures_is_refused() {
+        let two: Arch = "two-layer".parse().unwrap();
+        let mut net = two.build::<f32>([1, 4, 4], 3, &mut Rng::new(0)).unwrap();
+        let err = walk(&mut net, &info(&two, [1, 4, 4], 4)).unwrap_err();
+        assert!(
+            matches!(&err, Error::Shape(m) if m.contains("W2 of shape [50, 4]") && m.contains("[50, 3]")),
+            "{err}"
+        );
+        let err = walk(&mut net, &info(&two, [1, 5, 4], 3)).unwrap_err();
+        assert!(
+            matches!(&err, Error::Shape(m) if m.contains("[20, 50]")),
+            "{err}"
+        );
+        let multi: Arch = "multi-layer:50".parse().unwrap();
+        assert!(walk(&mut net, &info(&multi, [1, 4, 4], 3)).is_ok());
+        let conv: Arch = "simple-conv".parse().unwrap();
+        let err = walk(&mut net, &info(&conv, [1, 4, 4], 3)).unwrap_err();
+        assert!(
+            matches!(&err, Error::Shape(m) if m.contains("simple-conv")),
+            "{err}"
+        );
     }
 }

@@ -53,7 +53,7 @@ const INT64: i32 = pb::tensor_proto::DataType::Int64 as i32;
 
 /// The ONNX model of `net`, described by `info` (class names, image shape, architecture).
 pub fn to_model<F: Float>(net: &mut Network<F>, info: &ModelInfo) -> Result<pb::ModelProto> {
-    let steps = super::walk(net)?;
+    let steps = super::walk(net, info)?;
     let classes = steps.last().map(|s| s.output_shape.clone());
     if classes.as_deref().map(|s| s.len()) != Some(1) {
         return Err(Error::Shape(
@@ -75,7 +75,7 @@ pub fn to_model<F: Float>(net: &mut Network<F>, info: &ModelInfo) -> Result<pb::
         PROBABILITIES,
         vec![attr_int("axis", 1)],
     );
-    let input_dims = net.input_shape().to_vec();
+    let input_dims = steps[0].input_shape.clone();
     let classes = classes.unwrap_or_default();
     let graph = pb::GraphProto {
         node: g.nodes,

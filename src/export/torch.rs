@@ -246,11 +246,12 @@ pub fn save<F: Float>(
     net: &mut Network<F>,
     info: &ModelInfo,
 ) -> Result<(PathBuf, PathBuf)> {
-    let steps = super::walk(net)?;
+    let steps = super::walk(net, info)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let (weights, module) = (dir.join(WEIGHTS), dir.join(MODULE));
     crate::io::write_atomic(&weights, &state_dict_bytes(&state_dict(&steps))?)?;
-    let source = module_source(&steps, info, net.input_shape());
+    let input = steps.first().map_or(&[][..], |s| &s.input_shape[..]);
+    let source = module_source(&steps, info, input);
     crate::io::write_atomic(&module, source.as_bytes())?;
     Ok((weights, module))
 }

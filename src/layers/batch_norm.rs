@@ -52,6 +52,10 @@ pub struct BatchNormalization<F> {
 pub const EPS: f64 = 1e-6;
 
 impl<F: Float> BatchNormalization<F> {
+    /// The prefixes of its buffers, in [`Layer::buffers`] order: a network names them after
+    /// the weighted layer before (`running_mean1`, `running_var1`).
+    pub const BUFFERS: [&'static str; 2] = ["running_mean", "running_var"];
+
     /// A batch-norm layer with the given γ and β (one per activation) and running-average
     /// momentum; the running statistics start at zero.
     pub fn new(gamma: Array1<F>, beta: Array1<F>, momentum: f64) -> Self {
@@ -165,8 +169,8 @@ impl<F: Float> Layer<F> for BatchNormalization<F> {
     /// `running_mean` and `running_var`.
     fn buffers(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, F>)> {
         vec![
-            ("running_mean", self.running_mean.view_mut().into_dyn()),
-            ("running_var", self.running_var.view_mut().into_dyn()),
+            (Self::BUFFERS[0], self.running_mean.view_mut().into_dyn()),
+            (Self::BUFFERS[1], self.running_var.view_mut().into_dyn()),
         ]
     }
 }

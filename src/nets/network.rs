@@ -36,6 +36,7 @@ pub struct Network<F: Float> {
     weight_decay_lambda: f64,
     input_shape: Vec<usize>,
     names: Vec<String>,
+    buffer_names: Vec<String>,
 }
 
 impl<F: Float> std::fmt::Debug for Network<F> {
@@ -55,14 +56,17 @@ impl<F: Float> Network<F> {
         if let Some(first) = layers.first_mut() {
             first.set_input_grad(false);
         }
-        let mut names = Vec::new();
+        let (mut names, mut buffer_names) = (Vec::new(), Vec::new());
         let mut k = 0;
         for layer in layers.iter_mut() {
             for p in layer.params() {
                 if p.kind == ParamKind::Weight {
                     k += 1;
                 }
-                names.push(super::plan::param_name(p.kind, k));
+                names.push(super::param_name(p.kind, k));
+            }
+            for (prefix, _) in layer.buffers() {
+                buffer_names.push(super::tensor_name(prefix, k));
             }
         }
         Network {
@@ -71,6 +75,7 @@ impl<F: Float> Network<F> {
             weight_decay_lambda: 0.0,
             input_shape,
             names,
+            buffer_names,
         }
     }
 
@@ -238,16 +243,14 @@ impl<F: Float> Network<F> {
     /// like the parameters: the buffers of a layer after the k-th weighted layer end in `k`
     /// (`running_mean1`, `running_var1`).
     pub fn buffers(&mut self) -> Vec<(String, ArrayViewMutD<'_, F>)> {
-        let mut out = Vec::new();
-        let mut k = 0;
+        let mut names = self.buffer_names.iter();
+        let mut out = Vec::with_capacity(self.buffer_names.len());
         for layer in self.layers.iter_mut() {
-            k += layer
-                .params()
-                .iter()
-                .filter(|p| p.kind == ParamKind::Weight)
-                .count();
-            for (prefix, value) in layer.buffers() {
-                out.push((format!("{prefix}{k}"), value));
+            for (_, value) in layer.buffers() {
+                let name = names
+                    .next()
+                    .expect("buffer names are fixed at construction");
+                out.push((name.clone(), value));
             }
         }
         out

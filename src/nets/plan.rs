@@ -139,10 +139,17 @@ pub(super) fn product(dims: &[usize]) -> Option<usize> {
     dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
 }
 
-/// The name of a parameter of `kind` owned by (or following) the `k`-th weighted layer: the
-/// book's `W1`, `b1`, `gamma1`, `beta1`. [`Network`] names its parameters with it too.
+/// The name of a tensor with `prefix` owned by (or following) the `k`-th weighted layer: the
+/// book's `W1`, `b1`, `gamma1`, `beta1`, and batch norm's `running_mean1`. The one naming
+/// rule: plans, [`Network::params`] and [`Network::buffers`] all name their tensors with it.
+pub(crate) fn tensor_name(prefix: &str, k: usize) -> String {
+    format!("{prefix}{k}")
+}
+
+/// The name of a parameter of `kind` owned by (or following) the `k`-th weighted layer
+/// ([`tensor_name`] with the kind's prefix): `W1`, `b1`, `gamma1`, `beta1`.
 pub(crate) fn param_name(kind: ParamKind, k: usize) -> String {
-    format!("{}{k}", kind.prefix())
+    tensor_name(kind.prefix(), k)
 }
 
 /// Lays out layers one after another, tracking the shape between them and the count of
@@ -240,10 +247,10 @@ impl Planner {
                 (param_name(ParamKind::Gamma, k), d.clone()),
                 (param_name(ParamKind::Beta, k), d.clone()),
             ],
-            vec![
-                (format!("running_mean{k}"), d.clone()),
-                (format!("running_var{k}"), d),
-            ],
+            BatchNormalization::<f64>::BUFFERS
+                .iter()
+                .map(|prefix| (tensor_name(prefix, k), d.clone()))
+                .collect(),
         );
     }
 

@@ -27,6 +27,14 @@ pub fn backprop(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Runs the binary with `args`, asserts that it succeeded (naming the arguments and what it
+/// printed on stderr otherwise) and returns what it printed on stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let o = backprop(args);
+    assert!(o.status.success(), "backprop {args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
 /// What the run printed on stdout.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
