@@ -6,7 +6,7 @@ use super::buffers::{recycle, reuse, standard};
 use super::{Layer, Param};
 use crate::float::Float;
 use crate::functions::{ConvGeometry, col2im_t_sample, im2col_t_sample};
-use crate::linalg::gemm;
+use crate::linalg::{gemm, gemm_row_bias};
 use crate::parallel;
 
 /// A 2-D convolution over `(N, C, H, W)` images with `FN` filters of `C × FH × FW`, a
@@ -140,13 +140,10 @@ fn forward_images<F: Float>(
     for (x_n, out_n) in images {
         im2col_t_sample(x_n, g, col_n);
         let col_t = ArrayView2::from_shape((k, p), &*col_n).expect("colᵀ shape");
-        // The bias goes in first and the product is added to it (β = 1): one pass over the
-        // output fewer than adding it afterwards.
-        for (row, &bias) in out_n.chunks_exact_mut(p).zip(b) {
-            row.fill(bias);
-        }
+        // The bias is added by the product as it stores each sum: no pass over the output
+        // of its own.
         let mut out_n = ArrayViewMut2::from_shape((fn_, p), out_n).expect("out shape");
-        gemm(F::one(), w_mat, col_t, F::one(), &mut out_n);
+        gemm_row_bias(w_mat, col_t, b, &mut out_n);
     }
 }
 
@@ -397,6 +394,62 @@ mod tests {
         let w = Array4::from_shape_simple_fn((fn_, c, f, f), || rng.normal());
         let b = Array1::from_shape_simple_fn(fn_, || rng.normal());
         Convolution::new(w, b, stride, pad)
+    }
+
+    #[test]
+    fn forward_with_the_bias_in_the_product_equals_im2col_then_gemm() {
+        // The plain formulation per image: colₙᵀ = im2col, outₙ filled with b, then
+        // outₙ += W · colₙᵀ. The layer adds the bias in the product's tiles instead: the
+        // same bits in f32 (each value is the sum plus b, rounded once), exactly the same in
+        // f64, and the same bits run after run for each thread count. Shapes of both nets'
+        // layers: 576 positions, and 196 and 49 (narrow columns) with padding.
+        let mut rng = Rng::new(17);
+        for (fn_, c, f, pad, hw) in [(30, 1, 5, 0, 28), (16, 3, 3, 1, 14), (8, 4, 3, 1, 7)] {
+            let x64 = Array::from_shape_simple_fn((3, c, hw, hw), || rng.normal());
+            let conv64 = random_conv(fn_, c, f, 1, pad);
+            let g = conv64.geometry([c, hw, hw]).expect("fits");
+            let (p, k) = (g.positions(), g.patch_len());
+            fn plain<F: Float>(conv: &Convolution<F>, x: &Array4<F>, g: &ConvGeometry) -> Vec<F> {
+                let (fn_, p, k) = (conv.w.dim().0, g.positions(), g.patch_len());
+                let xs = x.as_slice().unwrap();
+                let mut out = Vec::new();
+                let mut col = vec![F::zero(); k * p];
+                for x_n in xs.chunks_exact(g.input_len()) {
+                    im2col_t_sample(x_n, g, &mut col);
+                    let mut o = Array2::from_shape_fn((fn_, p), |(i, _)| conv.b[i]);
+                    let col_t = ArrayView2::from_shape((k, p), &col[..]).unwrap();
+                    gemm(F::one(), w_mat(&conv.w), col_t, F::one(), &mut o);
+                    out.extend(o.iter().copied());
+                }
+                out
+            }
+            let x32 = x64.mapv(|v| v as f32);
+            let conv32 = Convolution::new(
+                conv64.w.mapv(|v| v as f32),
+                conv64.b.mapv(|v| v as f32),
+                1,
+                pad,
+            );
+            let want64 = plain(&conv64, &x64, &g);
+            let want32 = plain(&conv32, &x32, &g);
+            for threads in [1, 2] {
+                crate::linalg::with_threads(threads, || {
+                    let mut c64 = random_conv(fn_, c, f, 1, pad);
+                    let out64 = c64.forward(x64.clone().into_dyn(), true);
+                    assert_eq!(out64.as_slice().unwrap(), &want64[..], "f64 {fn_}×{k}×{p}");
+                    let mut c32 = Convolution::new(conv32.w.clone(), conv32.b.clone(), 1, pad);
+                    let bits = |o: ArrayD<f32>| o.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    let first = bits(c32.forward(x32.clone().into_dyn(), true));
+                    let want: Vec<u32> = want32.iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(first, want, "f32 {fn_}×{k}×{p}, {threads} threads");
+                    assert_eq!(bits(c32.forward(x32.clone().into_dyn(), true)), first);
+                    for (o, w) in first.iter().zip(&want64) {
+                        let o = f32::from_bits(*o) as f64;
+                        assert!((o - w).abs() <= 1e-5 * (1.0 + w.abs()), "{o} vs {w}");
+                    }
+                });
+            }
+        }
     }
 
     #[test]

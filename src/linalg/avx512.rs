@@ -119,6 +119,77 @@ pub unsafe fn direct(
     c: *mut f32,
     ldc: usize,
 ) {
+    // SAFETY: the caller's guarantees; no bias.
+    unsafe {
+        direct_impl(
+            walk,
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            lda,
+            a_col,
+            b,
+            ldb,
+            beta,
+            std::ptr::null(),
+            c,
+            ldc,
+        )
+    }
+}
+
+/// `C ← A·B + bias`, `bias[i]` added to every column of row `i` (`m` values): [`direct`]
+/// with α = 1 and β = 0 whose tiles add the bias to their sums as they store them
+/// (the convolution's `outₙ = W · colₙᵀ + b`), instead of C being filled with the bias
+/// first and read back with β = 1. The same bits as that: each `C[i, j]` is
+/// `sum + bias[i]`, rounded once, either way.
+///
+/// # Safety
+/// As [`direct`]; `bias` holds `m` values.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn direct_row_bias(
+    walk: Walk,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    a_col: usize,
+    b: *const f32,
+    ldb: usize,
+    bias: *const f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    // SAFETY: the caller's guarantees.
+    unsafe { direct_impl(walk, m, n, k, 1.0, a, lda, a_col, b, ldb, 0.0, bias, c, ldc) }
+}
+
+/// [`direct`], adding `bias[i]` to row `i` of the result unless `bias` is null.
+///
+/// # Safety
+/// As [`direct`]; a non-null `bias` holds `m` values.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn direct_impl(
+    walk: Walk,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    lda: usize,
+    a_col: usize,
+    b: *const f32,
+    ldb: usize,
+    beta: f32,
+    bias: *const f32,
+    c: *mut f32,
+    ldc: usize,
+) {
     // A few columns past the last full vector would cost a whole masked vector per row and
     // step of `p` (the MLP's 50 columns: 64 lanes issued, 78 % useful); they go to
     // [`NarrowColumns`] when A's layout lets it fill its lanes.
@@ -129,7 +200,21 @@ pub unsafe fn direct(
         // SAFETY: both calls cover parts of the caller's matrices (columns ..main and
         // main..n); the caller's guarantees hold for each.
         unsafe {
-            direct(walk, m, main, k, alpha, a, lda, a_col, b, ldb, beta, c, ldc);
+            direct_impl(
+                walk, m, main, k, alpha, a, lda, a_col, b, ldb, beta, bias, c, ldc,
+            );
+            // With a bias (α = 1, β = 0), the narrow columns take it as β = 1 on C's columns
+            // filled with it: the bits of a C filled with the bias and a product added.
+            let beta = if bias.is_null() {
+                beta
+            } else {
+                for i in 0..m {
+                    for j in main..n {
+                        *c.add(i * ldc + j) = *bias.add(i);
+                    }
+                }
+                1.0
+            };
             let rest = NarrowColumns {
                 m,
                 k,
@@ -152,6 +237,7 @@ pub unsafe fn direct(
         alpha,
         beta,
         k,
+        bias,
     };
     // SAFETY: the caller's guarantees, passed on.
     unsafe {
@@ -188,16 +274,19 @@ thread_local! {
         const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
-/// The tiles of one product: their shape, `α`, `β` and the inner dimension.
+/// The tiles of one product: their shape, `α`, `β`, the inner dimension and the bias of
+/// C's rows (null: none).
 struct Tiles {
     shape: TileShape,
     alpha: f32,
     beta: f32,
     k: usize,
+    bias: *const f32,
 }
 
 impl Tiles {
-    /// Runs one tile of `mr` rows and `cols` columns (`mr` one of [`ROW_STEPS`], `cols` at
+    /// Runs one tile of `mr` rows (from C's row `row`, for the bias) and `cols` columns
+    /// (`mr` one of [`ROW_STEPS`], `cols` at
     /// most 64) over the `block` of the inner dimension (`a` and `b` point at its start);
     /// `old` is where the tile's old C lies, with its row stride. `packed`: A is a block packed
     /// column by column (`lda` = 1, `a_col` = `mr`) and B a panel of whole, 64-byte aligned
@@ -209,6 +298,7 @@ impl Tiles {
     #[allow(clippy::too_many_arguments)]
     unsafe fn one(
         &self,
+        row: usize,
         block: std::ops::Range<usize>,
         old: (*const f32, usize),
         packed: bool,
@@ -236,6 +326,12 @@ impl Tiles {
             last: lanes(cols - (cols - 1) / 16 * 16),
             first_block: block.start == 0,
             last_block: block.end == self.k,
+            bias: if self.bias.is_null() {
+                self.bias
+            } else {
+                // SAFETY: the caller's bias holds a value for each of C's rows.
+                unsafe { self.bias.add(row) }
+            },
             old: old.0,
             ldo: old.1,
         };
@@ -299,6 +395,7 @@ impl Tiles {
                 // caller's matrices.
                 unsafe {
                     self.one(
+                        i,
                         0..self.k,
                         (c.add(i * ldc + j), ldc),
                         false,
@@ -406,6 +503,7 @@ impl Tiles {
                             // its part of C lies inside the caller's C.
                             unsafe {
                                 self.one(
+                                    i,
                                     pc..pc + kc,
                                     old,
                                     true,
@@ -651,6 +749,8 @@ struct Tile {
     /// with its row stride.
     old: *const f32,
     ldo: usize,
+    /// The bias of the tile's first row, the others following (null: none).
+    bias: *const f32,
 }
 
 impl Tile {
@@ -711,6 +811,10 @@ impl Tile {
                         _mm512_maskz_loadu_ps(mask(v), self.old.add(r * self.ldo + 16 * v))
                     };
                     out = _mm512_fmadd_ps(beta, old, out);
+                }
+                if !self.bias.is_null() {
+                    // SAFETY: the bias holds a value for each of the tile's rows.
+                    out = _mm512_add_ps(out, _mm512_set1_ps(unsafe { *self.bias.add(r) }));
                 }
                 unsafe { _mm512_mask_storeu_ps(at, mask(v), out) };
             }

@@ -269,6 +269,76 @@ pub fn sum_of_products_abt_made<F: Float>(
     }
 }
 
+/// `c ← a · b + bias`, `bias[i]` added to every value of row `i` of `c`
+/// (the convolution's `outₙ = W · colₙᵀ + b`). Each value is the product's sum plus the
+/// bias, rounded once, as [`gemm`] with β = 1 on a `c` filled with the bias gives it (the
+/// same bits, whichever kernel): in f32 on AVX-512 the tiles add the bias as they store
+/// their sums ([`avx512::direct_row_bias`]), which saves writing `c` once and reading it back.
+///
+/// # Panics
+/// If the shapes do not fit (`a: m×k`, `b: k×n`, `c: m×n`, `bias: m`).
+pub fn gemm_row_bias<F: Float>(
+    a: ArrayView2<F>,
+    b: ArrayView2<F>,
+    bias: &[F],
+    c: &mut ArrayViewMut2<F>,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    assert!(
+        b.nrows() == k && c.dim() == (m, n) && bias.len() == m,
+        "gemm_row_bias: {:?} · {:?} + bias of {} into {:?}",
+        a.dim(),
+        b.dim(),
+        bias.len(),
+        c.dim()
+    );
+    #[cfg(target_arch = "x86_64")]
+    let one_thread = threads() == 1 || m * n * k < PARALLEL_THRESHOLD;
+    if m > 0 && n > 0 && k > 0 && one_thread && direct_fits(cpu::active(), &a, &b, &c.view_mut()) {
+        let walk = match plan::forced() {
+            Some(plan::Forced::Walk(walk)) => Some(walk),
+            Some(plan::Forced::Crate(_)) => None,
+            None => Some(plan::walk(plan::Key {
+                m,
+                n,
+                k,
+                a_transposed: a.strides()[0] == 1 && m > 1,
+            })),
+        };
+        if let Some(walk) = walk {
+            let (lda, a_col) = (a.strides()[0] as usize, a.strides()[1] as usize);
+            let (ldb, ldc) = (b.strides()[0] as usize, c.strides()[0] as usize);
+            // SAFETY: F is f32 (checked by `direct_fits`), so the pointers are f32 pointers;
+            // the shapes were checked above and the strides by `direct_fits`, so every
+            // element the kernel reaches lies in the views, and `bias` holds m values; `c` is
+            // borrowed mutably and cannot alias the others; the CPU has AVX-512F
+            // (`cpu::active` gives only supported levels).
+            unsafe {
+                avx512::direct_row_bias(
+                    walk,
+                    m,
+                    n,
+                    k,
+                    a.as_ptr() as *const f32,
+                    lda,
+                    a_col,
+                    b.as_ptr() as *const f32,
+                    ldb,
+                    bias.as_ptr() as *const f32,
+                    c.as_mut_ptr() as *mut f32,
+                    ldc,
+                )
+            };
+            return;
+        }
+    }
+    for (mut row, &bias) in c.rows_mut().into_iter().zip(bias) {
+        row.fill(bias);
+    }
+    gemm(F::one(), a, b, F::one(), c);
+}
+
 /// A single-threaded product with the kernel chosen by size and by the instruction set
 /// `simd` allows (see the module documentation).
 fn gemm_one<F: Float>(
@@ -786,6 +856,92 @@ mod tests {
             let make = |i: usize, buf: &mut [f64]| buf.copy_from_slice(&b64[i * n * k..][..n * k]);
             sum_of_products_abt_made(m, n, k, &a64, &mut vec![], make, &mut got);
             assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_row_bias_added_by_the_tiles_has_the_bits_of_a_c_filled_with_it() {
+        // The convolution's shapes (30×25×576; DeepConvNet's 196 and 49 columns end in a
+        // few narrow ones), other remainders, A transposed, and products large enough to be
+        // planned (≥ PLAN_MIN) with an inner dimension past one packed block (KC).
+        let mut rng = Rng::new(31);
+        for (m, k, n, transposed) in [
+            (30, 25, 576, false),
+            (7, 3, 17, false),
+            (13, 25, 130, false),
+            (16, 144, 196, false),
+            (9, 288, 49, false),
+            (6, 9, 20, true),
+            (20, 400, 100, false),
+            (64, 300, 100, true),
+        ] {
+            let a64 = Array2::from_shape_simple_fn((m, k), || rng.normal());
+            let a_t = a64.t().as_standard_layout().into_owned();
+            let a64 = if transposed { a_t.t() } else { a64.view() };
+            let b64 = Array2::from_shape_simple_fn((k, n), || rng.normal());
+            let bias64: Vec<f64> = (0..m).map(|_| rng.normal()).collect();
+            // f64 (never this crate's kernels): the fill and the product, exactly.
+            let filled = |a, b, bias: &[f64]| {
+                let mut c = Array2::from_shape_fn((m, n), |(i, _)| bias[i]);
+                gemm(1.0, a, b, 1.0, &mut c);
+                c
+            };
+            let mut c = Array2::from_elem((m, n), f64::NAN);
+            gemm_row_bias(a64, b64.view(), &bias64, &mut c.view_mut());
+            assert_eq!(c, filled(a64, b64.view(), &bias64), "f64 {m}×{k}×{n}");
+            let a = a64.mapv(|v| v as f32);
+            let a = if transposed {
+                a.t().as_standard_layout().into_owned().reversed_axes()
+            } else {
+                a
+            };
+            assert_eq!(a.strides()[0] == 1, transposed && m > 1);
+            let b = b64.mapv(|v| v as f32);
+            let bias: Vec<f32> = bias64.iter().map(|&v| v as f32).collect();
+            let bits = |c: &Array2<f32>| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for simd in cpu::testable() {
+                cpu::with_simd(simd, || {
+                    let mut c = Array2::from_elem((m, n), f32::NAN);
+                    gemm_row_bias(a.view(), b.view(), &bias, &mut c.view_mut());
+                    let mut want = Array2::from_shape_fn((m, n), |(i, _)| bias[i]);
+                    gemm(1.0, a.view(), b.view(), 1.0, &mut want);
+                    assert_eq!(bits(&c), bits(&want), "{simd} {m}×{k}×{n}");
+                    let err = (&c.mapv(f64::from) - &filled(a64, b64.view(), &bias64))
+                        .iter()
+                        .fold(0.0f64, |e, d| e.max(d.abs()));
+                    assert!(err < 1e-4 * k as f64, "{simd} {m}×{k}×{n}: {err}");
+                });
+            }
+            // Every walk of the AVX-512 kernel, against a C filled with the bias.
+            #[cfg(target_arch = "x86_64")]
+            if cpu::testable().contains(&Simd::Avx512) {
+                for walk in plan::candidates() {
+                    let mut want = Array2::from_shape_fn((m, n), |(i, _)| bias[i]);
+                    cpu::with_simd(Simd::Avx512, || {
+                        direct_walk(walk, 1.0, a.view(), b.view(), 1.0, want.view_mut())
+                    });
+                    let mut c = Array2::from_elem((m, n), f32::NAN);
+                    // SAFETY: the CPU has AVX-512 (checked above); the arrays hold m×k
+                    // (strides as given), k×n, m and m×n values.
+                    unsafe {
+                        avx512::direct_row_bias(
+                            walk,
+                            m,
+                            n,
+                            k,
+                            a.as_ptr(),
+                            a.strides()[0] as usize,
+                            a.strides()[1] as usize,
+                            b.as_ptr(),
+                            n,
+                            bias.as_ptr(),
+                            c.as_mut_ptr(),
+                            n,
+                        )
+                    };
+                    assert_eq!(bits(&c), bits(&want), "{walk:?} {m}×{k}×{n}");
+                }
+            }
         }
     }
 
