@@ -153,39 +153,31 @@ fn time_candidates(key: Key) -> Walk {
     let mut c = vec![0f32; m * n];
     let (lda, a_col) = if a_transposed { (1, m) } else { (k, 1) };
     let walks = candidates();
-    let mut best = vec![f64::INFINITY; walks.len()];
-    for round in 0..4 {
-        for (walk, best) in walks.iter().zip(&mut best) {
-            let start = Instant::now();
-            // SAFETY: the CPU has AVX-512F (checked in `walk`); the buffers hold
-            // m×k, k×n and m×n values in the layouts given.
-            unsafe {
-                avx512::direct(
-                    *walk,
-                    m,
-                    n,
-                    k,
-                    1.0,
-                    a.as_ptr(),
-                    lda,
-                    a_col,
-                    b.as_ptr(),
-                    n,
-                    0.0,
-                    c.as_mut_ptr(),
-                    n,
-                )
-            };
-            if round > 0 {
-                *best = best.min(start.elapsed().as_secs_f64());
-            }
-        }
-    }
+    let chosen = crate::kernels::fastest(&walks, 3, |walk| {
+        let start = Instant::now();
+        // SAFETY: the CPU has AVX-512F (checked in `walk`); the buffers hold m×k, k×n and
+        // m×n values in the layouts given.
+        unsafe {
+            avx512::direct(
+                walk,
+                m,
+                n,
+                k,
+                1.0,
+                a.as_ptr(),
+                lda,
+                a_col,
+                b.as_ptr(),
+                n,
+                0.0,
+                c.as_mut_ptr(),
+                n,
+            )
+        };
+        start.elapsed().as_secs_f64()
+    });
     std::hint::black_box(&c);
-    let fastest = (0..walks.len())
-        .min_by(|&x, &y| best[x].total_cmp(&best[y]))
-        .expect("candidates");
-    walks[fastest]
+    chosen
 }
 
 #[cfg(test)]
