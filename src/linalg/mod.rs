@@ -295,43 +295,38 @@ pub fn gemm_row_bias<F: Float>(
     );
     #[cfg(target_arch = "x86_64")]
     let one_thread = threads() == 1 || m * n * k < PARALLEL_THRESHOLD;
-    if m > 0 && n > 0 && k > 0 && one_thread && direct_fits(cpu::active(), &a, &b, &c.view_mut()) {
-        let walk = match plan::forced() {
-            Some(plan::Forced::Walk(walk)) => Some(walk),
-            Some(plan::Forced::Crate(_)) => None,
-            None => Some(plan::walk(plan::Key {
+    if m > 0
+        && n > 0
+        && k > 0
+        && one_thread
+        && !matches!(plan::forced(), Some(plan::Forced::Crate(_)))
+        && direct_fits(cpu::active(), &a, &b, &c.view_mut())
+    {
+        let walk = planned_walk(&a, n);
+        let (lda, a_col) = (a.strides()[0] as usize, a.strides()[1] as usize);
+        let (ldb, ldc) = (b.strides()[0] as usize, c.strides()[0] as usize);
+        // SAFETY: F is f32 (checked by `direct_fits`), so the pointers are f32 pointers;
+        // the shapes were checked above and the strides by `direct_fits`, so every
+        // element the kernel reaches lies in the views, and `bias` holds m values; `c` is
+        // borrowed mutably and cannot alias the others; the CPU has AVX-512F
+        // (`cpu::active` gives only supported levels).
+        unsafe {
+            avx512::direct_row_bias(
+                walk,
                 m,
                 n,
                 k,
-                a_transposed: a.strides()[0] == 1 && m > 1,
-            })),
+                a.as_ptr() as *const f32,
+                lda,
+                a_col,
+                b.as_ptr() as *const f32,
+                ldb,
+                bias.as_ptr() as *const f32,
+                c.as_mut_ptr() as *mut f32,
+                ldc,
+            )
         };
-        if let Some(walk) = walk {
-            let (lda, a_col) = (a.strides()[0] as usize, a.strides()[1] as usize);
-            let (ldb, ldc) = (b.strides()[0] as usize, c.strides()[0] as usize);
-            // SAFETY: F is f32 (checked by `direct_fits`), so the pointers are f32 pointers;
-            // the shapes were checked above and the strides by `direct_fits`, so every
-            // element the kernel reaches lies in the views, and `bias` holds m values; `c` is
-            // borrowed mutably and cannot alias the others; the CPU has AVX-512F
-            // (`cpu::active` gives only supported levels).
-            unsafe {
-                avx512::direct_row_bias(
-                    walk,
-                    m,
-                    n,
-                    k,
-                    a.as_ptr() as *const f32,
-                    lda,
-                    a_col,
-                    b.as_ptr() as *const f32,
-                    ldb,
-                    bias.as_ptr() as *const f32,
-                    c.as_mut_ptr() as *mut f32,
-                    ldc,
-                )
-            };
-            return;
-        }
+        return;
     }
     for (mut row, &bias) in c.rows_mut().into_iter().zip(bias) {
         row.fill(bias);
@@ -358,16 +353,7 @@ fn gemm_one<F: Float>(
             return gemm_with(kernel, alpha, a, b, beta, c);
         }
         if direct_fits(simd, &a, &b, &c) {
-            let walk = match forced {
-                Some(plan::Forced::Walk(walk)) => walk,
-                _ => plan::walk(plan::Key {
-                    m,
-                    n,
-                    k,
-                    a_transposed: a.strides()[0] == 1 && m > 1,
-                }),
-            };
-            return direct_walk(walk, alpha, a, b, beta, c);
+            return direct_walk(planned_walk(&a, n), alpha, a, b, beta, c);
         }
     }
     let kernel = if m * n * k >= LARGE || k <= SHORT_K {
@@ -376,6 +362,23 @@ fn gemm_one<F: Float>(
         Kernel::GemmCrate
     };
     gemm_with(kernel, alpha, a, b, beta, c);
+}
+
+/// The walk of this crate's f32 kernel for `a` (m×k) times a k×`n` matrix: the one
+/// [`plan::KERNEL_VAR`] forces, else the planner's for the shape (and whether `a` is a
+/// transposed view).
+#[cfg(target_arch = "x86_64")]
+fn planned_walk<F>(a: &ArrayView2<F>, n: usize) -> avx512::Walk {
+    if let Some(plan::Forced::Walk(walk)) = plan::forced() {
+        return walk;
+    }
+    let (m, k) = a.dim();
+    plan::walk(plan::Key {
+        m,
+        n,
+        k,
+        a_transposed: a.strides()[0] == 1 && m > 1,
+    })
 }
 
 /// `c ← α · a · b + β · c` with this crate's AVX-512 kernel walking the product as `walk` says
