@@ -254,6 +254,39 @@ fn bad_chapter_6_arguments_exit_2() {
     }
 }
 
+/// Only multi-layer has a choice of hidden activation: `--activation` given to another model
+/// is refused (exit 2, naming the flag and the model) before any training, rather than
+/// training a ReLU net that the user asked to be sigmoid. Its help states the default.
+#[test]
+fn an_activation_for_a_model_without_a_choice_is_refused() {
+    for model in ["two-layer", "simple-conv", "deep-conv"] {
+        for activation in ["sigmoid", "relu"] {
+            let args = [
+                "train",
+                "--model",
+                model,
+                "--activation",
+                activation,
+                "--iters",
+                "1",
+            ];
+            let o = backprop(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert_eq!(
+                stderr(&o),
+                format!("error: --activation does not apply to --model {model}\n"),
+                "{args:?}"
+            );
+            assert_eq!(stdout(&o), "", "{args:?} started training");
+        }
+    }
+    let help = run_ok(&["train", "--help"]);
+    assert!(
+        help.contains("Hidden activation of multi-layer [default: relu]"),
+        "{help}"
+    );
+}
+
 #[test]
 fn weight_decay_experiment_prints_the_books_lines_json_and_a_png() {
     let png = scratch("wd").join("wd.png");

@@ -409,6 +409,13 @@ mod tests {
                 },
                 "--filter-size does not apply to --model multi-layer",
             ),
+            (
+                Refusal::NotForModel {
+                    setting: Setting::Activation,
+                    model: "two-layer",
+                },
+                "--activation does not apply to --model two-layer",
+            ),
         ];
         for (refusal, words) in cases {
             let e = Error::from(refusal);

@@ -89,9 +89,9 @@ pub struct TrainArgs {
     /// [default: 50 for two-layer, 100,100,100,100 for multi-layer].
     #[arg(long, value_parser = hidden_sizes)]
     hidden: Option<Sizes>,
-    /// Hidden activation of multi-layer.
-    #[arg(long, default_value = "relu", value_parser = named(ACTIVATIONS))]
-    activation: Activation,
+    /// Hidden activation of multi-layer [default: relu].
+    #[arg(long, value_parser = named(ACTIVATIONS))]
+    activation: Option<Activation>,
     /// Initial weights: std:<σ>, xavier (√(1/n)) or he (√(2/n))
     /// [default: std:0.01 for two-layer, he for multi-layer].
     #[arg(long, value_parser = parsed::<Init>, conflicts_with = "init_std")]
@@ -227,7 +227,7 @@ fn spec(args: &TrainArgs) -> Result<RunSpec> {
 fn arch(args: &TrainArgs) -> Result<Arch> {
     ArchSettings {
         hidden: args.hidden.clone().map(|h| h.0),
-        activation: Some(args.activation),
+        activation: args.activation,
         init: args.init.or(args.init_std.map(Init::Std)),
         batch_norm: args.batch_norm,
         dropout: args.dropout,
@@ -296,7 +296,7 @@ fn given_setting(id: &str, args: &TrainArgs) -> Option<String> {
     Some(match id {
         "model" => args.model.to_string(),
         "hidden" => sizes(&args.hidden.as_ref()?.0),
-        "activation" => args.activation.key().to_string(),
+        "activation" => args.activation?.key().to_string(),
         "init" => args.init?.to_string(),
         "init_std" => Init::Std(args.init_std?).to_string(),
         "batch_norm" => args.batch_norm.to_string(),

@@ -50,10 +50,10 @@ impl Setting {
 pub enum Defaults {
     /// The book's training settings ([`Arch::book`]): TwoLayerNet 50 hidden units with
     /// N(0, 0.01²) weights, MultiLayerNet 100×4 with ReLU and He weights, SimpleConvNet 30
-    /// 5×5 filters and 100 hidden units, DeepConvNet 50 hidden units with He weights. The
-    /// activation only matters to multi-layer (the others have ReLU) and is ignored by the
-    /// others; a fixed standard deviation (`std:σ`) sets two-layer's and simple-conv's
-    /// weights.
+    /// 5×5 filters and 100 hidden units, DeepConvNet 50 hidden units with He weights. Only
+    /// multi-layer has a choice of activation (the others have ReLU), so an activation given
+    /// to another model is refused; a fixed standard deviation (`std:σ`) sets two-layer's and
+    /// simple-conv's weights.
     Training,
     /// The book's gradient checks (`ch05/gradient_check.py`,
     /// `ch06/batch_norm_gradient_check.py`, `ch07/gradient_check.py`): TwoLayerNet 50
@@ -72,7 +72,8 @@ pub enum Refusal {
         /// The model.
         model: &'static str,
     },
-    /// `setting` does not apply to `model` ([`Defaults::GradientCheck`]).
+    /// `setting` does not apply to `model` (the activation of a model other than
+    /// multi-layer; with [`Defaults::GradientCheck`] also the others in [`Setting`]).
     NotForModel {
         /// The setting given.
         setting: Setting,
@@ -216,8 +217,18 @@ impl<'a> ArchSettings<'a> {
     fn training(&self, book: Arch) -> Result<Arch> {
         let model = book.name();
         let multi_only = self.batch_norm || self.dropout.is_some() || self.weight_decay != 0.0;
-        if !matches!(book, Arch::MultiLayer { .. }) && multi_only {
+        let multi = matches!(book, Arch::MultiLayer { .. });
+        if !multi && multi_only {
             return Err(Refusal::MultiLayerOnly { model }.into());
+        }
+        // The other nets have ReLU and nothing else: a sigmoid asked for must not quietly
+        // train a ReLU net.
+        if !multi && self.activation.is_some() {
+            return Err(Refusal::NotForModel {
+                setting: Setting::Activation,
+                model,
+            }
+            .into());
         }
         // A fixed standard deviation (the book's `weight_init_std`).
         let std_init = |default: f64| match self.init {
@@ -414,13 +425,7 @@ mod tests {
                 weight_decay: 0.1,
             }
         );
-        // The activation is ignored by the nets that have none to choose, and He is
-        // deep-conv's own.
-        let s = ArchSettings {
-            activation: Some(Activation::Sigmoid),
-            ..training("two-layer")
-        };
-        assert!(s.arch().is_ok());
+        // He is deep-conv's own.
         let s = ArchSettings {
             init: Some(Init::He),
             ..training("deep-conv")
@@ -449,6 +454,21 @@ mod tests {
                     refusal(s.arch()),
                     Refusal::MultiLayerOnly { model: m } if m == model
                 ));
+            }
+            // These nets have ReLU and no other: an activation, even ReLU, is refused
+            // rather than ignored (a sigmoid asked for once trained a ReLU net).
+            for activation in [Activation::Sigmoid, Activation::Relu] {
+                let s = ArchSettings {
+                    activation: Some(activation),
+                    ..training(model)
+                };
+                assert_eq!(
+                    refusal(s.arch()),
+                    Refusal::NotForModel {
+                        setting: Setting::Activation,
+                        model: Arch::book(model).unwrap().name(),
+                    }
+                );
             }
             let s = ArchSettings {
                 hidden: Some(vec![10, 10]),
