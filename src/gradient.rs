@@ -195,19 +195,82 @@ pub fn check_network(
         .collect()
 }
 
+/// A network's gradient check ([`check_arch`]): each parameter's mean absolute difference
+/// between backprop and central differences ([`check_network`]), and what was checked.
+///
+/// Serialises (serde) as one JSON object of the differences by parameter name, in the order
+/// of the network's walk over its parameters (`{"W1":3.1e-10,"b1":2.2e-9,…}`; a non-finite
+/// difference is `null`).
+///
+/// ```
+/// use backprop::gradient::NetworkCheck;
+/// let check = NetworkCheck {
+///     diffs: vec![("W1".into(), 0.5), ("b1".into(), 2e-7)],
+///     samples: 3,
+///     batch_norm: false,
+/// };
+/// assert_eq!(serde_json::to_string(&check).unwrap(), r#"{"W1":0.5,"b1":2e-7}"#);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkCheck {
+    /// `(name, mean |backprop − numerical|)` per parameter, in the walk's order.
+    pub diffs: Vec<(String, f64)>,
+    /// Samples in the checked batch.
+    pub samples: usize,
+    /// Whether the network normalises its batches (multi-layer with batch norm).
+    pub batch_norm: bool,
+}
+
+impl serde::Serialize for NetworkCheck {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.diffs.iter().map(|(name, diff)| (name, diff)))
+    }
+}
+
+impl NetworkCheck {
+    /// Whether this is the book's one-sample check of batch norm
+    /// (`ch06/batch_norm_gradient_check.py` runs on `x_train[:1]`), whose differences say
+    /// little: [`one_sample_batch_norm`] says why.
+    pub fn is_one_sample_batch_norm(&self) -> bool {
+        self.samples == 1 && self.batch_norm
+    }
+}
+
+/// Why a gradient check of a network with batch norm on one sample says little
+/// ([`NetworkCheck::is_one_sample_batch_norm`]), in lines of at most 95 characters, ending by
+/// asking for 2 samples or more; `samples` is the setting `samples` as the caller names it
+/// (a command line's flag, a binding's argument).
+///
+/// ```
+/// let note = backprop::gradient::one_sample_batch_norm("samples");
+/// assert!(note.ends_with("Run\nwith samples 2 or more for a check that means something."));
+/// ```
+pub fn one_sample_batch_norm(samples: &str) -> String {
+    format!(
+        "\
+with one sample, batch norm's mean is the sample itself, so every normalised value is 0
+and each BatchNorm outputs exactly its beta. Nothing before the last BatchNorm reaches the
+loss (W1…b2, gamma1, beta1, gamma2: both gradients exactly 0), and the ReLU after it sits on
+its kink at 0: backprop uses the slope 0 there, while the central difference sees 0 on one
+side and the loss's slope on the other and reports half of it, hence beta2's difference. The
+rest (W3, b3) is the ordinary check, b3 off by the 1e-7 inside the loss's logarithm. Run
+with {samples} 2 or more for a check that means something."
+    )
+}
+
 /// The book's gradient-check scripts for an architecture: [`check_network`] (step [`H`]) on
 /// a network of `arch` built from `seed`'s `init` stream, over `samples` samples (when
 /// `None`, 3 for two-layer and 2 for deep-conv as the book's scripts take, else 1): the first
 /// of the training part of `data`, or, without `data`, images of `1×10×10` drawn uniform in
 /// `[0, 1)` with labels `(i + 1) mod 10` of 10 classes (`ch07/gradient_check.py`'s
-/// `np.random.rand(1, 1, 10, 10)`, `T = [1]`). Returns the differences and the number of
-/// samples. Sizes whose check cannot fit in memory are refused before anything is built.
+/// `np.random.rand(1, 1, 10, 10)`, `T = [1]`). Sizes whose check cannot fit in memory are
+/// refused before anything is built.
 pub fn check_arch(
     arch: &crate::nets::Arch,
     data: Option<&crate::run::DataSpec>,
     samples: Option<usize>,
     seed: u64,
-) -> crate::Result<(Vec<(String, f64)>, usize)> {
+) -> crate::Result<NetworkCheck> {
     use crate::nets::Arch;
     let (x, labels, image_shape, classes) = match data {
         None => {
@@ -237,7 +300,17 @@ pub fn check_arch(
     arch.check_training_fits(image_shape, classes, n, 8, 1)?;
     let mut net = arch.build::<f64>(image_shape, classes, &mut Rng::stream(seed, "init"))?;
     let diffs = check_network(&mut net, &x, crate::functions::Targets::Labels(&labels), H);
-    Ok((diffs, n))
+    Ok(NetworkCheck {
+        diffs,
+        samples: n,
+        batch_norm: matches!(
+            arch,
+            Arch::MultiLayer {
+                batch_norm: true,
+                ..
+            }
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -246,6 +319,57 @@ mod check_network_tests {
     use crate::functions::Targets;
     use crate::init::Init;
     use crate::nets::{Activation, MultiLayerConfig, MultiLayerNet};
+
+    /// The record keeps the walk's order (not the names' alphabetical one) and writes a
+    /// non-finite difference as `null`, as the command line's JSON always has.
+    #[test]
+    fn a_check_serialises_as_one_object_in_walk_order() {
+        let check = NetworkCheck {
+            diffs: vec![
+                ("W1".into(), 1.5e-10),
+                ("b1".into(), 0.25),
+                ("gamma1".into(), f64::NAN),
+                ("W2".into(), 0.0),
+            ],
+            samples: 1,
+            batch_norm: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&check).unwrap(),
+            r#"{"W1":1.5e-10,"b1":0.25,"gamma1":null,"W2":0.0}"#
+        );
+    }
+
+    /// Only a one-sample check of a net with batch norm gets the note, and the note names
+    /// the setting as the caller spells it.
+    #[test]
+    fn the_note_is_for_one_sample_checks_of_batch_norm() {
+        let arch = |batch_norm| crate::nets::Arch::MultiLayer {
+            hidden: vec![5, 4],
+            activation: Activation::Relu,
+            init: Init::He,
+            batch_norm,
+            dropout: None,
+            weight_decay: 0.0,
+        };
+        for (batch_norm, samples, noted) in [(true, 1, true), (true, 2, false), (false, 1, false)] {
+            let check = check_arch(&arch(batch_norm), None, Some(samples), 42).unwrap();
+            assert_eq!(check.samples, samples);
+            assert_eq!(check.batch_norm, batch_norm);
+            assert_eq!(
+                check.is_one_sample_batch_norm(),
+                noted,
+                "{batch_norm} {samples}"
+            );
+        }
+        let note = one_sample_batch_norm("--samples");
+        assert!(
+            note.starts_with("with one sample, batch norm's mean"),
+            "{note}"
+        );
+        assert!(note.ends_with("with --samples 2 or more for a check that means something."));
+        assert!(note.lines().all(|l| l.chars().count() <= 95), "{note}");
+    }
 
     /// Dropout draws new masks on every training pass; the check replays the same draws, so
     /// a net with dropout checks as cleanly as one without (without the replay each loss

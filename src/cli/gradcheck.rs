@@ -1,14 +1,14 @@
 //! `backprop gradcheck`: the book's gradient checks, `ch05/gradient_check.py` (TwoLayerNet),
 //! `ch06/batch_norm_gradient_check.py` (MultiLayerNetExtend with batch norm) and
 //! `ch07/gradient_check.py` (SimpleConvNet on a random 1×10×10 image), for every
-//! architecture `train` knows. The work is [`crate::gradient::check_network`].
+//! architecture `train` knows. The work is [`crate::gradient::check_arch`].
 
 use clap::Args;
 
 use super::args::{DataArgs, Sizes, hidden_sizes, named, parsed, positive_usize};
 use super::train::{ACTIVATIONS, MODELS};
 use crate::error::Result;
-use crate::gradient::check_arch;
+use crate::gradient::{check_arch, one_sample_batch_norm};
 use crate::init::Init;
 use crate::nets::{Activation, Arch, ArchSettings, Defaults};
 use crate::pyfmt::py_repr;
@@ -62,17 +62,6 @@ fn arch(args: &GradcheckArgs) -> Result<Arch> {
     .arch()
 }
 
-/// What one sample does to batch norm, said after a one-sample check (the book's
-/// `batch_norm_gradient_check.py` runs on `x_train[:1]`).
-pub const ONE_SAMPLE_BATCH_NORM: &str = "\
-note: with one sample, batch norm's mean is the sample itself, so every normalised value is 0
-and each BatchNorm outputs exactly its beta. Nothing before the last BatchNorm reaches the
-loss (W1…b2, gamma1, beta1, gamma2: both gradients exactly 0), and the ReLU after it sits on
-its kink at 0: backprop uses the slope 0 there, while the central difference sees 0 on one
-side and the loss's slope on the other and reports half of it, hence beta2's difference. The
-rest (W3, b3) is the ordinary check, b3 off by the 1e-7 inside the loss's logarithm. Run
-with --samples 2 or more for a check that means something.";
-
 pub fn run(args: GradcheckArgs) -> Result<()> {
     let arch = arch(&args)?;
     // simple-conv without data flags checks the book's random 1×10×10 image.
@@ -83,20 +72,19 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     } else {
         Some(args.data.spec()?)
     };
-    let (diffs, n) = check_arch(&arch, data.as_ref(), args.samples, args.data.seed)?;
+    let check = check_arch(&arch, data.as_ref(), args.samples, args.data.seed)?;
     if args.json {
-        let map: serde_json::Map<String, serde_json::Value> = diffs
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::from(*v)))
-            .collect();
-        println!("{}", serde_json::Value::Object(map));
+        println!(
+            "{}",
+            serde_json::to_string(&check).expect("a record serialises")
+        );
     } else {
-        for (k, v) in &diffs {
+        for (k, v) in &check.diffs {
             println!("{k}:{}", py_repr(*v));
         }
-    }
-    if n == 1 && args.batch_norm && !args.json {
-        eprintln!("{ONE_SAMPLE_BATCH_NORM}");
+        if check.is_one_sample_batch_norm() {
+            eprintln!("note: {}", one_sample_batch_norm("--samples"));
+        }
     }
     Ok(())
 }
