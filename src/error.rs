@@ -82,6 +82,8 @@ pub enum Fix {
     },
     /// Other settings of an architecture: these do not fit the model (a usage error).
     Setting(crate::nets::Refusal),
+    /// No such setting for this experiment: leave it out (a usage error).
+    NotTaken(crate::experiments::NotTaken),
 }
 
 impl Fix {

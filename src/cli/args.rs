@@ -91,7 +91,12 @@ impl DataArgs {
                 dir.display()
             )));
         }
-        Ok(DataSpec {
+        Ok(self.source())
+    }
+
+    /// The data source the flags name, before [`DataArgs::spec`]'s check that they agree.
+    pub fn source(&self) -> DataSpec {
+        DataSpec {
             dataset: self.dataset.map(|d| match d.known() {
                 Some(known) => known.name().to_string(),
                 None => "digits".to_string(),
@@ -99,7 +104,7 @@ impl DataArgs {
             dir: self.data.clone(),
             seed: self.seed,
             validation: None,
-        })
+        }
     }
 }
 

@@ -4,9 +4,9 @@
 use clap::Args;
 
 use super::args::{DataArgs, PlotArgs, parsed, positive_usize};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::experiments::activations::Squash;
-use crate::experiments::{self, Experiment, Settings};
+use crate::experiments::{self, Experiment, Setting, Settings};
 use crate::init::Init;
 
 /// The data is [`DataArgs`]' default, as for `train`: the embedded digits, which every
@@ -44,30 +44,22 @@ pub struct ExperimentArgs {
     plot: PlotArgs,
 }
 
+/// The flag that gives an experiment's `setting`.
+pub(super) fn flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Iters => "--iters",
+        Setting::Epochs => "--epochs",
+        Setting::Trials => "--trials",
+        Setting::Activation => "--activation",
+        Setting::Init => "--init",
+        Setting::Samples => "--samples",
+        Setting::Dataset => "--dataset",
+        Setting::Data => "--data",
+    }
+}
+
 pub fn run(args: ExperimentArgs) -> Result<()> {
     let experiment = args.name;
-    let reads_data = experiment.reads_data();
-    for (flag, given, setting) in [
-        ("--iters", args.iters.is_some(), "iters"),
-        ("--epochs", args.epochs.is_some(), "epochs"),
-        ("--trials", args.trials.is_some(), "trials"),
-        ("--activation", args.activation.is_some(), "activation"),
-        ("--init", args.init.is_some(), "init"),
-        ("--samples", args.samples.is_some(), "samples"),
-        ("--dataset", args.data.dataset.is_some() && !reads_data, "-"),
-        ("--data", args.data.data.is_some() && !reads_data, "-"),
-    ] {
-        if given && !experiment.takes(setting) {
-            return Err(Error::Invalid(format!(
-                "{flag} does not apply to this experiment"
-            )));
-        }
-    }
-    let data_files = args.data.files();
-    crate::io::Paths::new()
-        .inputs("--data", data_files.iter().map(std::path::PathBuf::as_path))
-        .output("--plot", args.plot.plot.as_deref())
-        .check()?;
     let settings = Settings {
         iters: args.iters,
         epochs: args.epochs,
@@ -76,6 +68,13 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         activation: args.activation,
         init: args.init,
     };
+    // Flags the experiment does not take are refused before anything else is looked at.
+    experiment.check(&settings, &args.data.source())?;
+    let data_files = args.data.files();
+    crate::io::Paths::new()
+        .inputs("--data", data_files.iter().map(std::path::PathBuf::as_path))
+        .output("--plot", args.plot.plot.as_deref())
+        .check()?;
     let json = args.json;
     let finished = experiments::run(experiment, &settings, &args.data.spec()?, &mut |line| {
         if !json {

@@ -259,6 +259,10 @@ fn advice(e: &Error) -> String {
                 dir.display()
             ),
             Fix::Setting(refusal) => setting_advice(refusal),
+            Fix::NotTaken(n) => format!(
+                "{} does not apply to this experiment",
+                experiment::flag(n.setting)
+            ),
         },
         _ => msg,
     }
@@ -367,6 +371,26 @@ mod tests {
     use super::*;
     use crate::init::Init;
     use crate::nets::{Defaults, Refusal, Setting};
+
+    /// An experiment's refused setting is worded with its flag, as before the library took
+    /// the check over.
+    #[test]
+    fn settings_an_experiment_does_not_take_are_worded_in_flags() {
+        use crate::experiments::{Experiment, NotTaken, Setting};
+        for (setting, words) in [
+            (
+                Setting::Trials,
+                "--trials does not apply to this experiment",
+            ),
+            (Setting::Data, "--data does not apply to this experiment"),
+        ] {
+            let e = Error::from(NotTaken {
+                experiment: Experiment::OptimizerPaths,
+                setting,
+            });
+            assert_eq!(advice(&e), words);
+        }
+    }
 
     /// The refusals of an architecture's settings are worded in flags as before the library
     /// took them over.

@@ -24,7 +24,7 @@ pub use hyperparams::{
     HyperparamsConfig, TrialConfig, TrialResult, hyperparams, ranking, run_trial, trial_configs,
     trial_line, trial_spec,
 };
-pub use named::{Experiment, Finished, Picture, Settings, run};
+pub use named::{Experiment, Finished, NotTaken, Picture, Setting, Settings, run};
 pub use overfit::{OverfitConfig, Regulariser, overfit};
 pub use training::{CurvesConfig, init_compare, optimizer_compare};
 

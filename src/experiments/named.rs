@@ -7,7 +7,7 @@ use super::{
     BatchNormConfig, CurvesConfig, HyperparamsConfig, OverfitConfig, Regulariser, batch_norm,
     hyperparams, init_compare, optimizer_compare, overfit,
 };
-use crate::error::Result;
+use crate::error::{Error, Fix, Result};
 use crate::init::Init;
 use crate::report::{canvas, histograms, paths, plot};
 use crate::run::DataSpec;
@@ -36,7 +36,7 @@ pub enum Experiment {
 }
 
 /// What an experiment may be told; `None` takes the book's value. Which settings an
-/// experiment takes: [`Experiment::takes`].
+/// experiment takes: [`Experiment::takes`], and [`Experiment::check`] refuses the others.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings {
     /// Training steps (optimizers, init) (default 2000).
@@ -53,6 +53,84 @@ pub struct Settings {
     pub init: Option<Init>,
 }
 
+/// A setting an experiment may be given: a field of [`Settings`], or the data source (a
+/// [`DataSpec`]'s set or directory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// [`Settings::iters`].
+    Iters,
+    /// [`Settings::epochs`].
+    Epochs,
+    /// [`Settings::trials`].
+    Trials,
+    /// [`Settings::activation`].
+    Activation,
+    /// [`Settings::init`].
+    Init,
+    /// [`Settings::samples`].
+    Samples,
+    /// The set to load, [`DataSpec::dataset`].
+    Dataset,
+    /// The directory to load from, [`DataSpec::dir`].
+    Data,
+}
+
+impl Setting {
+    /// Every setting, in the order [`Experiment::check`] looks at them.
+    pub const ALL: [Setting; 8] = [
+        Setting::Iters,
+        Setting::Epochs,
+        Setting::Trials,
+        Setting::Activation,
+        Setting::Init,
+        Setting::Samples,
+        Setting::Dataset,
+        Setting::Data,
+    ];
+
+    /// The setting's name: its field of [`Settings`], or `dataset` and `data` (the
+    /// directory) as [`RunSpec::setting`](crate::run::RunSpec::setting) names them.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Iters => "iters",
+            Setting::Epochs => "epochs",
+            Setting::Trials => "trials",
+            Setting::Activation => "activation",
+            Setting::Init => "init",
+            Setting::Samples => "samples",
+            Setting::Dataset => "dataset",
+            Setting::Data => "data",
+        }
+    }
+}
+
+/// An experiment was given a setting it does not take ([`Experiment::check`]; an
+/// [`Error::Needs`] with [`Fix::NotTaken`]: a usage error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotTaken {
+    /// The experiment.
+    pub experiment: Experiment,
+    /// The setting it was given.
+    pub setting: Setting,
+}
+
+impl std::fmt::Display for NotTaken {
+    /// What happened, in settings (not flags).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the setting {} does not apply to this experiment",
+            self.setting.name()
+        )
+    }
+}
+
+impl From<NotTaken> for Error {
+    fn from(n: NotTaken) -> Error {
+        Error::needs(n.to_string(), Fix::NotTaken(n))
+    }
+}
+
 impl Experiment {
     /// Whether the experiment trains on a dataset (`optimizer-paths` and `activations` run on
     /// a formula and on random numbers).
@@ -60,18 +138,42 @@ impl Experiment {
         !matches!(self, Experiment::OptimizerPaths | Experiment::Activations)
     }
 
-    /// Whether the experiment takes the [`Settings`] field called `setting` (`iters`,
-    /// `epochs`, `samples`, `trials`, `activation`, `init`).
-    pub fn takes(self, setting: &str) -> bool {
+    /// Whether the experiment takes `setting`.
+    pub fn takes(self, setting: Setting) -> bool {
         use Experiment::*;
         match setting {
-            "iters" => matches!(self, Optimizers | Init),
-            "epochs" => matches!(self, BatchNorm | WeightDecay | Dropout | Hyperparams),
-            "samples" => self.reads_data(),
-            "trials" => self == Hyperparams,
-            "activation" | "init" => self == Activations,
-            _ => false,
+            Setting::Iters => matches!(self, Optimizers | Init),
+            Setting::Epochs => matches!(self, BatchNorm | WeightDecay | Dropout | Hyperparams),
+            Setting::Samples | Setting::Dataset | Setting::Data => self.reads_data(),
+            Setting::Trials => self == Hyperparams,
+            Setting::Activation | Setting::Init => self == Activations,
         }
+    }
+
+    /// Refuses ([`NotTaken`]) the first setting, in the order of [`Setting::ALL`], that is
+    /// given in `settings` or `data` (its set or its directory; the seed seeds every
+    /// experiment) and that the experiment does not take.
+    pub fn check(self, settings: &Settings, data: &DataSpec) -> Result<()> {
+        for setting in Setting::ALL {
+            let given = match setting {
+                Setting::Iters => settings.iters.is_some(),
+                Setting::Epochs => settings.epochs.is_some(),
+                Setting::Trials => settings.trials.is_some(),
+                Setting::Activation => settings.activation.is_some(),
+                Setting::Init => settings.init.is_some(),
+                Setting::Samples => settings.samples.is_some(),
+                Setting::Dataset => data.dataset.is_some(),
+                Setting::Data => data.dir.is_some(),
+            };
+            if given && !self.takes(setting) {
+                return Err(NotTaken {
+                    experiment: self,
+                    setting,
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -108,7 +210,8 @@ pub struct Finished {
 }
 
 /// Runs `experiment` with `settings` on the data of `data` (its seed also seeds the
-/// experiments without data), passing the book's lines to `out` as they come.
+/// experiments without data), passing the book's lines to `out` as they come. Settings the
+/// experiment does not take are refused first ([`Experiment::check`]).
 pub fn run(
     experiment: Experiment,
     settings: &Settings,
@@ -116,6 +219,7 @@ pub fn run(
     out: &mut dyn FnMut(&str),
 ) -> Result<Finished> {
     use Experiment::*;
+    experiment.check(settings, data)?;
     let seed = data.seed;
     match experiment {
         OptimizerPaths => return Ok(run_paths(out)),
@@ -238,4 +342,105 @@ fn run_activations(settings: &Settings, seed: u64, out: &mut dyn FnMut(&str)) ->
         json: activations::to_json(&cfg, &layers),
         picture: Picture::Histograms(cfg, layers),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_taken(r: Result<()>) -> NotTaken {
+        match r {
+            Err(Error::Needs {
+                fix: Fix::NotTaken(n),
+                ..
+            }) => n,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// Each experiment takes the sizes its script has: steps for the curves of figs. 6-9 and
+    /// 6-15, epochs for the trainings of §6.3–6.5, trials for the search, the activation
+    /// and the weights for the histograms, and data for everything but the formula of fig.
+    /// 6-8 and the random numbers of figs. 6-10–6-14.
+    #[test]
+    fn each_experiment_takes_the_settings_of_its_script() {
+        use Experiment::*;
+        use Setting::*;
+        let table: [(Experiment, &[Setting]); 8] = [
+            (Optimizers, &[Iters, Samples, Dataset, Data]),
+            (Experiment::Init, &[Iters, Samples, Dataset, Data]),
+            (BatchNorm, &[Epochs, Samples, Dataset, Data]),
+            (WeightDecay, &[Epochs, Samples, Dataset, Data]),
+            (Dropout, &[Epochs, Samples, Dataset, Data]),
+            (Hyperparams, &[Epochs, Trials, Samples, Dataset, Data]),
+            (OptimizerPaths, &[]),
+            (Activations, &[Activation, Setting::Init]),
+        ];
+        for (experiment, takes) in table {
+            for setting in Setting::ALL {
+                assert_eq!(
+                    experiment.takes(setting),
+                    takes.contains(&setting),
+                    "{experiment:?} {setting:?}"
+                );
+            }
+        }
+    }
+
+    /// The first setting given that the experiment does not take is refused, naming the
+    /// setting (not a flag); the data source counts, its seed does not.
+    #[test]
+    fn check_refuses_the_first_setting_not_taken() {
+        let data = DataSpec::default();
+        let s = Settings {
+            trials: Some(3),
+            init: Some(Init::He),
+            iters: Some(10),
+            ..Settings::default()
+        };
+        let n = not_taken(Experiment::BatchNorm.check(&s, &data));
+        assert_eq!(
+            n,
+            NotTaken {
+                experiment: Experiment::BatchNorm,
+                setting: Setting::Iters
+            }
+        );
+        let e = Error::from(n);
+        assert_eq!(
+            e.to_string(),
+            "the setting iters does not apply to this experiment"
+        );
+        assert!(matches!(e, Error::Needs { ref fix, .. } if fix.is_usage()));
+        let s = Settings {
+            iters: Some(10),
+            samples: Some(100),
+            ..Settings::default()
+        };
+        assert!(Experiment::Optimizers.check(&s, &data).is_ok());
+        let seeded = DataSpec {
+            seed: 7,
+            ..DataSpec::default()
+        };
+        assert!(
+            Experiment::OptimizerPaths
+                .check(&Settings::default(), &seeded)
+                .is_ok()
+        );
+        let dir = DataSpec {
+            dir: Some("/data/mnist".into()),
+            ..DataSpec::default()
+        };
+        assert_eq!(
+            not_taken(Experiment::Activations.check(&Settings::default(), &dir)).setting,
+            Setting::Data
+        );
+        // `run` refuses before any work.
+        let s = Settings {
+            trials: Some(2),
+            ..Settings::default()
+        };
+        let r = run(Experiment::OptimizerPaths, &s, &data, &mut |_| {}).map(|_| ());
+        assert_eq!(not_taken(r).setting, Setting::Trials);
+    }
 }
