@@ -33,11 +33,6 @@ pub struct ExportArgs {
     torch: Option<PathBuf>,
 }
 
-/// The files `--torch DIR` writes and replaces.
-fn torch_owns(name: &str) -> bool {
-    name == torch::WEIGHTS || name == torch::MODULE
-}
-
 pub fn run(args: ExportArgs) -> Result<()> {
     if args.onnx.is_none() && args.torch.is_none() {
         return Err(Error::Invalid(
@@ -47,20 +42,15 @@ pub fn run(args: ExportArgs) -> Result<()> {
     crate::io::Paths::new()
         .input("MODEL", Some(&args.model))
         .output("--onnx", args.onnx.as_deref())
-        .output_dir("--torch", args.torch.as_deref(), torch_owns)
+        .output_dir("--torch", args.torch.as_deref(), torch::owns)
         .check()?;
-    if let Some(dir) = &args.torch {
-        // The directory's own files may not be the model being read.
-        let model = std::fs::canonicalize(&args.model).ok();
-        let inside = [torch::WEIGHTS, torch::MODULE]
-            .iter()
-            .any(|f| model.is_some() && std::fs::canonicalize(dir.join(f)).ok() == model);
-        if inside {
-            return Err(Error::Invalid(format!(
-                "--torch {} would overwrite the input MODEL: write to another directory",
-                dir.display()
-            )));
-        }
+    if let Some(dir) = &args.torch
+        && torch::would_overwrite(dir, &args.model)
+    {
+        return Err(Error::Invalid(format!(
+            "--torch {} would overwrite the input MODEL: write to another directory",
+            dir.display()
+        )));
     }
     crate::with_precision!(model_file::precision(&args.model)?, F => export::<F>(&args))
 }

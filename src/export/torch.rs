@@ -38,6 +38,24 @@ pub const WEIGHTS: &str = "model.safetensors";
 /// The module's file name in the output directory.
 pub const MODULE: &str = "model.py";
 
+/// Whether [`save`] writes (and replaces) the file called `name` in its directory: no other
+/// output may be one of them.
+pub fn owns(name: &str) -> bool {
+    name == WEIGHTS || name == MODULE
+}
+
+/// Whether [`save`] into `dir` would replace the file `model` (through any link), so that a
+/// network read from `model` cannot be written there. A `model` that cannot be resolved is no
+/// file of `dir`'s.
+pub fn would_overwrite(dir: &Path, model: &Path) -> bool {
+    let Ok(model) = std::fs::canonicalize(model) else {
+        return false;
+    };
+    [WEIGHTS, MODULE]
+        .iter()
+        .any(|f| std::fs::canonicalize(dir.join(f)).ok().as_ref() == Some(&model))
+}
+
 /// One `state_dict` entry: its key, shape and little-endian bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -254,4 +272,47 @@ pub fn save<F: Float>(
     let source = module_source(&steps, info, input);
     crate::io::write_atomic(&module, source.as_bytes())?;
     Ok((weights, module))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_owns_its_two_files_only() {
+        assert!(owns("model.safetensors") && owns("model.py"));
+        assert!(!owns("model.onnx") && !owns("Model.py") && !owns(""));
+    }
+
+    /// The model read is one of the two files the export writes, by name or through a link
+    /// or `..`; another file, or one not there, is not.
+    #[test]
+    fn a_model_inside_the_directory_would_be_overwritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("torch");
+        std::fs::create_dir(&dir).unwrap();
+        let weights = dir.join(WEIGHTS);
+        std::fs::write(&weights, b"x").unwrap();
+        let other = tmp.path().join("other.safetensors");
+        std::fs::write(&other, b"x").unwrap();
+        assert!(would_overwrite(&dir, &weights));
+        assert!(would_overwrite(
+            &dir,
+            &tmp.path().join("torch/../torch/model.safetensors")
+        ));
+        #[cfg(unix)]
+        {
+            let link = tmp.path().join("link.safetensors");
+            std::os::unix::fs::symlink(&weights, &link).unwrap();
+            assert!(would_overwrite(&dir, &link));
+            // The module's name as a link to the model counts too.
+            std::os::unix::fs::symlink(&other, dir.join(MODULE)).unwrap();
+            assert!(would_overwrite(&dir, &other));
+        }
+        assert!(!would_overwrite(&tmp.path().join("elsewhere"), &weights));
+        assert!(!would_overwrite(
+            &dir,
+            &tmp.path().join("missing.safetensors")
+        ));
+    }
 }
