@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
 
 use crate::error::Result;
 use crate::graph::expr;
@@ -65,19 +64,10 @@ pub fn run(args: GraphArgs) -> Result<()> {
         write_atomic(path, to_dot(&g).as_bytes())?;
     }
     if args.json {
-        let inputs: Vec<_> = g
-            .gradients()
-            .into_iter()
-            .map(|(name, value, grad)| json!({"name": name, "value": value, "grad": grad}))
-            .collect();
-        let value = g.nodes.last().map_or(0.0, |n| n.value);
-        let out = json!({
-            "expression": g.source,
-            "output": g.output_name,
-            "value": value,
-            "inputs": inputs,
-        });
-        println!("{out}");
+        println!(
+            "{}",
+            serde_json::to_string(&g.record()).expect("a record serialises")
+        );
     } else {
         print!("{}", to_text(&g));
     }

@@ -18,4 +18,4 @@ pub mod shopping;
 
 pub use add_layer::AddLayer;
 pub use mul_layer::MulLayer;
-pub use node::{Graph, Node, NodeId, Op, short};
+pub use node::{Graph, GraphRecord, InputRecord, Node, NodeId, Op, short};

@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use serde::Serialize;
+
 use crate::error::{Error, Fix, Result};
 use crate::pyfmt::py_repr;
 
@@ -404,6 +406,47 @@ impl Graph {
             })
             .collect()
     }
+
+    /// The graph's values in one record: the output's value (0 for an empty graph) and each
+    /// input's value and derivative, as [`Graph::gradients`] lists them.
+    pub fn record(&self) -> GraphRecord<'_> {
+        GraphRecord {
+            expression: &self.source,
+            output: &self.output_name,
+            value: self.output().map_or(0.0, |i| self.nodes[i].value),
+            inputs: self
+                .gradients()
+                .into_iter()
+                .map(|(name, value, grad)| InputRecord { name, value, grad })
+                .collect(),
+        }
+    }
+}
+
+/// An evaluated graph ([`Graph::record`]), serialised (serde) in this field order:
+/// `{"expression": …, "output": …, "value": …, "inputs": [{"name": …, "value": …, "grad": …},
+/// …]}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GraphRecord<'a> {
+    /// The expression the graph was built from ([`Graph::source`]).
+    pub expression: &'a str,
+    /// The output's name ([`Graph::output_name`]).
+    pub output: &'a str,
+    /// The output's value.
+    pub value: f64,
+    /// Every input, in order of first appearance.
+    pub inputs: Vec<InputRecord<'a>>,
+}
+
+/// An input of a [`GraphRecord`]: its value and the output's derivative with respect to it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InputRecord<'a> {
+    /// The input's name.
+    pub name: &'a str,
+    /// Its value.
+    pub value: f64,
+    /// `∂output/∂name`.
+    pub grad: f64,
 }
 
 /// `a, b, c`, or the first ten and a count when there are more.
@@ -424,6 +467,41 @@ impl fmt::Display for Op {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The record of `apple * apple_num * tax` (fig. 5-15 with the book's values): the price
+    /// 100 · 2 · 1.1 = 220 and the book's derivatives 2.2, 110 and 200, in this field order.
+    #[test]
+    fn a_record_holds_the_output_and_each_input_in_order() {
+        let g = crate::graph::expr::evaluate(
+            "apple * apple_num * tax",
+            "price",
+            &[("apple", 100.0), ("apple_num", 2.0), ("tax", 1.1)],
+        )
+        .unwrap();
+        let r = g.record();
+        assert_eq!(
+            (r.expression, r.output),
+            ("apple * apple_num * tax", "price")
+        );
+        assert!((r.value - 220.0).abs() < 1e-12);
+        let names: Vec<&str> = r.inputs.iter().map(|i| i.name).collect();
+        assert_eq!(names, ["apple", "apple_num", "tax"]);
+        for (input, grad) in r.inputs.iter().zip([2.2, 110.0, 200.0]) {
+            assert!((input.grad - grad).abs() < 1e-9, "{input:?}");
+        }
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            json.starts_with(
+                r#"{"expression":"apple * apple_num * tax","output":"price","value":220.0"#
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""inputs":[{"name":"apple","value":100.0,"grad":2.2"#),
+            "{json}"
+        );
+        assert_eq!(Graph::new("f").record().value, 0.0);
+    }
 
     #[test]
     fn shared_input_adds_its_gradients() {
