@@ -200,6 +200,109 @@ pub fn gemm_square<F: Float>(n: usize, min_seconds: f64) -> Measurement {
     Measurement::new(reps, seconds, cpu, 2.0 * (n * n * n) as f64)
 }
 
+/// One matrix product of a training step, `C (m×n) = A (m×k) · B (k×n)`, with `A` or `B`
+/// read transposed from storage where the layer reads it so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Product {
+    /// What the product computes, in the layer's terms (`x·W1`, `xᵀ·dout`).
+    pub name: &'static str,
+    /// Rows of `C`.
+    pub m: usize,
+    /// The summed dimension.
+    pub k: usize,
+    /// Columns of `C`.
+    pub n: usize,
+    /// `A` is stored `k × m` and read transposed.
+    pub a_transposed: bool,
+    /// `B` is stored `n × k` and read transposed.
+    pub b_transposed: bool,
+}
+
+impl Product {
+    /// `2·m·k·n`.
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.m * self.k * self.n) as f64
+    }
+}
+
+/// The matrix products of one TwoLayerNet step (784-50-10, batch 100), as its two Affine
+/// layers make them ([`crate::layers::Affine`]): forward `x·W`, backward `xᵀ·dout` for `dW`,
+/// and `dout·Wᵀ` for `dx` of the second layer only (the first needs no `dx`). Their flops are
+/// [`step_flops`] of that net.
+pub const TWO_LAYER_PRODUCTS: [Product; 5] = [
+    Product::new("x·W1", 100, 784, 50, false, false),
+    Product::new("h·W2", 100, 50, 10, false, false),
+    Product::new("hᵀ·dout (dW2)", 50, 100, 10, true, false),
+    Product::new("dout·W2ᵀ (dx2)", 100, 10, 50, false, true),
+    Product::new("xᵀ·dout (dW1)", 784, 100, 50, true, false),
+];
+
+impl Product {
+    const fn new(
+        name: &'static str,
+        m: usize,
+        k: usize,
+        n: usize,
+        a_transposed: bool,
+        b_transposed: bool,
+    ) -> Self {
+        Product {
+            name,
+            m,
+            k,
+            n,
+            a_transposed,
+            b_transposed,
+        }
+    }
+}
+
+/// Times `products` one after another through [`gemm`] (the kernels the layers get), one rep
+/// being all of them: with [`TWO_LAYER_PRODUCTS`], what a TwoLayerNet step would cost if it
+/// were nothing but its products. The operands stay the same from rep to rep, so they are in
+/// cache as a step's are (a step's are the batch and the weights it has just touched).
+pub fn products<F: Float>(products: &[Product], min_seconds: f64) -> Measurement {
+    let mut rng = Rng::new(0);
+    let mut random =
+        |rows, cols| Array2::from_shape_simple_fn((rows, cols), || F::lit(rng.normal()));
+    let mut operands: Vec<_> = products
+        .iter()
+        .map(|p| {
+            let a = if p.a_transposed {
+                random(p.k, p.m)
+            } else {
+                random(p.m, p.k)
+            };
+            let b = if p.b_transposed {
+                random(p.n, p.k)
+            } else {
+                random(p.k, p.n)
+            };
+            (a, b, Array2::<F>::zeros((p.m, p.n)))
+        })
+        .collect();
+    let mut rep = || {
+        for (p, (a, b, c)) in products.iter().zip(&mut operands) {
+            let a = if p.a_transposed { a.t() } else { a.view() };
+            let b = if p.b_transposed { b.t() } else { b.view() };
+            gemm(F::one(), a, b, F::zero(), c);
+        }
+    };
+    for _ in 0..5 {
+        rep();
+    }
+    let (start, cpu0) = (Instant::now(), cpu_seconds());
+    let mut reps = 0;
+    while reps < 10 || start.elapsed().as_secs_f64() < min_seconds {
+        rep();
+        reps += 1;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+    let flops = products.iter().map(Product::flops).sum();
+    Measurement::new(reps, seconds, cpu, flops)
+}
+
 /// Rounds of multiply-adds per call of [`fma_block`].
 const FMA_ROUNDS: usize = 1 << 16;
 
@@ -295,12 +398,55 @@ pub fn fma_peak(threads: usize, min_seconds: f64) -> Measurement {
 /// at hand (the speed of these nets does not depend on the pixel values).
 pub fn random_mnist_like(len: usize, seed: u64) -> Dataset {
     let mut rng = Rng::new(seed);
-    Dataset {
+    let ds = Dataset {
         name: "random-28x28".into(),
         images: (0..len * 784).map(|_| rng.below(256) as u8).collect(),
         labels: (0..len).map(|_| rng.below(10) as u8).collect(),
         image_shape: [1, 28, 28],
         max_value: 255,
         class_names: (0..10).map(|d| d.to_string()).collect(),
+    };
+    crate::alloc::prefer_huge_pages(&ds.images);
+    ds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nets::Arch;
+
+    /// The products timed for TwoLayerNet are the step's: the same flops as the step is
+    /// credited with, and the shapes of its weights.
+    #[test]
+    fn two_layer_products_are_the_steps_products() {
+        let arch = Arch::TwoLayer {
+            hidden: 50,
+            weight_init_std: 0.01,
+        };
+        let mut net: Network<f32> = arch.build([1, 28, 28], 10, &mut Rng::new(0)).unwrap();
+        let listed: f64 = TWO_LAYER_PRODUCTS.iter().map(Product::flops).sum();
+        // Hand-counted: forward 100·784·50 and 100·50·10, dW the same, dx of the second only.
+        let by_hand = 2.0 * (2.0 * 100.0 * 784.0 * 50.0 + 3.0 * 100.0 * 50.0 * 10.0);
+        assert_eq!(listed, by_hand);
+        assert_eq!(step_flops(&mut net, 100), by_hand);
+        // Each forward product multiplies a batch by a weight matrix of the net.
+        let shapes: Vec<Vec<usize>> = net
+            .params()
+            .iter()
+            .filter(|p| p.kind == crate::layers::ParamKind::Weight)
+            .map(|p| p.value.shape().to_vec())
+            .collect();
+        assert_eq!(shapes, [vec![784, 50], vec![50, 10]]);
+        for (p, w) in TWO_LAYER_PRODUCTS[..2].iter().zip(&shapes) {
+            assert_eq!((p.m, p.k, p.n), (100, w[0], w[1]), "{}", p.name);
+        }
+    }
+
+    /// A products measurement counts every listed product's flops once per rep.
+    #[test]
+    fn a_products_rep_is_every_product_once() {
+        let m = products::<f32>(&TWO_LAYER_PRODUCTS[1..3], 0.0);
+        assert!(m.reps >= 10);
+        assert_eq!(m.flops_per_rep, 2.0 * (100.0 * 50.0 * 10.0 * 2.0));
     }
 }

@@ -4,8 +4,8 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use crate::bench::{
-    DEEP_CONV_POSITIONS, conv_step_flops, fma_peak, gemm_square, peak_rss_bytes, random_mnist_like,
-    simple_conv_step_flops, step_flops, train_steps,
+    DEEP_CONV_POSITIONS, TWO_LAYER_PRODUCTS, conv_step_flops, fma_peak, gemm_square,
+    peak_rss_bytes, products, random_mnist_like, simple_conv_step_flops, step_flops, train_steps,
 };
 use crate::error::Result;
 use crate::nets::{Arch, ConvParam, Network};
@@ -23,6 +23,9 @@ enum Workload {
     /// with dropout) on 1×28×28, batch 100, Adam (lr 0.001), as the book trains it: training
     /// steps per second.
     Deep,
+    /// Only the matrix products of a TwoLayerNet step (`mlp`), at its shapes and through the
+    /// same kernels, one after another: how fast the step could be if it were nothing else.
+    MlpProducts,
     /// f32 matrix product 1024×1024×1024: GFLOP/s.
     Gemm,
     /// f32 fused multiply-add throughput with no memory traffic, on `--threads` cores at
@@ -100,6 +103,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             )?;
             ("deep", m)
         }
+        Workload::MlpProducts => (
+            "mlp-products",
+            products::<f32>(&TWO_LAYER_PRODUCTS, args.seconds),
+        ),
         Workload::Gemm => ("gemm", gemm_square::<f32>(1024, args.seconds)),
         Workload::Peak => ("peak", fma_peak(crate::linalg::threads(), args.seconds)),
     };
