@@ -13,8 +13,8 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::functions::Targets;
 use crate::linalg::gemm;
-use crate::nets::Network;
-use crate::optim::Optimizer;
+use crate::nets::{Arch, ConvParam, Network};
+use crate::optim::{Adam, Optimizer, Sgd};
 use crate::rng::Rng;
 
 /// What one measurement found.
@@ -55,17 +55,32 @@ impl Measurement {
     }
 }
 
-/// Seconds that all threads of this process have spent on a CPU, from Linux's
-/// `/proc/self/task/*/schedstat` (nanoseconds, unlike the 10 ms ticks of `getrusage` on some
-/// kernels); `None` elsewhere. Wall-clock time on a machine shared with other jobs counts
-/// their time too; this does not.
+/// Seconds that all threads of this process have spent on a CPU
+/// (`clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`, exact to the nanosecond); `None` off Linux.
+/// Wall-clock time on a machine shared with other jobs counts their time too; this does not.
+///
+/// Not `/proc/self/task/*/schedstat`, which this used to read: the kernel brings a running
+/// thread's figure there up to date only at a scheduler tick or a switch, so a stretch of
+/// work shorter than a tick (`bench --seconds 0`: ten steps, 2 ms) could count as 0 s.
 pub fn cpu_seconds() -> Option<f64> {
-    let mut ns: u64 = 0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    {
+        #[repr(C)]
+        struct Timespec {
+            sec: i64,
+            nsec: i64,
+        }
+        unsafe extern "C" {
+            fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+        }
+        const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+        let mut t = Timespec { sec: 0, nsec: 0 };
+        // SAFETY: `t` is a timespec with the 64-bit Linux layout, for the call to fill in.
+        let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+        (rc == 0).then_some(t.sec as f64 + t.nsec as f64 * 1e-9)
     }
-    Some(ns as f64 * 1e-9)
+    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+    None
 }
 
 /// Peak resident memory of this process so far, in bytes (Linux `VmHWM`), if known.
@@ -198,6 +213,175 @@ pub fn gemm_square<F: Float>(n: usize, min_seconds: f64) -> Measurement {
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     Measurement::new(reps, seconds, cpu, 2.0 * (n * n * n) as f64)
+}
+
+/// What `backprop bench` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// TwoLayerNet 784-50-10, batch 100, SGD: training steps per second.
+    Mlp,
+    /// SimpleConvNet (conv 30×5×5, pool 2×2, Affine 4320×100, Affine 100×10) on 1×28×28,
+    /// batch 100, Adam (lr 0.001), as the book trains it: training steps per second.
+    Conv,
+    /// DeepConvNet (§8.1.1: six 3×3 convolutions, three poolings, Affine 1024×50 and 50×10
+    /// with dropout) on 1×28×28, batch 100, Adam (lr 0.001), as the book trains it: training
+    /// steps per second.
+    Deep,
+    /// Only the matrix products of a TwoLayerNet step ([`TWO_LAYER_PRODUCTS`]), at its shapes
+    /// and through the same kernels, one after another: how fast the step could be if it were
+    /// nothing else.
+    MlpProducts,
+    /// f32 matrix product 1024×1024×1024: GFLOP/s.
+    Gemm,
+    /// f32 fused multiply-add throughput with no memory traffic, on [`linalg::threads`]
+    /// cores at once: the machine's ceiling for every GFLOP/s figure above ([`fma_peak`]).
+    ///
+    /// [`linalg::threads`]: crate::linalg::threads
+    Peak,
+}
+
+impl Workload {
+    /// The workload's name, as `backprop bench` and its JSON spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Mlp => "mlp",
+            Workload::Conv => "conv",
+            Workload::Deep => "deep",
+            Workload::MlpProducts => "mlp-products",
+            Workload::Gemm => "gemm",
+            Workload::Peak => "peak",
+        }
+    }
+}
+
+/// One measurement of a [`Workload`] as `backprop bench --json` prints it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Record {
+    /// Who ran it: `"backprop"` (`bench/compare.sh` adds the thread count).
+    pub runner: &'static str,
+    /// [`Workload::name`].
+    pub workload: &'static str,
+    /// [`Measurement::per_sec`].
+    pub per_sec: f64,
+    /// [`Measurement::gflops`].
+    pub gflops: f64,
+    /// [`Measurement::flops_per_rep`].
+    pub flops_per_rep: f64,
+    /// [`Measurement::reps`].
+    pub reps: usize,
+    /// [`Measurement::seconds`].
+    pub seconds: f64,
+    /// [`Measurement::cpu_seconds`].
+    pub cpu_seconds: Option<f64>,
+    /// [`Measurement::cpu_per_sec`].
+    pub cpu_per_sec: Option<f64>,
+    /// The process's peak resident memory so far, in MB ([`peak_rss_bytes`]).
+    pub peak_rss_mb: Option<f64>,
+    /// The f32 walks the kernel planner chose for this process's products, `m×k×n: walk`
+    /// (`ᵀ` after `m` when `A` is read transposed); empty off x86-64.
+    pub kernels: Vec<String>,
+}
+
+impl Record {
+    /// The measurement as one line of text, after a line naming the planned kernels if any.
+    pub fn text(&self) -> String {
+        let cpu = self.cpu_seconds.map_or(String::new(), |c| {
+            format!(
+                "; on-CPU {:.1}/s, {:.1} GFLOP/s ({c:.2} CPU s)",
+                self.reps as f64 / c,
+                self.flops_per_rep * self.reps as f64 / c / 1e9
+            )
+        });
+        let planned = if self.kernels.is_empty() {
+            String::new()
+        } else {
+            format!("planned kernels: {}\n", self.kernels.join(", "))
+        };
+        format!(
+            "{planned}{}: {:.1}/s, {:.1} GFLOP/s ({} reps in {:.2} s){cpu}, peak RSS {}",
+            self.workload,
+            self.per_sec,
+            self.gflops,
+            self.reps,
+            self.seconds,
+            self.peak_rss_mb
+                .map_or("unknown".into(), |r| format!("{r:.0} MB"))
+        )
+    }
+}
+
+/// Measures `workload` for at least `seconds` (after a warm-up) on the threads
+/// [`crate::linalg::threads`] allows: the training workloads on random MNIST-sized data
+/// ([`random_mnist_like`]), seeded, so that two runs do the same work.
+pub fn run(workload: Workload, seconds: f64) -> Result<Record> {
+    let m = match workload {
+        Workload::Mlp => {
+            let arch = Arch::TwoLayer {
+                hidden: 50,
+                weight_init_std: 0.01,
+            };
+            net_steps(&arch, &mut Sgd::new(0.1), seconds, |net| {
+                step_flops(net, 100)
+            })?
+        }
+        Workload::Conv => {
+            let arch = Arch::SimpleConv {
+                conv: ConvParam::default(),
+                hidden: 100,
+                weight_init_std: 0.01,
+            };
+            net_steps(&arch, &mut Adam::new(0.001, 0.9, 0.999), seconds, |net| {
+                simple_conv_step_flops(net, 100, 24 * 24)
+            })?
+        }
+        Workload::Deep => net_steps(
+            &Arch::DeepConv { hidden: 50 },
+            &mut Adam::new(0.001, 0.9, 0.999),
+            seconds,
+            |net| conv_step_flops(net, 100, &DEEP_CONV_POSITIONS),
+        )?,
+        Workload::MlpProducts => products::<f32>(&TWO_LAYER_PRODUCTS, seconds),
+        Workload::Gemm => gemm_square::<f32>(1024, seconds),
+        Workload::Peak => fma_peak(crate::linalg::threads(), seconds),
+    };
+    #[cfg(target_arch = "x86_64")]
+    let kernels: Vec<String> = crate::linalg::plan::chosen()
+        .into_iter()
+        .map(|(key, walk)| {
+            let t = if key.a_transposed { "ᵀ" } else { "" };
+            let name = crate::linalg::plan::walk_name(walk);
+            format!("{}{t}×{}×{}: {name}", key.m, key.k, key.n)
+        })
+        .collect();
+    #[cfg(not(target_arch = "x86_64"))]
+    let kernels: Vec<String> = Vec::new();
+    Ok(Record {
+        runner: "backprop",
+        workload: workload.name(),
+        per_sec: m.per_sec,
+        gflops: m.gflops,
+        flops_per_rep: m.flops_per_rep,
+        reps: m.reps,
+        seconds: m.seconds,
+        cpu_seconds: m.cpu_seconds,
+        cpu_per_sec: m.cpu_per_sec(),
+        peak_rss_mb: peak_rss_bytes().map(|b| b as f64 / 1e6),
+        kernels,
+    })
+}
+
+/// Training steps of `arch` (f32, batch 100, 60,000 random MNIST-sized samples), credited
+/// with `flops(net)` each.
+fn net_steps(
+    arch: &Arch,
+    opt: &mut dyn Optimizer<f32>,
+    seconds: f64,
+    flops: impl FnOnce(&mut Network<f32>) -> f64,
+) -> Result<Measurement> {
+    let data = random_mnist_like(60_000, 1);
+    let mut net: Network<f32> = arch.build(data.image_shape, 10, &mut Rng::new(0))?;
+    let flops = flops(&mut net);
+    train_steps(&mut net, opt, &data, arch.layout(), 100, seconds, flops)
 }
 
 /// One matrix product of a training step, `C (m×n) = A (m×k) · B (k×n)`, with `A` or `B`
@@ -413,7 +597,6 @@ pub fn random_mnist_like(len: usize, seed: u64) -> Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nets::Arch;
 
     /// The products timed for TwoLayerNet are the step's: the same flops as the step is
     /// credited with, and the shapes of its weights.
@@ -439,6 +622,30 @@ mod tests {
         assert_eq!(shapes, [vec![784, 50], vec![50, 10]]);
         for (p, w) in TWO_LAYER_PRODUCTS[..2].iter().zip(&shapes) {
             assert_eq!((p.m, p.k, p.n), (100, w[0], w[1]), "{}", p.name);
+        }
+    }
+
+    /// The on-CPU time of a short stretch of work is seen, however short: `bench --seconds 0`
+    /// times ten steps, a few milliseconds, and its `cpu_per_sec` must still be a rate.
+    #[test]
+    fn cpu_seconds_sees_a_millisecond_of_work() {
+        if !cfg!(all(target_os = "linux", target_pointer_width = "64")) {
+            return;
+        }
+        for _ in 0..20 {
+            let (start, cpu0) = (Instant::now(), cpu_seconds().unwrap());
+            let mut x = 0u64;
+            while start.elapsed().as_secs_f64() < 1e-3 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            // (The test harness runs other tests' threads in this process, so the time may
+            // exceed the wall time: only its absence is an error.)
+            let spent = cpu_seconds().unwrap() - cpu0;
+            assert!(
+                spent > 0.0,
+                "no CPU time seen in {:?} of work",
+                start.elapsed()
+            );
         }
     }
 
