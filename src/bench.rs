@@ -13,8 +13,8 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::functions::Targets;
 use crate::linalg::gemm;
-use crate::nets::Network;
-use crate::optim::Optimizer;
+use crate::nets::{Arch, ConvParam, Network};
+use crate::optim::{Adam, Optimizer, Sgd};
 use crate::rng::Rng;
 
 /// What one measurement found.
@@ -55,17 +55,32 @@ impl Measurement {
     }
 }
 
-/// Seconds that all threads of this process have spent on a CPU, from Linux's
-/// `/proc/self/task/*/schedstat` (nanoseconds, unlike the 10 ms ticks of `getrusage` on some
-/// kernels); `None` elsewhere. Wall-clock time on a machine shared with other jobs counts
-/// their time too; this does not.
+/// Seconds that all threads of this process have spent on a CPU
+/// (`clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`, exact to the nanosecond); `None` off Linux.
+/// Wall-clock time on a machine shared with other jobs counts their time too; this does not.
+///
+/// Not `/proc/self/task/*/schedstat`, which this used to read: the kernel brings a running
+/// thread's figure there up to date only at a scheduler tick or a switch, so a stretch of
+/// work shorter than a tick (`bench --seconds 0`: ten steps, 2 ms) could count as 0 s.
 pub fn cpu_seconds() -> Option<f64> {
-    let mut ns: u64 = 0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    {
+        #[repr(C)]
+        struct Timespec {
+            sec: i64,
+            nsec: i64,
+        }
+        unsafe extern "C" {
+            fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+        }
+        const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+        let mut t = Timespec { sec: 0, nsec: 0 };
+        // SAFETY: `t` is a timespec with the 64-bit Linux layout, for the call to fill in.
+        let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+        (rc == 0).then_some(t.sec as f64 + t.nsec as f64 * 1e-9)
     }
-    Some(ns as f64 * 1e-9)
+    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+    None
 }
 
 /// Peak resident memory of this process so far, in bytes (Linux `VmHWM`), if known.
@@ -200,6 +215,278 @@ pub fn gemm_square<F: Float>(n: usize, min_seconds: f64) -> Measurement {
     Measurement::new(reps, seconds, cpu, 2.0 * (n * n * n) as f64)
 }
 
+/// What `backprop bench` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// TwoLayerNet 784-50-10, batch 100, SGD: training steps per second.
+    Mlp,
+    /// SimpleConvNet (conv 30×5×5, pool 2×2, Affine 4320×100, Affine 100×10) on 1×28×28,
+    /// batch 100, Adam (lr 0.001), as the book trains it: training steps per second.
+    Conv,
+    /// DeepConvNet (§8.1.1: six 3×3 convolutions, three poolings, Affine 1024×50 and 50×10
+    /// with dropout) on 1×28×28, batch 100, Adam (lr 0.001), as the book trains it: training
+    /// steps per second.
+    Deep,
+    /// Only the matrix products of a TwoLayerNet step ([`TWO_LAYER_PRODUCTS`]), at its shapes
+    /// and through the same kernels, one after another: how fast the step could be if it were
+    /// nothing else.
+    MlpProducts,
+    /// f32 matrix product 1024×1024×1024: GFLOP/s.
+    Gemm,
+    /// f32 fused multiply-add throughput with no memory traffic, on [`linalg::threads`]
+    /// cores at once: the machine's ceiling for every GFLOP/s figure above ([`fma_peak`]).
+    ///
+    /// [`linalg::threads`]: crate::linalg::threads
+    Peak,
+}
+
+impl Workload {
+    /// The workload's name, as `backprop bench` and its JSON spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Mlp => "mlp",
+            Workload::Conv => "conv",
+            Workload::Deep => "deep",
+            Workload::MlpProducts => "mlp-products",
+            Workload::Gemm => "gemm",
+            Workload::Peak => "peak",
+        }
+    }
+}
+
+/// One measurement of a [`Workload`] as `backprop bench --json` prints it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Record {
+    /// Who ran it: `"backprop"` (`bench/compare.sh` adds the thread count).
+    pub runner: &'static str,
+    /// [`Workload::name`].
+    pub workload: &'static str,
+    /// [`Measurement::per_sec`].
+    pub per_sec: f64,
+    /// [`Measurement::gflops`].
+    pub gflops: f64,
+    /// [`Measurement::flops_per_rep`].
+    pub flops_per_rep: f64,
+    /// [`Measurement::reps`].
+    pub reps: usize,
+    /// [`Measurement::seconds`].
+    pub seconds: f64,
+    /// [`Measurement::cpu_seconds`].
+    pub cpu_seconds: Option<f64>,
+    /// [`Measurement::cpu_per_sec`].
+    pub cpu_per_sec: Option<f64>,
+    /// The process's peak resident memory so far, in MB ([`peak_rss_bytes`]).
+    pub peak_rss_mb: Option<f64>,
+    /// The f32 walks the kernel planner chose for this process's products, `m×k×n: walk`
+    /// (`ᵀ` after `m` when `A` is read transposed); empty off x86-64.
+    pub kernels: Vec<String>,
+}
+
+impl Record {
+    /// The measurement as one line of text, after a line naming the planned kernels if any.
+    pub fn text(&self) -> String {
+        let cpu = self.cpu_seconds.map_or(String::new(), |c| {
+            format!(
+                "; on-CPU {:.1}/s, {:.1} GFLOP/s ({c:.2} CPU s)",
+                self.reps as f64 / c,
+                self.flops_per_rep * self.reps as f64 / c / 1e9
+            )
+        });
+        let planned = if self.kernels.is_empty() {
+            String::new()
+        } else {
+            format!("planned kernels: {}\n", self.kernels.join(", "))
+        };
+        format!(
+            "{planned}{}: {:.1}/s, {:.1} GFLOP/s ({} reps in {:.2} s){cpu}, peak RSS {}",
+            self.workload,
+            self.per_sec,
+            self.gflops,
+            self.reps,
+            self.seconds,
+            self.peak_rss_mb
+                .map_or("unknown".into(), |r| format!("{r:.0} MB"))
+        )
+    }
+}
+
+/// Measures `workload` for at least `seconds` (after a warm-up) on the threads
+/// [`crate::linalg::threads`] allows: the training workloads on random MNIST-sized data
+/// ([`random_mnist_like`]), seeded, so that two runs do the same work.
+pub fn run(workload: Workload, seconds: f64) -> Result<Record> {
+    let m = match workload {
+        Workload::Mlp => {
+            let arch = Arch::TwoLayer {
+                hidden: 50,
+                weight_init_std: 0.01,
+            };
+            net_steps(&arch, &mut Sgd::new(0.1), seconds, |net| {
+                step_flops(net, 100)
+            })?
+        }
+        Workload::Conv => {
+            let arch = Arch::SimpleConv {
+                conv: ConvParam::default(),
+                hidden: 100,
+                weight_init_std: 0.01,
+            };
+            net_steps(&arch, &mut Adam::new(0.001, 0.9, 0.999), seconds, |net| {
+                simple_conv_step_flops(net, 100, 24 * 24)
+            })?
+        }
+        Workload::Deep => net_steps(
+            &Arch::DeepConv { hidden: 50 },
+            &mut Adam::new(0.001, 0.9, 0.999),
+            seconds,
+            |net| conv_step_flops(net, 100, &DEEP_CONV_POSITIONS),
+        )?,
+        Workload::MlpProducts => products::<f32>(&TWO_LAYER_PRODUCTS, seconds),
+        Workload::Gemm => gemm_square::<f32>(1024, seconds),
+        Workload::Peak => fma_peak(crate::linalg::threads(), seconds),
+    };
+    #[cfg(target_arch = "x86_64")]
+    let kernels: Vec<String> = crate::linalg::plan::chosen()
+        .into_iter()
+        .map(|(key, walk)| {
+            let t = if key.a_transposed { "ᵀ" } else { "" };
+            let name = crate::linalg::plan::walk_name(walk);
+            format!("{}{t}×{}×{}: {name}", key.m, key.k, key.n)
+        })
+        .collect();
+    #[cfg(not(target_arch = "x86_64"))]
+    let kernels: Vec<String> = Vec::new();
+    Ok(Record {
+        runner: "backprop",
+        workload: workload.name(),
+        per_sec: m.per_sec,
+        gflops: m.gflops,
+        flops_per_rep: m.flops_per_rep,
+        reps: m.reps,
+        seconds: m.seconds,
+        cpu_seconds: m.cpu_seconds,
+        cpu_per_sec: m.cpu_per_sec(),
+        peak_rss_mb: peak_rss_bytes().map(|b| b as f64 / 1e6),
+        kernels,
+    })
+}
+
+/// Training steps of `arch` (f32, batch 100, 60,000 random MNIST-sized samples), credited
+/// with `flops(net)` each.
+fn net_steps(
+    arch: &Arch,
+    opt: &mut dyn Optimizer<f32>,
+    seconds: f64,
+    flops: impl FnOnce(&mut Network<f32>) -> f64,
+) -> Result<Measurement> {
+    let data = random_mnist_like(60_000, 1);
+    let mut net: Network<f32> = arch.build(data.image_shape, 10, &mut Rng::new(0))?;
+    let flops = flops(&mut net);
+    train_steps(&mut net, opt, &data, arch.layout(), 100, seconds, flops)
+}
+
+/// One matrix product of a training step, `C (m×n) = A (m×k) · B (k×n)`, with `A` or `B`
+/// read transposed from storage where the layer reads it so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Product {
+    /// What the product computes, in the layer's terms (`x·W1`, `xᵀ·dout`).
+    pub name: &'static str,
+    /// Rows of `C`.
+    pub m: usize,
+    /// The summed dimension.
+    pub k: usize,
+    /// Columns of `C`.
+    pub n: usize,
+    /// `A` is stored `k × m` and read transposed.
+    pub a_transposed: bool,
+    /// `B` is stored `n × k` and read transposed.
+    pub b_transposed: bool,
+}
+
+impl Product {
+    /// `2·m·k·n`.
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.m * self.k * self.n) as f64
+    }
+}
+
+/// The matrix products of one TwoLayerNet step (784-50-10, batch 100), as its two Affine
+/// layers make them ([`crate::layers::Affine`]): forward `x·W`, backward `xᵀ·dout` for `dW`,
+/// and `dout·Wᵀ` for `dx` of the second layer only (the first needs no `dx`). Their flops are
+/// [`step_flops`] of that net.
+pub const TWO_LAYER_PRODUCTS: [Product; 5] = [
+    Product::new("x·W1", 100, 784, 50, false, false),
+    Product::new("h·W2", 100, 50, 10, false, false),
+    Product::new("hᵀ·dout (dW2)", 50, 100, 10, true, false),
+    Product::new("dout·W2ᵀ (dx2)", 100, 10, 50, false, true),
+    Product::new("xᵀ·dout (dW1)", 784, 100, 50, true, false),
+];
+
+impl Product {
+    const fn new(
+        name: &'static str,
+        m: usize,
+        k: usize,
+        n: usize,
+        a_transposed: bool,
+        b_transposed: bool,
+    ) -> Self {
+        Product {
+            name,
+            m,
+            k,
+            n,
+            a_transposed,
+            b_transposed,
+        }
+    }
+}
+
+/// Times `products` one after another through [`gemm`] (the kernels the layers get), one rep
+/// being all of them: with [`TWO_LAYER_PRODUCTS`], what a TwoLayerNet step would cost if it
+/// were nothing but its products. The operands stay the same from rep to rep, so they are in
+/// cache as a step's are (a step's are the batch and the weights it has just touched).
+pub fn products<F: Float>(products: &[Product], min_seconds: f64) -> Measurement {
+    let mut rng = Rng::new(0);
+    let mut random =
+        |rows, cols| Array2::from_shape_simple_fn((rows, cols), || F::lit(rng.normal()));
+    let mut operands: Vec<_> = products
+        .iter()
+        .map(|p| {
+            let a = if p.a_transposed {
+                random(p.k, p.m)
+            } else {
+                random(p.m, p.k)
+            };
+            let b = if p.b_transposed {
+                random(p.n, p.k)
+            } else {
+                random(p.k, p.n)
+            };
+            (a, b, Array2::<F>::zeros((p.m, p.n)))
+        })
+        .collect();
+    let mut rep = || {
+        for (p, (a, b, c)) in products.iter().zip(&mut operands) {
+            let a = if p.a_transposed { a.t() } else { a.view() };
+            let b = if p.b_transposed { b.t() } else { b.view() };
+            gemm(F::one(), a, b, F::zero(), c);
+        }
+    };
+    for _ in 0..5 {
+        rep();
+    }
+    let (start, cpu0) = (Instant::now(), cpu_seconds());
+    let mut reps = 0;
+    while reps < 10 || start.elapsed().as_secs_f64() < min_seconds {
+        rep();
+        reps += 1;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+    let flops = products.iter().map(Product::flops).sum();
+    Measurement::new(reps, seconds, cpu, flops)
+}
+
 /// Rounds of multiply-adds per call of [`fma_block`].
 const FMA_ROUNDS: usize = 1 << 16;
 
@@ -295,12 +582,78 @@ pub fn fma_peak(threads: usize, min_seconds: f64) -> Measurement {
 /// at hand (the speed of these nets does not depend on the pixel values).
 pub fn random_mnist_like(len: usize, seed: u64) -> Dataset {
     let mut rng = Rng::new(seed);
-    Dataset {
+    let ds = Dataset {
         name: "random-28x28".into(),
         images: (0..len * 784).map(|_| rng.below(256) as u8).collect(),
         labels: (0..len).map(|_| rng.below(10) as u8).collect(),
         image_shape: [1, 28, 28],
         max_value: 255,
         class_names: (0..10).map(|d| d.to_string()).collect(),
+    };
+    crate::alloc::prefer_huge_pages(&ds.images);
+    ds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The products timed for TwoLayerNet are the step's: the same flops as the step is
+    /// credited with, and the shapes of its weights.
+    #[test]
+    fn two_layer_products_are_the_steps_products() {
+        let arch = Arch::TwoLayer {
+            hidden: 50,
+            weight_init_std: 0.01,
+        };
+        let mut net: Network<f32> = arch.build([1, 28, 28], 10, &mut Rng::new(0)).unwrap();
+        let listed: f64 = TWO_LAYER_PRODUCTS.iter().map(Product::flops).sum();
+        // Hand-counted: forward 100·784·50 and 100·50·10, dW the same, dx of the second only.
+        let by_hand = 2.0 * (2.0 * 100.0 * 784.0 * 50.0 + 3.0 * 100.0 * 50.0 * 10.0);
+        assert_eq!(listed, by_hand);
+        assert_eq!(step_flops(&mut net, 100), by_hand);
+        // Each forward product multiplies a batch by a weight matrix of the net.
+        let shapes: Vec<Vec<usize>> = net
+            .params()
+            .iter()
+            .filter(|p| p.kind == crate::layers::ParamKind::Weight)
+            .map(|p| p.value.shape().to_vec())
+            .collect();
+        assert_eq!(shapes, [vec![784, 50], vec![50, 10]]);
+        for (p, w) in TWO_LAYER_PRODUCTS[..2].iter().zip(&shapes) {
+            assert_eq!((p.m, p.k, p.n), (100, w[0], w[1]), "{}", p.name);
+        }
+    }
+
+    /// The on-CPU time of a short stretch of work is seen, however short: `bench --seconds 0`
+    /// times ten steps, a few milliseconds, and its `cpu_per_sec` must still be a rate.
+    #[test]
+    fn cpu_seconds_sees_a_millisecond_of_work() {
+        if !cfg!(all(target_os = "linux", target_pointer_width = "64")) {
+            return;
+        }
+        for _ in 0..20 {
+            let (start, cpu0) = (Instant::now(), cpu_seconds().unwrap());
+            let mut x = 0u64;
+            while start.elapsed().as_secs_f64() < 1e-3 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            // (The test harness runs other tests' threads in this process, so the time may
+            // exceed the wall time: only its absence is an error.)
+            let spent = cpu_seconds().unwrap() - cpu0;
+            assert!(
+                spent > 0.0,
+                "no CPU time seen in {:?} of work",
+                start.elapsed()
+            );
+        }
+    }
+
+    /// A products measurement counts every listed product's flops once per rep.
+    #[test]
+    fn a_products_rep_is_every_product_once() {
+        let m = products::<f32>(&TWO_LAYER_PRODUCTS[1..3], 0.0);
+        assert!(m.reps >= 10);
+        assert_eq!(m.flops_per_rep, 2.0 * (100.0 * 50.0 * 10.0 * 2.0));
     }
 }

@@ -324,6 +324,8 @@ pub fn load_dir(dir: &Path, known: Option<Known>) -> Result<(Split, Option<Known
         idx::check_labels(&t.data, class_names.len(), labels)?;
         idx::check_pair(&x, &t, labels)?;
         let image_shape = [1, x.dims[1], x.dims[2]];
+        // Batches read images scattered over the whole set: see prefer_huge_pages.
+        crate::alloc::prefer_huge_pages(&x.data);
         Ok(Dataset {
             name: name.clone(),
             images: x.data,

@@ -149,6 +149,7 @@ impl Dataset {
         for &i in indices {
             images.extend_from_slice(self.image(i));
         }
+        crate::alloc::prefer_huge_pages(&images);
         Dataset {
             name: self.name.clone(),
             images,
