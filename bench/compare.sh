@@ -225,6 +225,12 @@ if ("mlp-products", "backprop-1t") in med and peak.get("1t"):
           f"= {100 * gp / peak['1t']:.0f} % of the 1-core peak, the ceiling of the step's %; they "
           f"take {100 * share:.0f} % of a step, the rest (batch gathering, bias, ReLU, softmax, "
           f"SGD) {100 * (1 - share):.0f} %")
+if peers_of("mlp", "1t") and peak.get("1t"):
+    best = max(((r, v) for r, v in peers_of("mlp", "1t").items() if "f64" not in r),
+               key=lambda kv: kv[1])
+    need = 2.5 * best[1] * flops["mlp"] / 1e9
+    print(f"  2.5x the best peer on one thread ({best[0]}, {best[1]:.0f} steps/s) is "
+          f"{need:.1f} GFLOP/s = {100 * need / peak['1t']:.0f} % of the 1-core peak")
 if ("mlp", "numpy-f64-1t") in med and peak.get("1t"):
     book = get("mlp", "numpy-f64-1t") * flops["mlp"] / 1e9
     print(f"  the book's NumPy TwoLayerNet (f64, 1 thread) runs at {book:.1f} GFLOP/s; 10x it is "

@@ -3,30 +3,16 @@
 //! crate and `matrixmultiply`), in the operand layouts the layers use.
 //!
 //! `cargo run --release --example gemm_shapes [ROUNDS]` (default 5). Each figure is the best
-//! of ROUNDS interleaved rounds of on-CPU time (`/proc/thread-self/schedstat`), so that other
+//! of ROUNDS interleaved rounds of on-CPU time (`bench::thread_cpu_seconds`), so that other
 //! processes on a shared machine count as little as possible (64-bit Linux only).
 
 use backprop::linalg::{Kernel, gemm_with};
 use backprop::rng::Rng;
 use ndarray::{Array2, ArrayView2};
 
-/// This thread's CPU time in seconds (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: exact, where
-/// `/proc` figures only advance at scheduler ticks).
+/// This thread's CPU time in seconds.
 fn cpu_now() -> f64 {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut t = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: `t` is a valid timespec (64-bit Linux layout) for the call to fill in.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    assert_eq!(rc, 0, "clock_gettime");
-    t.sec as f64 + t.nsec as f64 * 1e-9
+    backprop::bench::thread_cpu_seconds().expect("64-bit Linux")
 }
 
 /// One product `c = a · b`: `a` is `(m, k)`, transposed in storage when `ta`; likewise `b`.

@@ -10,21 +10,9 @@ use backprop::linalg::{Kernel, direct_walk, gemm, gemm_with, plan};
 use backprop::rng::Rng;
 use ndarray::{Array2, ArrayView2};
 
-/// This thread's CPU time in seconds (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`).
+/// This thread's CPU time in seconds.
 fn cpu_now() -> f64 {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    let mut t = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: `t` is a valid timespec (64-bit Linux layout) for the call to fill in.
-    let rc = unsafe { clock_gettime(3, &mut t) };
-    assert_eq!(rc, 0, "clock_gettime");
-    t.sec as f64 + t.nsec as f64 * 1e-9
+    backprop::bench::thread_cpu_seconds().expect("64-bit Linux")
 }
 
 fn main() {

@@ -4,7 +4,7 @@
 //! `cargo run --release --example simple_conv_speed [STEPS] [deep]` (default 100 steps;
 //! `deep` also times a few steps of DeepConvNet on the same input; `THREADS=2` in the
 //! environment allows two threads, as `--threads 2` does). Times are the
-//! thread's on-CPU time from `/proc/thread-self/schedstat` where Linux provides it (so that
+//! thread's on-CPU time (`bench::thread_cpu_seconds`) where Linux provides it (so that
 //! other processes on a busy machine do not count), wall time elsewhere; both are printed for
 //! the whole-step figure.
 
@@ -14,10 +14,7 @@ use std::time::Instant;
 /// kernel does not say.
 fn cpu_now() -> f64 {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map(|ns| ns as f64 * 1e-9)
+    backprop::bench::thread_cpu_seconds()
         .unwrap_or_else(|| START.get_or_init(Instant::now).elapsed().as_secs_f64())
 }
 

@@ -56,13 +56,26 @@ impl Measurement {
 }
 
 /// Seconds that all threads of this process have spent on a CPU
-/// (`clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`, exact to the nanosecond); `None` off Linux.
-/// Wall-clock time on a machine shared with other jobs counts their time too; this does not.
+/// (`clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`, exact to the nanosecond); `None` off 64-bit
+/// Linux. Wall-clock time on a machine shared with other jobs counts their time too; this
+/// does not.
 ///
 /// Not `/proc/self/task/*/schedstat`, which this used to read: the kernel brings a running
 /// thread's figure there up to date only at a scheduler tick or a switch, so a stretch of
 /// work shorter than a tick (`bench --seconds 0`: ten steps, 2 ms) could count as 0 s.
 pub fn cpu_seconds() -> Option<f64> {
+    cpu_clock(2) // CLOCK_PROCESS_CPUTIME_ID
+}
+
+/// Seconds that the calling thread has spent on a CPU
+/// (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`), for timing one thread's work on a busy machine
+/// (`examples/gemm_shapes.rs`); `None` off 64-bit Linux.
+pub fn thread_cpu_seconds() -> Option<f64> {
+    cpu_clock(3) // CLOCK_THREAD_CPUTIME_ID
+}
+
+/// `clock_gettime(clock)` in seconds, on 64-bit Linux.
+fn cpu_clock(clock: i32) -> Option<f64> {
     #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
     {
         #[repr(C)]
@@ -73,14 +86,16 @@ pub fn cpu_seconds() -> Option<f64> {
         unsafe extern "C" {
             fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
         }
-        const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
         let mut t = Timespec { sec: 0, nsec: 0 };
         // SAFETY: `t` is a timespec with the 64-bit Linux layout, for the call to fill in.
-        let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+        let rc = unsafe { clock_gettime(clock, &mut t) };
         (rc == 0).then_some(t.sec as f64 + t.nsec as f64 * 1e-9)
     }
     #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-    None
+    {
+        let _ = clock;
+        None
+    }
 }
 
 /// Peak resident memory of this process so far, in bytes (Linux `VmHWM`), if known.
