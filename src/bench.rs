@@ -201,15 +201,27 @@ pub fn train_steps<F: Float>(
     for _ in 0..5 {
         step(net);
     }
+    Ok(timed(10, min_seconds, flops_per_step, || step(net)))
+}
+
+/// Calls `rep` at least `min_reps` times and for at least `min_seconds`, and measures the
+/// calls (wall and on-CPU time), each credited with `flops_per_rep`. Warming up is the
+/// caller's.
+fn timed(
+    min_reps: usize,
+    min_seconds: f64,
+    flops_per_rep: f64,
+    mut rep: impl FnMut(),
+) -> Measurement {
     let (start, cpu0) = (Instant::now(), cpu_seconds());
     let mut reps = 0;
-    while reps < 10 || start.elapsed().as_secs_f64() < min_seconds {
-        step(net);
+    while reps < min_reps || start.elapsed().as_secs_f64() < min_seconds {
+        rep();
         reps += 1;
     }
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
-    Ok(Measurement::new(reps, seconds, cpu, flops_per_step))
+    Measurement::new(reps, seconds, cpu, flops_per_rep)
 }
 
 /// Times `c = a · b` for square `n × n` matrices.
@@ -218,16 +230,9 @@ pub fn gemm_square<F: Float>(n: usize, min_seconds: f64) -> Measurement {
     let a = Array2::from_shape_simple_fn((n, n), || F::lit(rng.normal()));
     let b = Array2::from_shape_simple_fn((n, n), || F::lit(rng.normal()));
     let mut c = Array2::zeros((n, n));
-    gemm(F::one(), a.view(), b.view(), F::zero(), &mut c);
-    let (start, cpu0) = (Instant::now(), cpu_seconds());
-    let mut reps = 0;
-    while reps < 3 || start.elapsed().as_secs_f64() < min_seconds {
-        gemm(F::one(), a.view(), b.view(), F::zero(), &mut c);
-        reps += 1;
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
-    Measurement::new(reps, seconds, cpu, 2.0 * (n * n * n) as f64)
+    let mut product = || gemm(F::one(), a.view(), b.view(), F::zero(), &mut c);
+    product();
+    timed(3, min_seconds, 2.0 * (n * n * n) as f64, product)
 }
 
 /// What `backprop bench` measures.
@@ -418,25 +423,6 @@ pub struct Product {
 }
 
 impl Product {
-    /// `2·m·k·n`.
-    pub fn flops(&self) -> f64 {
-        2.0 * (self.m * self.k * self.n) as f64
-    }
-}
-
-/// The matrix products of one TwoLayerNet step (784-50-10, batch 100), as its two Affine
-/// layers make them ([`crate::layers::Affine`]): forward `x·W`, backward `xᵀ·dout` for `dW`,
-/// and `dout·Wᵀ` for `dx` of the second layer only (the first needs no `dx`). Their flops are
-/// [`step_flops`] of that net.
-pub const TWO_LAYER_PRODUCTS: [Product; 5] = [
-    Product::new("x·W1", 100, 784, 50, false, false),
-    Product::new("h·W2", 100, 50, 10, false, false),
-    Product::new("hᵀ·dout (dW2)", 50, 100, 10, true, false),
-    Product::new("dout·W2ᵀ (dx2)", 100, 10, 50, false, true),
-    Product::new("xᵀ·dout (dW1)", 784, 100, 50, true, false),
-];
-
-impl Product {
     const fn new(
         name: &'static str,
         m: usize,
@@ -454,7 +440,24 @@ impl Product {
             b_transposed,
         }
     }
+
+    /// `2·m·k·n`.
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.m * self.k * self.n) as f64
+    }
 }
+
+/// The matrix products of one TwoLayerNet step (784-50-10, batch 100), as its two Affine
+/// layers make them ([`crate::layers::Affine`]): forward `x·W`, backward `xᵀ·dout` for `dW`,
+/// and `dout·Wᵀ` for `dx` of the second layer only (the first needs no `dx`). Their flops are
+/// [`step_flops`] of that net.
+pub const TWO_LAYER_PRODUCTS: [Product; 5] = [
+    Product::new("x·W1", 100, 784, 50, false, false),
+    Product::new("h·W2", 100, 50, 10, false, false),
+    Product::new("hᵀ·dout (dW2)", 50, 100, 10, true, false),
+    Product::new("dout·W2ᵀ (dx2)", 100, 10, 50, false, true),
+    Product::new("xᵀ·dout (dW1)", 784, 100, 50, true, false),
+];
 
 /// Times `products` one after another through [`gemm`] (the kernels the layers get), one rep
 /// being all of them: with [`TWO_LAYER_PRODUCTS`], what a TwoLayerNet step would cost if it
@@ -490,16 +493,8 @@ pub fn products<F: Float>(products: &[Product], min_seconds: f64) -> Measurement
     for _ in 0..5 {
         rep();
     }
-    let (start, cpu0) = (Instant::now(), cpu_seconds());
-    let mut reps = 0;
-    while reps < 10 || start.elapsed().as_secs_f64() < min_seconds {
-        rep();
-        reps += 1;
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     let flops = products.iter().map(Product::flops).sum();
-    Measurement::new(reps, seconds, cpu, flops)
+    timed(10, min_seconds, flops, rep)
 }
 
 /// Rounds of multiply-adds per call of [`fma_block`].
