@@ -203,16 +203,29 @@ impl ConvGeometry {
     }
 }
 
-/// `dst.copy_from_slice(src)` for the short runs of a filter row. A copy of unknown length
-/// is a `memcpy` call, which costs more than copying 3 or 5 values; with the book's filter
-/// widths spelled out, the compiler moves them inline.
+/// `dst.copy_from_slice(src)` for the short runs im2col copies: a filter row (3 or 5
+/// values) or an output row (7 to 28 in the book's nets). A copy of unknown length is a
+/// `memcpy` call, which costs more than the copy itself; with the book's filter widths
+/// spelled out, and longer runs moved eight values at a time, the compiler moves them inline.
 #[inline(always)]
 fn copy_run<F: Copy>(dst: &mut [F], src: &[F]) {
     match dst.len() {
         2 => dst[..2].copy_from_slice(&src[..2]),
         3 => dst[..3].copy_from_slice(&src[..3]),
         5 => dst[..5].copy_from_slice(&src[..5]),
-        _ => dst.copy_from_slice(src),
+        _ => {
+            assert_eq!(dst.len(), src.len(), "copy_run: lengths");
+            let mut d = dst.chunks_exact_mut(8);
+            let mut s = src.chunks_exact(8);
+            for (d, s) in (&mut d).zip(&mut s) {
+                let d: &mut [F; 8] = d.try_into().expect("a chunk of 8");
+                let s: &[F; 8] = s.try_into().expect("a chunk of 8");
+                *d = *s;
+            }
+            for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+                *d = *s;
+            }
+        }
     }
 }
 
@@ -316,23 +329,88 @@ pub fn im2col_t_sample<F: Float>(x: &[F], g: &ConvGeometry, col_t: &mut [F]) {
     assert_eq!(col_t.len(), p * g.patch_len(), "im2col: col length");
     for (k, row) in col_t.chunks_exact_mut(p).enumerate() {
         let (c, ky, kx) = (k / (g.fh * g.fw), k / g.fw % g.fh, k % g.fw);
+        let plane = &x[c * g.h * g.w..][..g.h * g.w];
+        if g.stride == 1 && g.ow == g.w {
+            same_width_row(plane, g, ky, kx, row);
+            continue;
+        }
         for (i, out) in row.chunks_exact_mut(g.ow).enumerate() {
             let Some(y) = g.in_y(i, ky) else {
-                out.fill(F::zero());
+                fill_zero(out);
                 continue;
             };
-            let line = &x[(c * g.h + y) * g.w..][..g.w];
+            let line = &plane[y * g.w..][..g.w];
             if g.stride == 1 {
                 let (j_lo, j_hi, x0) = stride1_span(g, kx);
-                out[..j_lo].fill(F::zero());
-                out[j_lo..j_hi].copy_from_slice(&line[x0..x0 + (j_hi - j_lo)]);
-                out[j_hi..].fill(F::zero());
+                fill_zero(&mut out[..j_lo]);
+                copy_run(&mut out[j_lo..j_hi], &line[x0..x0 + (j_hi - j_lo)]);
+                fill_zero(&mut out[j_hi..]);
             } else {
                 for (j, v) in out.iter_mut().enumerate() {
                     *v = g.in_x(j, kx).map_or(F::zero(), |x| line[x]);
                 }
             }
         }
+    }
+}
+
+/// One row of `colᵀ` (filter tap `(ky, kx)` over one input `plane`) when the output is as
+/// wide as the input (stride 1, `2·pad = fw − 1`, "same" padding, as in DeepConvNet): output
+/// position `i·w + j` reads input position `i·w + j + (ky − pad)·w + (kx − pad)`, one offset
+/// for the whole plane. So the row is one copy of the plane shifted by that offset, then
+/// zeros where the filter tap lies in padding: the rows above or below the image, and in
+/// every other row the `pad − kx` columns on the left or `kx − pad` on the right (which the
+/// shifted copy filled from the neighbouring input row). The same values as the general
+/// loop, written with one copy instead of one per output row.
+fn same_width_row<F: Float>(plane: &[F], g: &ConvGeometry, ky: usize, kx: usize, row: &mut [F]) {
+    let w = g.w;
+    let (i_lo, i_hi) = (
+        g.pad.saturating_sub(ky).min(g.oh),
+        (g.h + g.pad).saturating_sub(ky).min(g.oh),
+    );
+    let (j_lo, j_hi, _) = stride1_span(g, kx);
+    if i_lo >= i_hi || j_lo >= j_hi {
+        row.fill(F::zero());
+        return;
+    }
+    // Output positions first..last (inclusive) read plane[pos + ky·w + kx − pad·(w + 1)].
+    let (first, last) = (i_lo * w + j_lo, (i_hi - 1) * w + j_hi - 1);
+    let src = first + ky * w + kx - g.pad * (w + 1);
+    row[first..=last].copy_from_slice(&plane[src..=src + (last - first)]);
+    row[..first].fill(F::zero());
+    row[last + 1..].fill(F::zero());
+    for i in i_lo..i_hi {
+        let out = &mut row[i * w..(i + 1) * w];
+        fill_zero(&mut out[..j_lo]);
+        fill_zero(&mut out[j_hi..]);
+    }
+}
+
+/// `run.fill(0)` inline for the few values of padding at the ends of a row: a `memset`
+/// call for each costs more than the stores.
+#[inline(always)]
+fn fill_zero<F: Float>(run: &mut [F]) {
+    for v in run {
+        *v = F::zero();
+    }
+}
+
+/// `dst[i] += src[i]`, eight values at a time (vector adds without a call or an overlap
+/// check), then the rest one by one: the same additions, in each element, as a plain loop.
+#[inline(always)]
+fn add_run<F: Float>(dst: &mut [F], src: &[F]) {
+    assert_eq!(dst.len(), src.len(), "add_run: lengths");
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let d: &mut [F; 8] = d.try_into().expect("a chunk of 8");
+        let s: &[F; 8] = s.try_into().expect("a chunk of 8");
+        for (d, &s) in d.iter_mut().zip(s) {
+            *d += s;
+        }
+    }
+    for (d, &s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d += s;
     }
 }
 
@@ -351,12 +429,7 @@ pub fn col2im_t_sample<F: Float>(col_t: &[F], g: &ConvGeometry, dx: &mut [F]) {
             let line = &mut dx[(c * g.h + y) * g.w..][..g.w];
             if g.stride == 1 {
                 let (j_lo, j_hi, x0) = stride1_span(g, kx);
-                for (d, &v) in line[x0..x0 + (j_hi - j_lo)]
-                    .iter_mut()
-                    .zip(&run[j_lo..j_hi])
-                {
-                    *d += v;
-                }
+                add_run(&mut line[x0..x0 + (j_hi - j_lo)], &run[j_lo..j_hi]);
             } else {
                 for (j, &v) in run.iter().enumerate() {
                     if let Some(x) = g.in_x(j, kx) {
@@ -568,6 +641,13 @@ mod tests {
             (1, 6, 7, 3, 3, 2, 1),
             (2, 5, 5, 5, 5, 3, 2),
             (1, 3, 3, 2, 2, 1, 3), // padding wider than the filter: rows entirely of padding
+            // "Same" padding (output as wide as the input: one shifted copy per row of colᵀ):
+            // DeepConvNet's layers, a 5×5 filter, and images shorter than the filter.
+            (16, 28, 28, 3, 3, 1, 1),
+            (3, 7, 7, 3, 3, 1, 1),
+            (2, 6, 5, 5, 5, 1, 2),
+            (1, 1, 4, 3, 3, 1, 1),
+            (2, 2, 3, 5, 5, 1, 2),
         ] {
             let g = ConvGeometry::new([c, h, w], fh, fw, stride, pad).unwrap();
             let (p, k) = (g.positions(), g.patch_len());
