@@ -324,31 +324,49 @@ fn stride1_span(g: &ConvGeometry, kx: usize) -> (usize, usize, usize) {
 /// so the copies are long where [`im2col_sample`]'s are `fw` values each; and the forward
 /// product `W · colᵀ` then reads both operands row-major.
 pub fn im2col_t_sample<F: Float>(x: &[F], g: &ConvGeometry, col_t: &mut [F]) {
+    im2col_t_with(crate::cpu::active(), x, g, col_t);
+}
+
+crate::cpu::dispatch! {
+    [avx512]
+    /// [`im2col_t_sample`], compiled per instruction set.
+    fn im2col_t_with<F>(x: &[F], g: &ConvGeometry, col_t: &mut [F]) {
     assert_eq!(x.len(), g.input_len(), "im2col: input length");
     let p = g.positions();
     assert_eq!(col_t.len(), p * g.patch_len(), "im2col: col length");
-    for (k, row) in col_t.chunks_exact_mut(p).enumerate() {
-        let (c, ky, kx) = (k / (g.fh * g.fw), k / g.fw % g.fh, k % g.fw);
-        let plane = &x[c * g.h * g.w..][..g.h * g.w];
-        if g.stride == 1 && g.ow == g.w {
-            same_width_row(plane, g, ky, kx, row);
-            continue;
-        }
-        for (i, out) in row.chunks_exact_mut(g.ow).enumerate() {
-            let Some(y) = g.in_y(i, ky) else {
-                fill_zero(out);
-                continue;
-            };
-            let line = &plane[y * g.w..][..g.w];
-            if g.stride == 1 {
-                let (j_lo, j_hi, x0) = stride1_span(g, kx);
-                fill_zero(&mut out[..j_lo]);
-                copy_run(&mut out[j_lo..j_hi], &line[x0..x0 + (j_hi - j_lo)]);
-                fill_zero(&mut out[j_hi..]);
-            } else {
-                for (j, v) in out.iter_mut().enumerate() {
-                    *v = g.in_x(j, kx).map_or(F::zero(), |x| line[x]);
+    let mut rows = col_t.chunks_exact_mut(p);
+    for plane in x.chunks_exact(g.h * g.w) {
+        for ky in 0..g.fh {
+            for kx in 0..g.fw {
+                let row = rows.next().expect("a row of colᵀ per filter tap");
+                if g.stride == 1 && g.ow == g.w {
+                    same_width_row(plane, g, ky, kx, row);
+                } else {
+                    im2col_t_row(plane, g, ky, kx, row);
                 }
+            }
+        }
+    }
+    }
+}
+
+/// One row of `colᵀ`, filter tap `(ky, kx)` over one input `plane`, output row by output row.
+#[inline(always)]
+fn im2col_t_row<F: Float>(plane: &[F], g: &ConvGeometry, ky: usize, kx: usize, row: &mut [F]) {
+    for (i, out) in row.chunks_exact_mut(g.ow).enumerate() {
+        let Some(y) = g.in_y(i, ky) else {
+            fill_zero(out);
+            continue;
+        };
+        let line = &plane[y * g.w..][..g.w];
+        if g.stride == 1 {
+            let (j_lo, j_hi, x0) = stride1_span(g, kx);
+            fill_zero(&mut out[..j_lo]);
+            copy_run(&mut out[j_lo..j_hi], &line[x0..x0 + (j_hi - j_lo)]);
+            fill_zero(&mut out[j_hi..]);
+        } else {
+            for (j, v) in out.iter_mut().enumerate() {
+                *v = g.in_x(j, kx).map_or(F::zero(), |x| line[x]);
             }
         }
     }
@@ -362,27 +380,65 @@ pub fn im2col_t_sample<F: Float>(x: &[F], g: &ConvGeometry, col_t: &mut [F]) {
 /// every other row the `pad − kx` columns on the left or `kx − pad` on the right (which the
 /// shifted copy filled from the neighbouring input row). The same values as the general
 /// loop, written with one copy instead of one per output row.
+#[inline(always)]
 fn same_width_row<F: Float>(plane: &[F], g: &ConvGeometry, ky: usize, kx: usize, row: &mut [F]) {
-    let w = g.w;
-    let (i_lo, i_hi) = (
-        g.pad.saturating_sub(ky).min(g.oh),
-        (g.h + g.pad).saturating_sub(ky).min(g.oh),
-    );
-    let (j_lo, j_hi, _) = stride1_span(g, kx);
-    if i_lo >= i_hi || j_lo >= j_hi {
+    let Some(span) = SameWidthSpan::new(g, ky, kx) else {
         row.fill(F::zero());
         return;
-    }
-    // Output positions first..last (inclusive) read plane[pos + ky·w + kx − pad·(w + 1)].
-    let (first, last) = (i_lo * w + j_lo, (i_hi - 1) * w + j_hi - 1);
-    let src = first + ky * w + kx - g.pad * (w + 1);
+    };
+    let (first, last, src) = (span.first, span.last, span.src);
     row[first..=last].copy_from_slice(&plane[src..=src + (last - first)]);
     row[..first].fill(F::zero());
     row[last + 1..].fill(F::zero());
-    for i in i_lo..i_hi {
-        let out = &mut row[i * w..(i + 1) * w];
-        fill_zero(&mut out[..j_lo]);
-        fill_zero(&mut out[j_hi..]);
+    span.for_each_edge(row, fill_zero);
+}
+
+/// Where one row of `colᵀ` lies in its input plane when the output is as wide as the input
+/// (see [`same_width_row`]): output positions `first..=last` read (and in the backward pass,
+/// add into) plane positions `src..=src + last − first`, except the edge columns of each
+/// output row, which lie in padding.
+struct SameWidthSpan {
+    first: usize,
+    last: usize,
+    src: usize,
+    rows: std::ops::Range<usize>,
+    j_lo: usize,
+    j_hi: usize,
+    w: usize,
+}
+
+impl SameWidthSpan {
+    /// The span of filter tap `(ky, kx)`; `None` when all of it lies in padding.
+    #[inline(always)]
+    fn new(g: &ConvGeometry, ky: usize, kx: usize) -> Option<Self> {
+        let w = g.w;
+        let i_lo = g.pad.saturating_sub(ky).min(g.oh);
+        let i_hi = (g.h + g.pad).saturating_sub(ky).min(g.oh);
+        let (j_lo, j_hi, _) = stride1_span(g, kx);
+        if i_lo >= i_hi || j_lo >= j_hi {
+            return None;
+        }
+        let first = i_lo * w + j_lo;
+        Some(SameWidthSpan {
+            first,
+            last: (i_hi - 1) * w + j_hi - 1,
+            // Output position `i·w + j` reads plane position `(i + ky − pad)·w + j + kx − pad`.
+            src: first + ky * w + kx - g.pad * (w + 1),
+            rows: i_lo..i_hi,
+            j_lo,
+            j_hi,
+            w,
+        })
+    }
+
+    /// Calls `f` on the padding columns at the two ends of each output row inside the span.
+    #[inline(always)]
+    fn for_each_edge<F>(&self, row: &mut [F], mut f: impl FnMut(&mut [F])) {
+        for i in self.rows.clone() {
+            let out = &mut row[i * self.w..(i + 1) * self.w];
+            f(&mut out[..self.j_lo]);
+            f(&mut out[self.j_hi..]);
+        }
     }
 }
 
@@ -395,46 +451,69 @@ fn fill_zero<F: Float>(run: &mut [F]) {
     }
 }
 
-/// `dst[i] += src[i]`, eight values at a time (vector adds without a call or an overlap
-/// check), then the rest one by one: the same additions, in each element, as a plain loop.
-#[inline(always)]
-fn add_run<F: Float>(dst: &mut [F], src: &[F]) {
-    assert_eq!(dst.len(), src.len(), "add_run: lengths");
-    let mut d = dst.chunks_exact_mut(8);
-    let mut s = src.chunks_exact(8);
-    for (d, s) in (&mut d).zip(&mut s) {
-        let d: &mut [F; 8] = d.try_into().expect("a chunk of 8");
-        let s: &[F; 8] = s.try_into().expect("a chunk of 8");
-        for (d, &s) in d.iter_mut().zip(s) {
-            *d += s;
-        }
-    }
-    for (d, &s) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *d += s;
-    }
-}
-
 /// The adjoint of [`im2col_t_sample`] (so [`col2im_sample`] of the transpose): adds every
 /// entry of `col_t` (`C·fh·fw × oh·ow`) into the input position it was read from; `dx`
 /// (`C·H·W`) is zeroed first, and entries that came from padding are dropped.
-pub fn col2im_t_sample<F: Float>(col_t: &[F], g: &ConvGeometry, dx: &mut [F]) {
+///
+/// `col_t` is scratch to this function: its entries that came from padding may be set to
+/// zero. With "same" padding each row of `colᵀ` is then added to its plane as one run (adding
+/// +0 to a sum that started at +0 leaves its bits as they are, so the result is the same as
+/// skipping those entries).
+pub fn col2im_t_sample<F: Float>(col_t: &mut [F], g: &ConvGeometry, dx: &mut [F]) {
+    col2im_t_with(crate::cpu::active(), col_t, g, dx);
+}
+
+crate::cpu::dispatch! {
+    [avx512]
+    /// [`col2im_t_sample`], compiled per instruction set.
+    fn col2im_t_with<F>(col_t: &mut [F], g: &ConvGeometry, dx: &mut [F]) {
     assert_eq!(dx.len(), g.input_len(), "col2im: output length");
     let p = g.positions();
     assert_eq!(col_t.len(), p * g.patch_len(), "col2im: col length");
     dx.fill(F::zero());
-    for (k, row) in col_t.chunks_exact(p).enumerate() {
-        let (c, ky, kx) = (k / (g.fh * g.fw), k / g.fw % g.fh, k % g.fw);
-        for (i, run) in row.chunks_exact(g.ow).enumerate() {
-            let Some(y) = g.in_y(i, ky) else { continue };
-            let line = &mut dx[(c * g.h + y) * g.w..][..g.w];
-            if g.stride == 1 {
-                let (j_lo, j_hi, x0) = stride1_span(g, kx);
-                add_run(&mut line[x0..x0 + (j_hi - j_lo)], &run[j_lo..j_hi]);
-            } else {
-                for (j, &v) in run.iter().enumerate() {
-                    if let Some(x) = g.in_x(j, kx) {
-                        line[x] += v;
+    let mut rows = col_t.chunks_exact_mut(p);
+    for plane in dx.chunks_exact_mut(g.h * g.w) {
+        for ky in 0..g.fh {
+            for kx in 0..g.fw {
+                let row = rows.next().expect("a row of colᵀ per filter tap");
+                if g.stride == 1 && g.ow == g.w {
+                    let Some(span) = SameWidthSpan::new(g, ky, kx) else {
+                        continue;
+                    };
+                    span.for_each_edge(row, fill_zero);
+                    let (first, last, src) = (span.first, span.last, span.src);
+                    let to = &mut plane[src..=src + (last - first)];
+                    for (d, &v) in to.iter_mut().zip(&row[first..=last]) {
+                        *d += v;
                     }
+                } else {
+                    col2im_t_row(row, g, ky, kx, plane);
+                }
+            }
+        }
+    }
+    }
+}
+
+/// Adds one row of `colᵀ` (filter tap `(ky, kx)`) into its input `plane`, output row by
+/// output row.
+#[inline(always)]
+fn col2im_t_row<F: Float>(row: &[F], g: &ConvGeometry, ky: usize, kx: usize, plane: &mut [F]) {
+    for (i, run) in row.chunks_exact(g.ow).enumerate() {
+        let Some(y) = g.in_y(i, ky) else { continue };
+        let line = &mut plane[y * g.w..][..g.w];
+        if g.stride == 1 {
+            let (j_lo, j_hi, x0) = stride1_span(g, kx);
+            for (d, &v) in line[x0..x0 + (j_hi - j_lo)]
+                .iter_mut()
+                .zip(&run[j_lo..j_hi])
+            {
+                *d += v;
+            }
+        } else {
+            for (j, &v) in run.iter().enumerate() {
+                if let Some(x) = g.in_x(j, kx) {
+                    line[x] += v;
                 }
             }
         }
@@ -632,6 +711,53 @@ mod tests {
     }
 
     #[test]
+    fn same_padding_col2im_gives_the_bits_of_the_row_by_row_loop() {
+        // With "same" padding each row of colᵀ is added to its plane as one run after its
+        // padding entries are zeroed. Against the row-by-row loop, which skips them: the same
+        // bits, with NaN and infinities in the padding entries (dropped either way) and
+        // negative zeros among the values.
+        let mut rng = crate::rng::Rng::new(8);
+        for &(c, h, w, f) in &[(16, 28, 28, 3), (3, 7, 7, 3), (2, 6, 5, 5), (1, 1, 4, 3)] {
+            let g = ConvGeometry::new([c, h, w], f, f, 1, (f - 1) / 2).unwrap();
+            assert_eq!(g.ow, g.w);
+            let (p, k) = (g.positions(), g.patch_len());
+            let mut col_t: Vec<f32> = (0..k * p)
+                .map(|i| match i % 7 {
+                    0 => -0.0,
+                    _ => rng.normal() as f32,
+                })
+                .collect();
+            // Poison the entries that came from padding: im2col of an all-NaN image leaves
+            // zeros exactly there.
+            let mut pad = vec![0.0f32; k * p];
+            im2col_t_sample(&vec![f32::NAN; g.input_len()], &g, &mut pad);
+            for (v, &m) in col_t.iter_mut().zip(&pad) {
+                if m == 0.0 {
+                    *v = if rng.below(2) == 0 {
+                        f32::NAN
+                    } else {
+                        f32::INFINITY
+                    };
+                }
+            }
+            let mut expected = vec![0.0f32; g.input_len()];
+            let mut rows = col_t.chunks_exact(p);
+            for plane in expected.chunks_exact_mut(h * w) {
+                for ky in 0..f {
+                    for kx in 0..f {
+                        col2im_t_row(rows.next().unwrap(), &g, ky, kx, plane);
+                    }
+                }
+            }
+            let mut dx = vec![f32::NAN; g.input_len()];
+            col2im_t_sample(&mut col_t, &g, &mut dx);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&dx), bits(&expected), "{c}×{h}×{w} f{f}");
+            assert!(dx.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    #[test]
     fn transposed_im2col_and_col2im_are_the_transposes() {
         let mut rng = crate::rng::Rng::new(6);
         for &(c, h, w, fh, fw, stride, pad) in &[
@@ -668,7 +794,7 @@ mod tests {
             let d = d_t.t().as_standard_layout().into_owned();
             let (mut dx, mut dx_t) = (vec![0.0; g.input_len()], vec![f64::NAN; g.input_len()]);
             col2im_sample(d.as_slice().unwrap(), &g, &mut dx);
-            col2im_t_sample(d_t.as_slice().unwrap(), &g, &mut dx_t);
+            col2im_t_sample(d_t.clone().as_slice_mut().unwrap(), &g, &mut dx_t);
             for (a, b) in dx.iter().zip(&dx_t) {
                 assert!(
                     (a - b).abs() < 1e-12,
