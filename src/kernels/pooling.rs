@@ -46,8 +46,9 @@ pub(crate) fn max_pool<F: Float>(
 }
 
 /// [`pool_planes`], or for f32 2×2 windows 2 apart on a CPU with AVX-512, the same result
-/// sixteen windows at a time ([`avx512::pool_planes_2x2`]): the compiler's own vectorising of
-/// the 2×2 loop took 0.40 ms of SimpleConvNet's step with AVX2, 0.69 ms with AVX-512.
+/// sixteen windows at a time ([`avx512::pool_planes_2x2`]) when that is the faster here
+/// ([`pool_2x2_choice`]): on Zen 4 the compiler's own vectorising of the 2×2 loop took
+/// 0.40 ms of SimpleConvNet's step with AVX2 and 0.69 ms with AVX-512, the intrinsics 0.21 ms.
 fn planes<F: Float, const TRAIN: bool>(
     simd: cpu::Simd,
     xs: &[F],
@@ -62,6 +63,7 @@ fn planes<F: Float, const TRAIN: bool>(
         && g.fw == 2
         && g.stride == 2
         && g.pad == 0
+        && pool_2x2_choice(g) == Pool2x2::Avx512
     {
         // SAFETY: F is f32 (checked above): same layout, same lengths.
         let (xs, outs) = unsafe {
@@ -74,6 +76,48 @@ fn planes<F: Float, const TRAIN: bool>(
         return unsafe { avx512::pool_planes_2x2::<TRAIN>(xs, g, outs, args) };
     }
     pool_planes::<F, TRAIN>(simd, xs, g, outs, args)
+}
+
+/// The two ways [`planes`] can pool f32 2×2 windows 2 apart on a CPU with AVX-512: the same
+/// bits and the same indices (tested), different speeds by the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pool2x2 {
+    /// [`avx512::pool_planes_2x2`]'s intrinsics, sixteen windows per vector.
+    Avx512,
+    /// [`pool_planes`], as the compiler vectorises it.
+    Loop,
+}
+
+/// The faster [`Pool2x2`] on this host, timed once per process (by [`super::fastest`]) on
+/// scratch planes of the first call's geometry `g`, in a training pass (with indices): the
+/// intrinsics were written and measured on Zen 4 only, so a core where the compiler's loop
+/// does better keeps it.
+#[cfg(target_arch = "x86_64")]
+fn pool_2x2_choice(g: &ConvGeometry) -> Pool2x2 {
+    static CHOICE: OnceLock<Pool2x2> = OnceLock::new();
+    *CHOICE.get_or_init(|| {
+        // A few images' worth of SimpleConvNet's planes (30 of 24 × 24), as for unpooling.
+        let planes = (30 * 24 * 24 * 8 / (g.h * g.w).max(1)).clamp(1, 4096);
+        let one = ConvGeometry { c: planes, ..*g };
+        let xs: Vec<f32> = (0..planes * g.h * g.w)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) >> 9) % 97) as f32 - 48.0)
+            .collect();
+        let mut outs = vec![0f32; planes * g.oh * g.ow];
+        let mut args = vec![0u32; outs.len()];
+        let simd = cpu::active();
+        super::fastest(&[Pool2x2::Avx512, Pool2x2::Loop], 4, |how| {
+            let start = Instant::now();
+            match how {
+                // SAFETY: the caller checked AVX-512 and the 2×2 geometry; whole planes.
+                Pool2x2::Avx512 => unsafe {
+                    avx512::pool_planes_2x2::<true>(&xs, &one, &mut outs, &mut args)
+                },
+                Pool2x2::Loop => pool_planes::<f32, true>(simd, &xs, &one, &mut outs, &mut args),
+            }
+            std::hint::black_box((&outs, &args));
+            start.elapsed().as_secs_f64()
+        })
+    })
 }
 
 /// `dxs[argmax] += ds` plane by plane: the gradient of [`max_pool`] for `n` inputs of
@@ -459,6 +503,30 @@ mod tests {
                 let bits: Vec<u32> = outs.iter().map(|v| v.to_bits()).collect();
                 assert_eq!(bits, want, "{h}×{w} at {simd}, test mode");
             }
+            // The intrinsics themselves, whichever way this host's timing chose above.
+            #[cfg(target_arch = "x86_64")]
+            if cpu::testable().contains(&cpu::Simd::Avx512) {
+                let len = n * c * g.oh * g.ow;
+                let (mut outs, mut args) = (vec![1.5f32; len], vec![u32::MAX; len]);
+                // SAFETY: AVX-512 is testable here; 2×2 windows 2 apart; whole planes.
+                unsafe { avx512::pool_planes_2x2::<true>(&xs, &g, &mut outs, &mut args) };
+                let bits: Vec<u32> = outs.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(
+                    (bits, args),
+                    (want.clone(), want_at.clone()),
+                    "{h}×{w} intrinsics"
+                );
+                let mut outs = vec![1.5f32; len];
+                // SAFETY: as above.
+                unsafe { avx512::pool_planes_2x2::<false>(&xs, &g, &mut outs, &mut []) };
+                let bits: Vec<u32> = outs.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(bits, want, "{h}×{w} intrinsics, test mode");
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if cpu::testable().contains(&cpu::Simd::Avx512) {
+            let g = ConvGeometry::new([30, 24, 24], 2, 2, 2, 0).expect("fits");
+            assert!([Pool2x2::Avx512, Pool2x2::Loop].contains(&pool_2x2_choice(&g)));
         }
     }
 
