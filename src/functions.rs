@@ -454,31 +454,31 @@ crate::cpu::dispatch! {
     [avx512]
     /// [`col2im_t_sample`], compiled per instruction set.
     fn col2im_t_with<F>(col_t: &mut [F], g: &ConvGeometry, dx: &mut [F]) {
-    assert_eq!(dx.len(), g.input_len(), "col2im: output length");
-    let p = g.positions();
-    assert_eq!(col_t.len(), p * g.patch_len(), "col2im: col length");
-    dx.fill(F::zero());
-    let mut rows = col_t.chunks_exact_mut(p);
-    for plane in dx.chunks_exact_mut(g.h * g.w) {
-        for ky in 0..g.fh {
-            for kx in 0..g.fw {
-                let row = rows.next().expect("a row of colᵀ per filter tap");
-                if g.stride == 1 && g.ow == g.w {
-                    let Some(span) = SameWidthSpan::new(g, ky, kx) else {
-                        continue;
-                    };
-                    span.for_each_edge(row, fill_zero);
-                    let (first, last, src) = (span.first, span.last, span.src);
-                    let to = &mut plane[src..=src + (last - first)];
-                    for (d, &v) in to.iter_mut().zip(&row[first..=last]) {
-                        *d += v;
+        assert_eq!(dx.len(), g.input_len(), "col2im: output length");
+        let p = g.positions();
+        assert_eq!(col_t.len(), p * g.patch_len(), "col2im: col length");
+        dx.fill(F::zero());
+        let mut rows = col_t.chunks_exact_mut(p);
+        for plane in dx.chunks_exact_mut(g.h * g.w) {
+            for ky in 0..g.fh {
+                for kx in 0..g.fw {
+                    let row = rows.next().expect("a row of colᵀ per filter tap");
+                    if g.stride == 1 && g.ow == g.w {
+                        let Some(span) = SameWidthSpan::new(g, ky, kx) else {
+                            continue;
+                        };
+                        span.for_each_edge(row, fill_zero);
+                        let (first, last, src) = (span.first, span.last, span.src);
+                        let to = &mut plane[src..=src + (last - first)];
+                        for (d, &v) in to.iter_mut().zip(&row[first..=last]) {
+                            *d += v;
+                        }
+                    } else {
+                        col2im_t_row(row, g, ky, kx, plane);
                     }
-                } else {
-                    col2im_t_row(row, g, ky, kx, plane);
                 }
             }
         }
-    }
     }
 }
 
