@@ -369,8 +369,9 @@ pub fn run(workload: Workload, seconds: f64) -> Result<Record> {
         .into_iter()
         .map(|(key, walk)| {
             let t = if key.a_transposed { "ᵀ" } else { "" };
+            let bt = if key.b_transposed { "ᵀ" } else { "" };
             let name = crate::linalg::plan::walk_name(walk);
-            format!("{}{t}×{}×{}: {name}", key.m, key.k, key.n)
+            format!("{}{t}×{}×{}{bt}: {name}", key.m, key.k, key.n)
         })
         .collect();
     #[cfg(not(target_arch = "x86_64"))]

@@ -132,6 +132,7 @@ pub unsafe fn direct(
             a_col,
             b,
             ldb,
+            1,
             beta,
             std::ptr::null(),
             c,
@@ -165,10 +166,52 @@ pub unsafe fn direct_row_bias(
     ldc: usize,
 ) {
     // SAFETY: the caller's guarantees.
-    unsafe { direct_impl(walk, m, n, k, 1.0, a, lda, a_col, b, ldb, 0.0, bias, c, ldc) }
+    unsafe {
+        direct_impl(
+            walk, m, n, k, 1.0, a, lda, a_col, b, ldb, 1, 0.0, bias, c, ldc,
+        )
+    }
 }
 
-/// [`direct`], adding `bias[i]` to row `i` of the result unless `bias` is null.
+/// `C ← α·A·Bᵀᵀ…`: [`direct`] for a B whose *columns* are contiguous: `bt` is B's transpose,
+/// row-major (`n×k`, row stride `ldbt`), as when a layer multiplies by `Wᵀ` (the Affine's
+/// `dx = dout · Wᵀ`). B is copied a panel of `walk.tile.columns()` columns at a time into a
+/// row-major buffer (transposed in registers, 16 × 16 at a time), and the tiles multiply A,
+/// where it lies, with each panel ([`Walk::packed`] plays no part). The tiles add in their
+/// one order, so the result has the bits [`direct`] gives on a row-major copy of B (but for
+/// the last `n mod 16` ≤ [`NARROW`] columns, which [`direct`] may give to its narrow path).
+///
+/// # Safety
+/// As [`direct`], with `bt` holding the `n × k` values its stride reaches.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn direct_bt(
+    walk: Walk,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    lda: usize,
+    a_col: usize,
+    bt: *const f32,
+    ldbt: usize,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let null = std::ptr::null();
+    // SAFETY: the caller's guarantees; element (p, j) of B is bt[j·ldbt + p].
+    unsafe {
+        direct_impl(
+            walk, m, n, k, alpha, a, lda, a_col, bt, 1, ldbt, beta, null, c, ldc,
+        )
+    }
+}
+
+/// [`direct`], adding `bias[i]` to row `i` of the result unless `bias` is null, for a B whose
+/// element `(p, j)` lies at `p·ldb + j·b_col` (`b_col` ≠ 1 only with `ldb` = 1: B's
+/// columns are copied into row-major panels first, see [`direct_bt`]).
 ///
 /// # Safety
 /// As [`direct`]; a non-null `bias` holds `m` values.
@@ -185,6 +228,7 @@ unsafe fn direct_impl(
     a_col: usize,
     b: *const f32,
     ldb: usize,
+    b_col: usize,
     beta: f32,
     bias: *const f32,
     c: *mut f32,
@@ -195,13 +239,14 @@ unsafe fn direct_impl(
     // [`NarrowColumns`] when A's layout lets it fill its lanes.
     let r = n % 16;
     let a_cached = m * k <= NARROW_A_CACHED;
-    if n > 16 && (1..=NARROW).contains(&r) && (lda == 1 || a_col == 1 && a_cached) {
+    let narrow = b_col == 1 && (lda == 1 || a_col == 1 && a_cached);
+    if n > 16 && (1..=NARROW).contains(&r) && narrow {
         let main = n - r;
         // SAFETY: both calls cover parts of the caller's matrices (columns ..main and
         // main..n); the caller's guarantees hold for each.
         unsafe {
             direct_impl(
-                walk, m, main, k, alpha, a, lda, a_col, b, ldb, beta, bias, c, ldc,
+                walk, m, main, k, alpha, a, lda, a_col, b, ldb, b_col, beta, bias, c, ldc,
             );
             // With a bias (α = 1, β = 0), the narrow columns take it as β = 1 on C's columns
             // filled with it: the bits of a C filled with the bias and a product added.
@@ -241,11 +286,117 @@ unsafe fn direct_impl(
     };
     // SAFETY: the caller's guarantees, passed on.
     unsafe {
-        if walk.packed && m > 0 && n > 0 && k > 0 {
+        if b_col != 1 && m > 0 && n > 0 && k > 0 {
+            tiles.column_panels(m, n, a, lda, a_col, (b, b_col), c, ldc);
+        } else if walk.packed && m > 0 && n > 0 && k > 0 {
             tiles.packed(m, n, a, lda, a_col, b, ldb, c, ldc);
         } else {
+            // With b_col ≠ 1 only for an empty product, which reads no B.
             tiles.unpacked(m, n, a, lda, a_col, b, ldb, c, ldc);
         }
+    }
+}
+
+/// Copies `cols` columns of a B whose columns are contiguous (column `s` is the `kc` values
+/// from `b + s·ldbt`) into the first `cols` columns of a row-major `panel` with rows `w`
+/// apart: 16 × 16 blocks, each loaded as 16 columns, transposed in registers and stored as
+/// 16 rows. Panel lanes from `cols` to the next multiple of 16 are written with zeros.
+///
+/// # Safety
+/// The CPU supports AVX-512F; `b` holds the columns described; `w` is a multiple of 16 and at
+/// least `cols` rounded up to one, and `panel` holds `kc · w` values.
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_columns(
+    b: *const f32,
+    ldbt: usize,
+    cols: usize,
+    kc: usize,
+    panel: &mut [f32],
+    w: usize,
+) {
+    debug_assert!(w.is_multiple_of(16) && cols.div_ceil(16) * 16 <= w && panel.len() >= kc * w);
+    for s0 in (0..cols).step_by(16) {
+        let ns = (cols - s0).min(16);
+        for p0 in (0..kc).step_by(16) {
+            let np = (kc - p0).min(16);
+            let mask = lanes(np);
+            // The same values of the next 16 columns, to the L1 in time for the next block
+            // (the loads below waited on L3 without it).
+            if s0 + 16 < cols {
+                for s in s0 + 16..(s0 + 32).min(cols) {
+                    // SAFETY: column s < cols lies inside B; a prefetch reads nothing.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(b.add(s * ldbt + p0).cast()) };
+                }
+            }
+            let mut r: [__m512; 16] = std::array::from_fn(|s| {
+                if s < ns {
+                    // SAFETY: values p0..p0+np of column s0+s lie inside B; masked lanes are
+                    // not read.
+                    unsafe { _mm512_maskz_loadu_ps(mask, b.add((s0 + s) * ldbt + p0)) }
+                } else {
+                    _mm512_setzero_ps()
+                }
+            });
+            transpose_16x16(&mut r);
+            for (q, row) in r.iter().take(np).enumerate() {
+                // SAFETY: row p0+q < kc of the panel, lanes s0..s0+16 ≤ w.
+                unsafe { _mm512_storeu_ps(panel.as_mut_ptr().add((p0 + q) * w + s0), *row) };
+            }
+        }
+    }
+}
+
+/// Transposes the 16 × 16 matrix whose rows are `r`, in four butterfly stages: at each, rows
+/// `i` and `i + h` (`i & h == 0`) trade their off-diagonal `h × h` blocks, which turns
+/// `[[A, B], [C, D]]` into `[[A, C], [B, D]]` at every scale; after `h` = 8, 4, 2, 1 every
+/// block has been transposed in place.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn transpose_16x16(r: &mut [__m512; 16]) {
+    butterfly::<8>(r);
+    butterfly::<4>(r);
+    butterfly::<2>(r);
+    butterfly::<1>(r);
+}
+
+/// Lane indices for `_mm512_permutex2var_ps` at stage `h` of [`transpose_16x16`]: the upper
+/// row of a pair keeps its lanes `c` with `c & h == 0` and takes the others from its partner
+/// (`16 + c − h`); the lower row takes its partner's `c & h == 0` lanes shifted by `h`
+/// (`c + h`) and keeps its own others (`16 + c`).
+const fn butterfly_lanes(h: usize, lower: bool) -> [i32; 16] {
+    let mut out = [0; 16];
+    let mut c = 0;
+    while c < 16 {
+        out[c] = match (c & h == 0, lower) {
+            (true, false) => c,
+            (false, false) => 16 + c - h,
+            (true, true) => c + h,
+            (false, true) => 16 + c,
+        } as i32;
+        c += 1;
+    }
+    out
+}
+
+/// One stage of [`transpose_16x16`], with `H` constant so that the eight pairs are unrolled
+/// and the rows stay in registers.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn butterfly<const H: usize>(r: &mut [__m512; 16]) {
+    let upper = const { butterfly_lanes(H, false) };
+    let lower = const { butterfly_lanes(H, true) };
+    // SAFETY: 16 i32 values each.
+    let (upper, lower) = unsafe {
+        (
+            _mm512_loadu_si512(upper.as_ptr().cast()),
+            _mm512_loadu_si512(lower.as_ptr().cast()),
+        )
+    };
+    for t in 0..8 {
+        let i = t / H * 2 * H + t % H;
+        let (x, y) = (r[i], r[i + H]);
+        r[i] = _mm512_permutex2var_ps(x, upper, y);
+        r[i + H] = _mm512_permutex2var_ps(x, lower, y);
     }
 }
 
@@ -415,6 +566,75 @@ impl Tiles {
         }
     }
 
+    /// For a B whose columns are contiguous (`bt`, column `j` at `bt + j·ldbt`): a block of
+    /// B's columns ([`BT_BLOCK_BYTES`] of them at most) is copied into row-major panels of
+    /// `columns` columns ([`pack_columns`]), then each row block of A, read where it lies
+    /// and kept in L1, is multiplied with every panel of the block, which stays in L2 (as
+    /// [`Tiles::unpacked`] walks a row-major B).
+    ///
+    /// # Safety
+    /// As [`direct_bt`], with `m`, `n`, `k` ≥ 1.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn column_panels(
+        &self,
+        m: usize,
+        n: usize,
+        a: *const f32,
+        lda: usize,
+        a_col: usize,
+        (bt, ldbt): (*const f32, usize),
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let (k, w) = (self.k, self.shape.columns());
+        let nc = (BT_BLOCK_BYTES / 4 / k / w).max(1) * w;
+        PACKS.with_borrow_mut(|(_, bp, _)| {
+            let len = k * nc.min(n.div_ceil(w) * w);
+            // A 64-byte aligned start, so that no vector load of a panel splits a cache
+            // line (unaligned, the tiles ran 25 % slower).
+            if bp.len() < len + 16 {
+                bp.resize(len + 16, 0.0);
+            }
+            let b0 = bp.as_ptr().align_offset(64).min(16);
+            let bp = &mut bp[b0..];
+            for jc in (0..n).step_by(nc) {
+                let ncols = (n - jc).min(nc);
+                for (q, jr) in (0..ncols).step_by(w).enumerate() {
+                    let cols = (ncols - jr).min(w);
+                    // SAFETY: columns jc+jr..+cols of B lie inside it (the caller's); the
+                    // panel holds k rows of w values.
+                    let panel = &mut bp[q * k * w..(q + 1) * k * w];
+                    unsafe { pack_columns(bt.add((jc + jr) * ldbt), ldbt, cols, k, panel, w) };
+                }
+                for (i, mr) in row_blocks(m, self.shape.rows) {
+                    for (q, jr) in (0..ncols).step_by(w).enumerate() {
+                        let j = jc + jr;
+                        // SAFETY: the tile (rows i..i+mr, columns j..j+cols) lies inside A
+                        // and C; its B is panel q, rows w apart.
+                        unsafe {
+                            self.one(
+                                i,
+                                0..k,
+                                (c.add(i * ldc + j), ldc),
+                                false,
+                                mr,
+                                (ncols - jr).min(w),
+                                a.add(i * lda),
+                                lda,
+                                a_col,
+                                bp.as_ptr().add(q * k * w),
+                                w,
+                                c.add(i * ldc + j),
+                                ldc,
+                            )
+                        };
+                    }
+                }
+            }
+        });
+    }
+
     /// The product in blocks, as BLIS and OpenBLAS walk it (with the roles of A and B
     /// swapped, as the vectors here run along C's rows): for each block of [`NC`] columns of
     /// B and each block of [`KC`] steps of the inner dimension, that part of B is copied into
@@ -532,6 +752,10 @@ pub const KC: usize = 384;
 
 /// Columns of B per block of [`Walk::packed`]: `KC × NC` values (480 KB) stay in L2.
 pub const NC: usize = 320;
+
+/// The most bytes of B's columns [`direct_bt`] copies into panels at a time, to stay in L2
+/// while every row block of A meets them (the Affine's `Wᵀ` with k = 100: 640 columns).
+pub const BT_BLOCK_BYTES: usize = 256 << 10;
 
 /// The most columns [`direct`] leaves to its narrow-column path (`n mod 16`): with 5 or more,
 /// the masked vector is at least 5/16 useful and the general tiles keep up.

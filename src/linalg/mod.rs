@@ -6,7 +6,10 @@
 //!
 //! * f32 on a CPU with AVX-512 (when [`crate::cpu::active`] allows it), when the rows of `b` and `c` are contiguous (every product of
 //!   the book's nets but `dout · Wᵀ`): this crate's [`avx512::direct`], which reads the
-//!   operands in place instead of packing them. On the project machine it beat both crates
+//!   operands in place instead of packing them (or packs them, where the planner finds that
+//!   faster). Where `b`'s *columns* are contiguous instead (the Affine's `dx = dout · Wᵀ`)
+//!   and the inner dimension is not short, [`avx512::direct_bt`] copies B's columns into
+//!   the same packed panels. On the project machine it beat both crates
 //!   below on every such shape: the MLP's `x · W1` 114 against 69–74 GFLOP/s, the
 //!   convolution's per-image `W · colᵀ` 106 against 70, 1024³ 103 against 91. The
 //!   convolution's `dW` goes to [`sum_of_products_abt`] ([`avx512::DotSums`]).
@@ -302,7 +305,7 @@ pub fn gemm_row_bias<F: Float>(
         && !matches!(plan::forced(), Some(plan::Forced::Crate(_)))
         && direct_fits(cpu::active(), &a, &b, &c.view_mut())
     {
-        let walk = planned_walk(&a, n);
+        let walk = planned_walk(&a, n, false);
         let (lda, a_col) = (a.strides()[0] as usize, a.strides()[1] as usize);
         let (ldb, ldc) = (b.strides()[0] as usize, c.strides()[0] as usize);
         // SAFETY: F is f32 (checked by `direct_fits`), so the pointers are f32 pointers;
@@ -353,7 +356,12 @@ fn gemm_one<F: Float>(
             return gemm_with(kernel, alpha, a, b, beta, c);
         }
         if direct_fits(simd, &a, &b, &c) {
-            return direct_walk(planned_walk(&a, n), alpha, a, b, beta, c);
+            return direct_walk(planned_walk(&a, n, false), alpha, a, b, beta, c);
+        }
+        // B a transposed view (the Affine's dx = dout · Wᵀ): packed panels of B's columns.
+        // With a short inner dimension `matrixmultiply` stays (the MLP's dout · W2ᵀ, k = 10).
+        if k > SHORT_K && direct_bt_fits(simd, &a, &b, &c) {
+            return direct_bt_walk(planned_walk(&a, n, true), alpha, a, b, beta, c);
         }
     }
     let kernel = if m * n * k >= LARGE || k <= SHORT_K {
@@ -368,7 +376,7 @@ fn gemm_one<F: Float>(
 /// [`plan::KERNEL_VAR`] forces, else the planner's for the shape (and whether `a` is a
 /// transposed view).
 #[cfg(target_arch = "x86_64")]
-fn planned_walk<F>(a: &ArrayView2<F>, n: usize) -> avx512::Walk {
+fn planned_walk<F>(a: &ArrayView2<F>, n: usize, b_transposed: bool) -> avx512::Walk {
     if let Some(plan::Forced::Walk(walk)) = plan::forced() {
         return walk;
     }
@@ -378,6 +386,7 @@ fn planned_walk<F>(a: &ArrayView2<F>, n: usize) -> avx512::Walk {
         n,
         k,
         a_transposed: a.strides()[0] == 1 && m > 1,
+        b_transposed,
     })
 }
 
@@ -437,6 +446,54 @@ pub fn direct_walk<F: Float>(
     gemm_with(Kernel::GemmCrate, alpha, a, b, beta, c);
 }
 
+/// `c ← α · a · b + β · c` with this crate's AVX-512 kernel for a `b` whose columns are
+/// contiguous ([`avx512::direct_bt`]: `walk`'s tile shape, B copied into panels of columns).
+///
+/// # Panics
+/// If the shapes do not fit or [`direct_bt_fits`] does not hold.
+#[cfg(target_arch = "x86_64")]
+fn direct_bt_walk<F: Float>(
+    walk: avx512::Walk,
+    alpha: F,
+    a: ArrayView2<F>,
+    b: ArrayView2<F>,
+    beta: F,
+    mut c: ArrayViewMut2<F>,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    assert!(
+        b.nrows() == k && c.dim() == (m, n) && direct_bt_fits(cpu::active(), &a, &b, &c),
+        "gemm: {:?} · {:?} into {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    let (lda, a_col, ldbt) = (a.strides()[0], a.strides()[1], b.strides()[1]);
+    let f = |x: F| x.to_f64_lossy() as f32; // F is f32 here: exact
+    // SAFETY: F is f32 (checked by `direct_bt_fits`), so the pointers are f32 pointers; the
+    // shapes were checked above; B's columns are contiguous (element (p, j) at j·ldbt + p) and
+    // C's rows, all strides non-negative, so every element the kernel reaches lies in the
+    // views; `c` is borrowed mutably and cannot alias `a` or `b`; the CPU has AVX-512F
+    // (`cpu::active` gives only supported levels).
+    unsafe {
+        avx512::direct_bt(
+            walk,
+            m,
+            n,
+            k,
+            f(alpha),
+            a.as_ptr() as *const f32,
+            lda as usize,
+            a_col as usize,
+            b.as_ptr() as *const f32,
+            ldbt as usize,
+            f(beta),
+            c.as_mut_ptr() as *mut f32,
+            c.strides()[0] as usize,
+        )
+    };
+}
+
 /// The GEMM kernels [`gemm`] chooses between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
@@ -445,7 +502,8 @@ pub enum Kernel {
     /// `matrixmultiply`, through `ndarray::linalg::general_mat_mul`.
     MatrixMultiply,
     /// This crate's AVX-512 product without packing ([`avx512::direct`]), for f32 operands
-    /// whose rows are contiguous; other cases fall back to the `gemm` crate.
+    /// whose rows are contiguous, or packed ([`avx512::direct_bt`]) for a B whose columns
+    /// are; other cases fall back to the `gemm` crate.
     Direct,
 }
 
@@ -465,6 +523,33 @@ fn direct_fits<F: Float>(
             && a.strides().iter().all(|&s| s >= 0)
             && rows(b.strides())
             && rows(c.strides())
+            && simd >= Simd::Avx512
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (simd, a, b, c);
+        false
+    }
+}
+
+/// Whether [`avx512::direct_bt`] can compute this product: as [`direct_fits`], but with B's
+/// *columns* contiguous (a transposed view such as the Affine's `Wᵀ`: unit row stride,
+/// non-negative column stride) instead of its rows.
+fn direct_bt_fits<F: Float>(
+    simd: Simd,
+    a: &ArrayView2<F>,
+    b: &ArrayView2<F>,
+    c: &ArrayViewMut2<F>,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (bs, cs) = (b.strides(), c.strides());
+        TypeId::of::<F>() == TypeId::of::<f32>()
+            && a.strides().iter().all(|&s| s >= 0)
+            && bs[0] == 1
+            && bs[1] >= 0
+            && cs[1] == 1
+            && cs[0] >= 0
             && simd >= Simd::Avx512
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -505,6 +590,10 @@ pub fn gemm_with<F: Float>(
     #[cfg(target_arch = "x86_64")]
     if kernel == Kernel::Direct && direct_fits(cpu::active(), &a, &b, &c) {
         return direct_walk(avx512::Walk::DEFAULT, alpha, a, b, beta, c);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Direct && direct_bt_fits(cpu::active(), &a, &b, &c) {
+        return direct_bt_walk(avx512::Walk::DEFAULT, alpha, a, b, beta, c);
     }
     if m == 0 || n == 0 || k == 0 {
         // the gemm crate's kernels expect non-empty operands
@@ -664,6 +753,7 @@ mod tests {
             (a32.view(), b32.view()),
             (at32.t(), bt32.t()),
             (at32.t(), b32.view()),
+            (a32.view(), bt32.t()),
         ] {
             for kernel in [Kernel::Direct, Kernel::GemmCrate, Kernel::MatrixMultiply] {
                 let mut wide = Array2::from_elem((m, n + 3), 1.0f32);
@@ -684,6 +774,99 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_transposed_b_gets_the_bits_of_the_tiles_on_its_row_major_copy() {
+        // dx = dout · Wᵀ: B is a transposed view, whose columns direct_bt copies into the
+        // packed panels. Every tile shape, with row-major or transposed A, k below and above
+        // one block (KC), C a column slice of a wider array with β ≠ 0, and widths with a
+        // partial last vector: the bits of the packed tiles on a row-major copy of B, and the
+        // definition within f32 rounding (where the copy's last columns would take the narrow
+        // path, only that).
+        if !cpu::testable().contains(&Simd::Avx512) {
+            return;
+        }
+        let mut rng = Rng::new(11);
+        for (m, k, n) in [(100, 100, 432), (13, 45, 71), (7, 400, 40), (30, 33, 100)] {
+            let a = Array2::from_shape_simple_fn((m, k), || rng.normal() as f32);
+            let at = a.t().as_standard_layout().into_owned();
+            let w = Array2::from_shape_simple_fn((n, k), || rng.normal() as f32);
+            let b = w.t().as_standard_layout().into_owned(); // Wᵀ, row-major
+            let want = naive(&a.mapv(f64::from), &b.mapv(f64::from)) * 2.0 + 0.5;
+            for (av, name) in [(a.view(), "A"), (at.t(), "Aᵀ view")] {
+                let run = |walk: Option<avx512::Walk>, bv: ArrayView2<f32>| {
+                    let mut wide = Array2::from_elem((m, n + 3), 1.0f32);
+                    let mut c = wide.slice_mut(ndarray::s![.., 1..n + 1]);
+                    cpu::with_simd(Simd::Avx512, || match walk {
+                        Some(walk) if bv.strides()[0] == 1 => {
+                            direct_bt_walk(walk, 2.0, av, bv, 0.5, c.view_mut())
+                        }
+                        Some(walk) => direct_walk(walk, 2.0, av, bv, 0.5, c.view_mut()),
+                        None => gemm(2.0, av, bv, 0.5, &mut c),
+                    });
+                    let c = c.to_owned();
+                    assert!(
+                        wide.column(0)
+                            .iter()
+                            .chain(wide.column(n + 1))
+                            .all(|&v| v == 1.0)
+                    );
+                    c
+                };
+                let routed = run(None, w.t());
+                let err = (&routed.mapv(f64::from) - &want)
+                    .iter()
+                    .fold(0.0_f64, |e, d| e.max(d.abs()));
+                assert!(err < 1e-4 * k as f64, "{name} {m}x{k}x{n}: {err}");
+                for tile in avx512::TileShape::ALL {
+                    let walk = avx512::Walk {
+                        tile,
+                        packed: false,
+                    };
+                    let got = run(Some(walk), w.t());
+                    // The row-major copy leaves 1–4 last columns to NarrowColumns, which
+                    // rounds otherwise (n = 100): the definition's tolerance then.
+                    let copy = if (1..=avx512::NARROW).contains(&(n % 16)) {
+                        let err = (&got.mapv(f64::from) - &want)
+                            .iter()
+                            .fold(0.0_f64, |e, d| e.max(d.abs()));
+                        assert!(err < 1e-4 * k as f64, "{name} {m}x{k}x{n} {tile}: {err}");
+                        continue;
+                    } else {
+                        run(Some(walk), b.view())
+                    };
+                    assert_eq!(
+                        got.mapv(f32::to_bits),
+                        copy.mapv(f32::to_bits),
+                        "{name} {m}x{k}x{n} {tile}"
+                    );
+                    if k > SHORT_K {
+                        // gemm routes the transposed view to the tiles, whichever it planned.
+                        assert_eq!(got.mapv(f32::to_bits), routed.mapv(f32::to_bits));
+                    }
+                }
+            }
+        }
+        // matrixmultiply gives these bits too (one fused multiply-add per step, in order),
+        // so the planner's record tells that gemm ran the tiles: 100×100×432 was planned
+        // with a transposed B, among the tile shapes only.
+        let key = plan::Key {
+            m: 100,
+            n: 432,
+            k: 100,
+            a_transposed: false,
+            b_transposed: true,
+        };
+        let chosen: Vec<_> = plan::chosen()
+            .into_iter()
+            .filter(|(k, _)| *k == key)
+            .collect();
+        assert!(
+            chosen.len() == 1 && !chosen[0].1.packed,
+            "{chosen:?} (forced: {:?})",
+            plan::forced()
+        );
     }
 
     #[test]
@@ -747,6 +930,7 @@ mod tests {
             n,
             k,
             a_transposed: false,
+            b_transposed: false,
         };
         let chosen: Vec<_> = plan::chosen()
             .into_iter()
@@ -761,6 +945,7 @@ mod tests {
             n: 10,
             k: 10,
             a_transposed: false,
+            b_transposed: false,
         };
         assert_eq!(plan::walk(small), avx512::Walk::DEFAULT);
         assert!(plan::chosen().iter().all(|(k, _)| *k != small));

@@ -100,7 +100,7 @@ pub fn forced() -> Option<Forced> {
     *FORCED.get_or_init(|| from_env().ok().flatten())
 }
 
-/// What a planned walk depends on besides the CPU: the shape and A's layout.
+/// What a planned walk depends on besides the CPU: the shape and the operands' layouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     /// Rows of A and C.
@@ -111,6 +111,9 @@ pub struct Key {
     pub k: usize,
     /// A's columns contiguous (a transposed view) rather than its rows.
     pub a_transposed: bool,
+    /// B's columns contiguous (a transposed view, [`avx512::direct_bt`]) rather than its
+    /// rows: only the tile shapes are candidates (B is always copied into panels).
+    pub b_transposed: bool,
 }
 
 fn plans() -> &'static Mutex<HashMap<Key, Walk>> {
@@ -122,7 +125,7 @@ fn plans() -> &'static Mutex<HashMap<Key, Walk>> {
 pub fn chosen() -> Vec<(Key, Walk)> {
     let plans = plans().lock().unwrap_or_else(|e| e.into_inner());
     let mut all: Vec<_> = plans.iter().map(|(k, w)| (*k, *w)).collect();
-    all.sort_by_key(|(k, _)| (k.m, k.n, k.k, k.a_transposed));
+    all.sort_by_key(|(k, _)| (k.m, k.n, k.k, k.a_transposed, k.b_transposed));
     all
 }
 
@@ -146,33 +149,55 @@ fn time_candidates(key: Key) -> Walk {
         n,
         k,
         a_transposed,
+        b_transposed,
     } = key;
     let m = m.min(PLAN_ROWS);
     let a: Vec<f32> = (0..m * k).map(|i| 0.5 + (i % 7) as f32 * 0.125).collect();
     let b: Vec<f32> = (0..k * n).map(|i| 0.25 + (i % 5) as f32 * 0.125).collect();
     let mut c = vec![0f32; m * n];
     let (lda, a_col) = if a_transposed { (1, m) } else { (k, 1) };
-    let walks = candidates();
+    let walks: Vec<Walk> = candidates()
+        .into_iter()
+        .filter(|w| !(w.packed && b_transposed))
+        .collect();
     let chosen = crate::kernels::fastest(&walks, 3, |walk| {
         let start = Instant::now();
-        // SAFETY: the CPU has AVX-512F (checked in `walk`); the buffers hold m×k, k×n and
-        // m×n values in the layouts given.
+        // SAFETY: the CPU has AVX-512F (checked in `walk`); the buffers hold m×k, k×n (or
+        // n×k for a transposed B) and m×n values in the layouts given.
         unsafe {
-            avx512::direct(
-                walk,
-                m,
-                n,
-                k,
-                1.0,
-                a.as_ptr(),
-                lda,
-                a_col,
-                b.as_ptr(),
-                n,
-                0.0,
-                c.as_mut_ptr(),
-                n,
-            )
+            if b_transposed {
+                avx512::direct_bt(
+                    walk,
+                    m,
+                    n,
+                    k,
+                    1.0,
+                    a.as_ptr(),
+                    lda,
+                    a_col,
+                    b.as_ptr(),
+                    k,
+                    0.0,
+                    c.as_mut_ptr(),
+                    n,
+                )
+            } else {
+                avx512::direct(
+                    walk,
+                    m,
+                    n,
+                    k,
+                    1.0,
+                    a.as_ptr(),
+                    lda,
+                    a_col,
+                    b.as_ptr(),
+                    n,
+                    0.0,
+                    c.as_mut_ptr(),
+                    n,
+                )
+            }
         };
         start.elapsed().as_secs_f64()
     });
