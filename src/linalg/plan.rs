@@ -140,6 +140,23 @@ pub fn walk(key: Key) -> Walk {
     *plans.entry(key).or_insert_with(|| time_candidates(key))
 }
 
+/// [`avx512::direct`] or [`avx512::direct_bt`], which take the same arguments.
+type Product = unsafe fn(
+    Walk,
+    usize,
+    usize,
+    usize,
+    f32,
+    *const f32,
+    usize,
+    usize,
+    *const f32,
+    usize,
+    f32,
+    *mut f32,
+    usize,
+);
+
 /// Times every candidate on scratch operands of `key`'s shape (at most [`PLAN_ROWS`] rows),
 /// interleaved, three rounds after a warm-up; the fastest (least time in its best round)
 /// wins.
@@ -160,44 +177,32 @@ fn time_candidates(key: Key) -> Walk {
         .into_iter()
         .filter(|w| !(w.packed && b_transposed))
         .collect();
+    // B row-major (k×n, rows n apart) or transposed (n×k, B's columns k apart).
+    let (product, ldb) = if b_transposed {
+        (avx512::direct_bt as Product, k)
+    } else {
+        (avx512::direct as Product, n)
+    };
     let chosen = crate::kernels::fastest(&walks, 3, |walk| {
         let start = Instant::now();
         // SAFETY: the CPU has AVX-512F (checked in `walk`); the buffers hold m×k, k×n (or
         // n×k for a transposed B) and m×n values in the layouts given.
         unsafe {
-            if b_transposed {
-                avx512::direct_bt(
-                    walk,
-                    m,
-                    n,
-                    k,
-                    1.0,
-                    a.as_ptr(),
-                    lda,
-                    a_col,
-                    b.as_ptr(),
-                    k,
-                    0.0,
-                    c.as_mut_ptr(),
-                    n,
-                )
-            } else {
-                avx512::direct(
-                    walk,
-                    m,
-                    n,
-                    k,
-                    1.0,
-                    a.as_ptr(),
-                    lda,
-                    a_col,
-                    b.as_ptr(),
-                    n,
-                    0.0,
-                    c.as_mut_ptr(),
-                    n,
-                )
-            }
+            product(
+                walk,
+                m,
+                n,
+                k,
+                1.0,
+                a.as_ptr(),
+                lda,
+                a_col,
+                b.as_ptr(),
+                ldb,
+                0.0,
+                c.as_mut_ptr(),
+                n,
+            )
         };
         start.elapsed().as_secs_f64()
     });
