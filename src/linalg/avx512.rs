@@ -94,6 +94,24 @@ impl Walk {
     };
 }
 
+/// [`direct`] or [`direct_bt`], which take the same arguments (B's row or column stride in
+/// the same place), for callers that choose between them by B's layout.
+pub type Product = unsafe fn(
+    Walk,
+    usize,
+    usize,
+    usize,
+    f32,
+    *const f32,
+    usize,
+    usize,
+    *const f32,
+    usize,
+    f32,
+    *mut f32,
+    usize,
+);
+
 /// `C ← α·A·B + β·C` for `a` (`m×k`, element `(i, p)` at `i·lda + p·a_col`: A may be a
 /// transposed view, as only single values of it are read), and row-major `b` (`k×n`, row
 /// stride `ldb`) and `c` (`m×n`, `ldc`); with β = 0, `c` is not read. `walk` chooses the tile
@@ -173,7 +191,7 @@ pub unsafe fn direct_row_bias(
     }
 }
 
-/// `C ← α·A·Bᵀᵀ…`: [`direct`] for a B whose *columns* are contiguous: `bt` is B's transpose,
+/// `C ← α·A·B + β·C`: [`direct`] for a B whose *columns* are contiguous: `bt` is B's transpose,
 /// row-major (`n×k`, row stride `ldbt`), as when a layer multiplies by `Wᵀ` (the Affine's
 /// `dx = dout · Wᵀ`). B is copied a panel of `walk.tile.columns()` columns at a time into a
 /// row-major buffer (transposed in registers, 16 × 16 at a time), and the tiles multiply A,

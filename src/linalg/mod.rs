@@ -9,7 +9,7 @@
 //!   operands in place instead of packing them (or packs them, where the planner finds that
 //!   faster). Where `b`'s *columns* are contiguous instead (the Affine's `dx = dout · Wᵀ`)
 //!   and the inner dimension is not short, [`avx512::direct_bt`] copies B's columns into
-//!   the same packed panels. On the project machine it beat both crates
+//!   row-major panels for the same tiles. On the project machine it beat both crates
 //!   below on every such shape: the MLP's `x · W1` 114 against 69–74 GFLOP/s, the
 //!   convolution's per-image `W · colᵀ` 106 against 70, 1024³ 103 against 91. The
 //!   convolution's `dW` goes to [`sum_of_products_abt`] ([`avx512::DotSums`]).
@@ -355,13 +355,12 @@ fn gemm_one<F: Float>(
         if let Some(plan::Forced::Crate(kernel)) = forced {
             return gemm_with(kernel, alpha, a, b, beta, c);
         }
-        if direct_fits(simd, &a, &b, &c) {
-            return direct_walk(planned_walk(&a, n, false), alpha, a, b, beta, c);
-        }
-        // B a transposed view (the Affine's dx = dout · Wᵀ): packed panels of B's columns.
-        // With a short inner dimension `matrixmultiply` stays (the MLP's dout · W2ᵀ, k = 10).
-        if k > SHORT_K && direct_bt_fits(simd, &a, &b, &c) {
-            return direct_bt_walk(planned_walk(&a, n, true), alpha, a, b, beta, c);
+        // B a transposed view (the Affine's dx = dout · Wᵀ) too, its columns copied into
+        // panels, unless the inner dimension is short: `matrixmultiply` stays for the MLP's
+        // dout · W2ᵀ (k = 10).
+        let rows_b = direct_fits(simd, &a, &b, &c);
+        if rows_b || k > SHORT_K && direct_bt_fits(simd, &a, &b, &c) {
+            return direct_walk(planned_walk(&a, n, !rows_b), alpha, a, b, beta, c);
         }
     }
     let kernel = if m * n * k >= LARGE || k <= SHORT_K {
@@ -391,8 +390,9 @@ fn planned_walk<F>(a: &ArrayView2<F>, n: usize, b_transposed: bool) -> avx512::W
 }
 
 /// `c ← α · a · b + β · c` with this crate's AVX-512 kernel walking the product as `walk` says
-/// (every walk gives the same bits); where the kernel does not fit (see [`Kernel::Direct`]),
-/// as [`gemm_with`] would.
+/// (every walk gives the same bits): [`avx512::direct`] for a `b` whose rows are contiguous,
+/// [`avx512::direct_bt`] for one whose columns are (a transposed view); where neither fits
+/// (see [`Kernel::Direct`]), as [`gemm_with`] would.
 ///
 /// # Panics
 /// If the shapes do not fit.
@@ -414,69 +414,25 @@ pub fn direct_walk<F: Float>(
         b.dim(),
         c.dim()
     );
-    if direct_fits(cpu::active(), &a, &b, &c) {
-        let mut c = c;
-        let (lda, a_col) = (a.strides()[0], a.strides()[1]);
-        let (ldb, ldc) = (b.strides()[0], c.strides()[0]);
-        let f = |x: F| x.to_f64_lossy() as f32; // F is f32 here: exact
-        // SAFETY: F is f32 (checked by `direct_fits`), so the pointers are f32 pointers; the
-        // views' shapes were checked above and their row strides are non-negative with unit
-        // column strides, so every element the kernel reaches lies in the views; `c` is
-        // borrowed mutably and cannot alias `a` or `b`; the CPU has AVX-512F (`cpu::active`
-        // gives only supported levels).
-        unsafe {
-            avx512::direct(
-                walk,
-                m,
-                n,
-                k,
-                f(alpha),
-                a.as_ptr() as *const f32,
-                lda as usize,
-                a_col as usize,
-                b.as_ptr() as *const f32,
-                ldb as usize,
-                f(beta),
-                c.as_mut_ptr() as *mut f32,
-                ldc as usize,
-            )
-        };
-        return;
-    }
-    gemm_with(Kernel::GemmCrate, alpha, a, b, beta, c);
-}
-
-/// `c ← α · a · b + β · c` with this crate's AVX-512 kernel for a `b` whose columns are
-/// contiguous ([`avx512::direct_bt`]: `walk`'s tile shape, B copied into panels of columns).
-///
-/// # Panics
-/// If the shapes do not fit or [`direct_bt_fits`] does not hold.
-#[cfg(target_arch = "x86_64")]
-fn direct_bt_walk<F: Float>(
-    walk: avx512::Walk,
-    alpha: F,
-    a: ArrayView2<F>,
-    b: ArrayView2<F>,
-    beta: F,
-    mut c: ArrayViewMut2<F>,
-) {
-    let ((m, k), n) = (a.dim(), b.ncols());
-    assert!(
-        b.nrows() == k && c.dim() == (m, n) && direct_bt_fits(cpu::active(), &a, &b, &c),
-        "gemm: {:?} · {:?} into {:?}",
-        a.dim(),
-        b.dim(),
-        c.dim()
-    );
-    let (lda, a_col, ldbt) = (a.strides()[0], a.strides()[1], b.strides()[1]);
+    let simd = cpu::active();
+    // B's rows `ldb` apart, or its columns.
+    let (product, ldb): (avx512::Product, isize) = if direct_fits(simd, &a, &b, &c) {
+        (avx512::direct, b.strides()[0])
+    } else if direct_bt_fits(simd, &a, &b, &c) {
+        (avx512::direct_bt, b.strides()[1])
+    } else {
+        return gemm_with(Kernel::GemmCrate, alpha, a, b, beta, c);
+    };
+    let mut c = c;
+    let (lda, a_col, ldc) = (a.strides()[0], a.strides()[1], c.strides()[0]);
     let f = |x: F| x.to_f64_lossy() as f32; // F is f32 here: exact
-    // SAFETY: F is f32 (checked by `direct_bt_fits`), so the pointers are f32 pointers; the
-    // shapes were checked above; B's columns are contiguous (element (p, j) at j·ldbt + p) and
-    // C's rows, all strides non-negative, so every element the kernel reaches lies in the
-    // views; `c` is borrowed mutably and cannot alias `a` or `b`; the CPU has AVX-512F
-    // (`cpu::active` gives only supported levels).
+    // SAFETY: F is f32 (checked by `direct_fits` / `direct_bt_fits`), so the pointers are f32
+    // pointers; the views' shapes were checked above, their strides are non-negative and
+    // B's rows (for `direct`) or columns (for `direct_bt`) and C's rows are contiguous, so
+    // every element the kernel reaches lies in the views; `c` is borrowed mutably and cannot
+    // alias `a` or `b`; the CPU has AVX-512F (`cpu::active` gives only supported levels).
     unsafe {
-        avx512::direct_bt(
+        product(
             walk,
             m,
             n,
@@ -486,10 +442,10 @@ fn direct_bt_walk<F: Float>(
             lda as usize,
             a_col as usize,
             b.as_ptr() as *const f32,
-            ldbt as usize,
+            ldb as usize,
             f(beta),
             c.as_mut_ptr() as *mut f32,
-            c.strides()[0] as usize,
+            ldc as usize,
         )
     };
 }
@@ -502,8 +458,9 @@ pub enum Kernel {
     /// `matrixmultiply`, through `ndarray::linalg::general_mat_mul`.
     MatrixMultiply,
     /// This crate's AVX-512 product without packing ([`avx512::direct`]), for f32 operands
-    /// whose rows are contiguous, or packed ([`avx512::direct_bt`]) for a B whose columns
-    /// are; other cases fall back to the `gemm` crate.
+    /// whose rows are contiguous, or with B's columns copied into panels
+    /// ([`avx512::direct_bt`]) for a B whose columns are; other cases fall back to the `gemm`
+    /// crate.
     Direct,
 }
 
@@ -588,12 +545,9 @@ pub fn gemm_with<F: Float>(
         c.dim()
     );
     #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Direct && direct_fits(cpu::active(), &a, &b, &c) {
+    if kernel == Kernel::Direct {
+        // The gemm crate's below, where the kernel does not fit.
         return direct_walk(avx512::Walk::DEFAULT, alpha, a, b, beta, c);
-    }
-    #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Direct && direct_bt_fits(cpu::active(), &a, &b, &c) {
-        return direct_bt_walk(avx512::Walk::DEFAULT, alpha, a, b, beta, c);
     }
     if m == 0 || n == 0 || k == 0 {
         // the gemm crate's kernels expect non-empty operands
@@ -778,12 +732,11 @@ mod tests {
 
     #[test]
     fn a_transposed_b_gets_the_bits_of_the_tiles_on_its_row_major_copy() {
-        // dx = dout · Wᵀ: B is a transposed view, whose columns direct_bt copies into the
-        // packed panels. Every tile shape, with row-major or transposed A, k below and above
-        // one block (KC), C a column slice of a wider array with β ≠ 0, and widths with a
-        // partial last vector: the bits of the packed tiles on a row-major copy of B, and the
-        // definition within f32 rounding (where the copy's last columns would take the narrow
-        // path, only that).
+        // dx = dout · Wᵀ: B is a transposed view, whose columns direct_bt copies into
+        // row-major panels. Every tile shape, with row-major or transposed A, k from 33 to
+        // 400, C a column slice of a wider array with β ≠ 0, and widths with a partial last
+        // vector: the bits of the tiles on a row-major copy of B, and the definition within
+        // f32 rounding (where the copy's last columns would take the narrow path, only that).
         if !cpu::testable().contains(&Simd::Avx512) {
             return;
         }
@@ -799,9 +752,6 @@ mod tests {
                     let mut wide = Array2::from_elem((m, n + 3), 1.0f32);
                     let mut c = wide.slice_mut(ndarray::s![.., 1..n + 1]);
                     cpu::with_simd(Simd::Avx512, || match walk {
-                        Some(walk) if bv.strides()[0] == 1 => {
-                            direct_bt_walk(walk, 2.0, av, bv, 0.5, c.view_mut())
-                        }
                         Some(walk) => direct_walk(walk, 2.0, av, bv, 0.5, c.view_mut()),
                         None => gemm(2.0, av, bv, 0.5, &mut c),
                     });

@@ -140,23 +140,6 @@ pub fn walk(key: Key) -> Walk {
     *plans.entry(key).or_insert_with(|| time_candidates(key))
 }
 
-/// [`avx512::direct`] or [`avx512::direct_bt`], which take the same arguments.
-type Product = unsafe fn(
-    Walk,
-    usize,
-    usize,
-    usize,
-    f32,
-    *const f32,
-    usize,
-    usize,
-    *const f32,
-    usize,
-    f32,
-    *mut f32,
-    usize,
-);
-
 /// Times every candidate on scratch operands of `key`'s shape (at most [`PLAN_ROWS`] rows),
 /// interleaved, three rounds after a warm-up; the fastest (least time in its best round)
 /// wins.
@@ -179,9 +162,9 @@ fn time_candidates(key: Key) -> Walk {
         .collect();
     // B row-major (k×n, rows n apart) or transposed (n×k, B's columns k apart).
     let (product, ldb) = if b_transposed {
-        (avx512::direct_bt as Product, k)
+        (avx512::direct_bt as avx512::Product, k)
     } else {
-        (avx512::direct as Product, n)
+        (avx512::direct as avx512::Product, n)
     };
     let chosen = crate::kernels::fastest(&walks, 3, |walk| {
         let start = Instant::now();
