@@ -59,6 +59,46 @@ impl std::fmt::Display for Simd {
     }
 }
 
+/// The bytes of one core's L2 cache, as Linux reports it
+/// (`/sys/devices/system/cpu/cpu0/cache/index*/`, the unified level-2 entry; asked once),
+/// or 1 MiB where it does not say.
+pub fn l2_bytes() -> usize {
+    static L2: OnceLock<usize> = OnceLock::new();
+    *L2.get_or_init(|| {
+        let dir = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
+        let read = |index: usize, file: &str| {
+            std::fs::read_to_string(dir.join(format!("index{index}")).join(file))
+                .map(|s| s.trim().to_string())
+                .ok()
+        };
+        (0..8)
+            .find(|&i| read(i, "level").as_deref() == Some("2"))
+            .and_then(|i| read(i, "size"))
+            .and_then(|size| parse_cache_size(&size))
+            .unwrap_or(1 << 20)
+    })
+}
+
+/// Bytes of a cache size as sysfs writes it (`1024K`, `2M`, `512`).
+fn parse_cache_size(size: &str) -> Option<usize> {
+    let (digits, unit) = match size.strip_suffix(['K', 'M']) {
+        Some(d) => (
+            d,
+            if size.ends_with('K') {
+                1 << 10
+            } else {
+                1 << 20
+            },
+        ),
+        None => (size, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .map(|d| d * unit)
+        .filter(|&b| b > 0)
+}
+
 /// The best level this CPU supports (asked once).
 pub fn detected() -> Simd {
     static DETECTED: OnceLock<Simd> = OnceLock::new();
@@ -218,6 +258,18 @@ pub(crate) fn testable() -> Vec<Simd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_sizes_read_as_sysfs_writes_them() {
+        assert_eq!(parse_cache_size("1024K"), Some(1 << 20));
+        assert_eq!(parse_cache_size("2M"), Some(2 << 20));
+        assert_eq!(parse_cache_size("48K"), Some(48 << 10));
+        assert_eq!(parse_cache_size("512"), Some(512));
+        for bad in ["", "K", "0K", "1.5M", "12G"] {
+            assert_eq!(parse_cache_size(bad), None, "{bad:?}");
+        }
+        assert!(l2_bytes() >= 1 << 10);
+    }
 
     #[test]
     fn names_round_trip_and_levels_are_ordered() {

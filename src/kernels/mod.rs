@@ -15,11 +15,24 @@ pub(crate) mod relu;
 ///
 /// # Panics
 /// If there are no candidates.
-pub(crate) fn fastest<C: Copy>(
+pub(crate) fn fastest<C: Copy>(candidates: &[C], rounds: usize, time: impl FnMut(C) -> f64) -> C {
+    let best = best_times(candidates, rounds, time);
+    let at = (0..candidates.len())
+        .min_by(|&x, &y| best[x].total_cmp(&best[y]))
+        .expect("candidates");
+    candidates[at]
+}
+
+/// Each candidate's best time over `rounds` interleaved rounds after a warm-up round (as
+/// [`fastest`] scores them), in the candidates' order.
+///
+/// # Panics
+/// If there are no candidates.
+pub(crate) fn best_times<C: Copy>(
     candidates: &[C],
     rounds: usize,
     mut time: impl FnMut(C) -> f64,
-) -> C {
+) -> Vec<f64> {
     assert!(!candidates.is_empty(), "fastest: no candidates");
     let mut best = vec![f64::INFINITY; candidates.len()];
     for round in 0..=rounds {
@@ -30,10 +43,7 @@ pub(crate) fn fastest<C: Copy>(
             }
         }
     }
-    let at = (0..candidates.len())
-        .min_by(|&x, &y| best[x].total_cmp(&best[y]))
-        .expect("candidates");
-    candidates[at]
+    best
 }
 
 #[cfg(test)]
