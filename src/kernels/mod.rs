@@ -6,6 +6,7 @@
 
 pub(crate) mod pooling;
 pub(crate) mod relu;
+pub(crate) mod update;
 
 /// The candidate that `time` (seconds for one run of it) finds fastest: `rounds` interleaved
 /// rounds after a warm-up round, each candidate scored by its best round, so that a

@@ -60,6 +60,17 @@ impl<F: Float> Optimizer<F> for Adam<F> {
             .zip(&mut self.m.arrays)
             .zip(&mut self.v.arrays)
         {
+            // Contiguous (as the nets' parameters are): the kernel, compiled per instruction
+            // set; the same operations as below, so the same bits.
+            if let (Some(w), Some(m), Some(v), Some(g)) = (
+                p.value.as_slice_mut(),
+                m.as_slice_mut(),
+                v.as_slice_mut(),
+                p.grad.as_slice(),
+            ) {
+                crate::kernels::update::adam(w, m, v, g, lr_t, eps, b1, b2);
+                continue;
+            }
             for_each_value!(
                 Zip::from(&mut p.value).and(m).and(v).and(&p.grad),
                 |w, m, v, &g| {
@@ -91,5 +102,56 @@ impl<F: Float> Optimizer<F> for Adam<F> {
         self.v.import("v", state)?;
         self.iter = iter as u64;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::ParamKind;
+    use crate::rng::Rng;
+    use ndarray::{Array2, ShapeBuilder};
+
+    #[test]
+    fn the_kernel_on_contiguous_values_has_the_bits_of_the_element_loop() {
+        // Contiguous parameters take `kernels::update::adam`, compiled per SIMD level; the
+        // same values stored column by column (not contiguous in the standard order) take the
+        // element loop. 37 × 53 values: a remainder for every vector width.
+        let mut rng = Rng::new(5);
+        let (r, c) = (37, 53);
+        let w0 = Array2::from_shape_simple_fn((r, c), || rng.normal() as f32);
+        let grads: Vec<Array2<f32>> = (0..3)
+            .map(|_| Array2::from_shape_simple_fn((r, c), || (rng.normal() * 1e-2) as f32))
+            .collect();
+        let stored = |a: &Array2<f32>, contiguous: bool| {
+            if contiguous {
+                a.clone()
+            } else {
+                let mut t = Array2::zeros((r, c).f());
+                t.assign(a);
+                t
+            }
+        };
+        let run = |contiguous: bool| {
+            let mut opt = Adam::<f32>::new(0.01, 0.9, 0.999);
+            let mut w = stored(&w0, contiguous);
+            assert_eq!(w.as_slice_mut().is_some(), contiguous);
+            for g in &grads {
+                let mut g = stored(g, contiguous);
+                let mut params = [NamedParam {
+                    name: "W1",
+                    kind: ParamKind::Weight,
+                    value: w.view_mut().into_dyn(),
+                    grad: g.view_mut().into_dyn(),
+                }];
+                opt.update(&mut params);
+            }
+            w.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        let want = run(false);
+        assert_ne!(want, w0.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        for simd in crate::cpu::testable() {
+            assert_eq!(crate::cpu::with_simd(simd, || run(true)), want, "{simd}");
+        }
     }
 }
