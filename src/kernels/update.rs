@@ -1,6 +1,7 @@
 //! The optimizers' element-wise updates over flat slices ([`crate::optim`] holds the math):
-//! compiled per instruction set, where the division and square root of Adam's step run 8 or
-//! 16 to a vector instead of the baseline's 4, and cut into one run per allowed thread. Each
+//! compiled per instruction set, where SGD's multiply-subtract and the division and square
+//! root of Adam's step run 8 or 16 to a vector instead of the baseline's 4, and cut into one
+//! run per allowed thread. Each
 //! value's update is the same operations in the same order at every width and on every thread
 //! (IEEE division and square root are correctly rounded per lane), so the bits do not depend
 //! on either.
@@ -8,6 +9,32 @@
 use crate::cpu;
 use crate::float::Float;
 use crate::parallel;
+
+/// SGD's step over one parameter's contiguous values: `w −= lr·g`.
+///
+/// # Panics
+/// If the slices differ in length.
+pub(crate) fn sgd<F: Float>(w: &mut [F], g: &[F], lr: F) {
+    assert_eq!(w.len(), g.len(), "sgd: lengths");
+    let simd = cpu::active();
+    let runs = parallel::runs_elementwise(w.len(), w.len());
+    let jobs: Vec<_> = parallel::split_mut(w, 1, &runs)
+        .into_iter()
+        .zip(parallel::split(g, 1, &runs))
+        .collect();
+    parallel::run(jobs, |(w, g)| sgd_step(simd, w, g, lr));
+}
+
+crate::cpu::dispatch! {
+    // TwoLayerNet's 39,760 parameters stay in L2, where the baseline's 4 lanes are the bound.
+    [avx512, avx2]
+    /// One run of [`sgd`].
+    fn sgd_step<F>(w: &mut [F], g: &[F], lr: F) {
+        for (w, &g) in w.iter_mut().zip(g) {
+            *w -= lr * g;
+        }
+    }
+}
 
 /// Adam's step over one parameter's contiguous values: `m += b1·(g − m)`,
 /// `v += b2·(g² − v)`, `w −= lr_t·m / (√v + eps)`, with `b1 = 1 − β₁`, `b2 = 1 − β₂`.

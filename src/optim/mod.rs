@@ -388,6 +388,54 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn contiguous_parameters_get_the_bits_of_the_element_loop_on_every_level() {
+        // Contiguous parameters take `kernels::update` where a rule has a kernel (SGD, Adam),
+        // compiled per SIMD level; the same values stored column by column (not contiguous in
+        // the standard order) take the element loop. 37 × 53 values: a remainder for every
+        // vector width.
+        use ndarray::{Array2, ShapeBuilder};
+        let mut rng = crate::rng::Rng::new(5);
+        let (r, c) = (37, 53);
+        let w0 = Array2::from_shape_simple_fn((r, c), || rng.normal() as f32);
+        let grads: Vec<Array2<f32>> = (0..3)
+            .map(|_| Array2::from_shape_simple_fn((r, c), || (rng.normal() * 1e-2) as f32))
+            .collect();
+        let stored = |a: &Array2<f32>, contiguous: bool| {
+            if contiguous {
+                a.clone()
+            } else {
+                let mut t = Array2::zeros((r, c).f());
+                t.assign(a);
+                t
+            }
+        };
+        for kind in OptimizerKind::ALL {
+            let run = |contiguous: bool| {
+                let mut opt = build::<f32>(kind, &Hyper::default());
+                let mut w = stored(&w0, contiguous);
+                assert_eq!(w.as_slice_mut().is_some(), contiguous);
+                for g in &grads {
+                    let mut g = stored(g, contiguous);
+                    let mut params = [NamedParam {
+                        name: "W1",
+                        kind: ParamKind::Weight,
+                        value: w.view_mut().into_dyn(),
+                        grad: g.view_mut().into_dyn(),
+                    }];
+                    opt.update(&mut params);
+                }
+                w.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            let want = run(false);
+            assert_ne!(want, w0.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+            for simd in crate::cpu::testable() {
+                let got = crate::cpu::with_simd(simd, || run(true));
+                assert_eq!(got, want, "{kind:?} {simd}");
+            }
+        }
+    }
+
+    #[test]
     fn long_parameters_update_alike_on_two_threads() {
         // 300,000 values, above the element-wise threshold: on two threads the update is cut
         // in parts, and every value must still follow the scalar trajectory exactly.

@@ -35,6 +35,12 @@ impl<F: Float> Optimizer<F> for Sgd {
     fn update(&mut self, params: &mut [NamedParam<'_, F>]) {
         let lr = F::lit(self.lr);
         for p in params.iter_mut() {
+            // Contiguous (as the nets' parameters are): the kernel, compiled per instruction
+            // set; the same operations as below, so the same bits.
+            if let (Some(w), Some(g)) = (p.value.as_slice_mut(), p.grad.as_slice()) {
+                crate::kernels::update::sgd(w, g, lr);
+                continue;
+            }
             for_each_value!(Zip::from(&mut p.value).and(&p.grad), |w, &g| *w -= lr * g);
         }
     }
