@@ -36,22 +36,22 @@ crate::cpu::dispatch! {
     }
 }
 
+/// The scalars of one Adam step: `lr_t` (the step's bias-corrected learning rate), `eps`,
+/// `b1 = 1 − β₁`, `b2 = 1 − β₂`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdamStep<F> {
+    pub(crate) lr_t: F,
+    pub(crate) eps: F,
+    pub(crate) b1: F,
+    pub(crate) b2: F,
+}
+
 /// Adam's step over one parameter's contiguous values: `m += b1·(g − m)`,
-/// `v += b2·(g² − v)`, `w −= lr_t·m / (√v + eps)`, with `b1 = 1 − β₁`, `b2 = 1 − β₂`.
+/// `v += b2·(g² − v)`, `w −= lr_t·m / (√v + eps)`.
 ///
 /// # Panics
 /// If the slices differ in length.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn adam<F: Float>(
-    w: &mut [F],
-    m: &mut [F],
-    v: &mut [F],
-    g: &[F],
-    lr_t: F,
-    eps: F,
-    b1: F,
-    b2: F,
-) {
+pub(crate) fn adam<F: Float>(w: &mut [F], m: &mut [F], v: &mut [F], g: &[F], k: AdamStep<F>) {
     let n = w.len();
     assert!(
         m.len() == n && v.len() == n && g.len() == n,
@@ -65,9 +65,7 @@ pub(crate) fn adam<F: Float>(
         .zip(parallel::split_mut(v, 1, &runs))
         .zip(parallel::split(g, 1, &runs))
         .collect();
-    parallel::run(jobs, |(((w, m), v), g)| {
-        adam_step(simd, w, m, v, g, lr_t, eps, b1, b2)
-    });
+    parallel::run(jobs, |(((w, m), v), g)| adam_step(simd, w, m, v, g, k));
 }
 
 crate::cpu::dispatch! {
@@ -75,7 +73,8 @@ crate::cpu::dispatch! {
     // of SimpleConvNet's step (433 k parameters).
     [avx512, avx2]
     /// One run of [`adam`].
-    fn adam_step<F>(w: &mut [F], m: &mut [F], v: &mut [F], g: &[F], lr_t: F, eps: F, b1: F, b2: F) {
+    fn adam_step<F>(w: &mut [F], m: &mut [F], v: &mut [F], g: &[F], k: AdamStep<F>) {
+        let AdamStep { lr_t, eps, b1, b2 } = k;
         for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
             *m += b1 * (g - *m);
             *v += b2 * (g * g - *v);

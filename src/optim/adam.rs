@@ -68,7 +68,8 @@ impl<F: Float> Optimizer<F> for Adam<F> {
                 v.as_slice_mut(),
                 p.grad.as_slice(),
             ) {
-                crate::kernels::update::adam(w, m, v, g, lr_t, eps, b1, b2);
+                let k = crate::kernels::update::AdamStep { lr_t, eps, b1, b2 };
+                crate::kernels::update::adam(w, m, v, g, k);
                 continue;
             }
             for_each_value!(
