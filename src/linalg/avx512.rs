@@ -78,11 +78,11 @@ impl std::fmt::Display for TileShape {
 pub struct Walk {
     /// The register tile.
     pub tile: TileShape,
-    /// Copy A (in blocks of `tile.rows` rows, [`A_STRIDE`] apart) and B (in panels of
-    /// `tile.columns()` columns, row by row) into contiguous buffers first, and compute C
-    /// panel by panel: each panel of B (`k × columns` values) stays in L2 while every row
-    /// block of A streams past it, instead of all of B streaming from L3 (or memory) once per
-    /// row block. The same additions in the same order: the same bits as unpacked.
+    /// Copy A (blocks of [`MC`] rows × [`KC`] steps, rows [`A_STRIDE`] apart) and B (blocks
+    /// of `KC × NC` values, as panels of `tile.columns()` columns) into contiguous buffers
+    /// first, and compute C block by block: each block of B stays in L2 while every row block
+    /// of A's copy streams past it, instead of all of B streaming from L3 (or memory) once
+    /// per row block. The same additions in the same order: the same bits as unpacked.
     pub packed: bool,
 }
 
