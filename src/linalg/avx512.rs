@@ -656,7 +656,7 @@ impl Tiles {
     /// The product in blocks, as BLIS and OpenBLAS walk it (with the roles of A and B
     /// swapped, as the vectors here run along C's rows): for each block of [`MC`] rows of A
     /// and [`KC`] steps of the inner dimension, that part of A is copied once, its rows
-    /// [`A_STRIDE`] apart (from L3 as a stream, not as rows 4 KB apart that share an L1 set);
+    /// [`A_STRIDE`] apart (so that they do not share one L1 set, as a 1024-wide A's rows do);
     /// then for each block of [`NC`] columns, that part of B is copied into panels of
     /// `columns` columns (`KC × NC` values, which stay in L2), and each row block of the copy
     /// of A (`rows × KC`, small enough for L1) is multiplied with every panel. Both copies
@@ -664,9 +664,10 @@ impl Tiles {
     /// blocks of the inner dimension; with β ≠ 0 and several blocks, the old C is copied
     /// aside first.
     ///
-    /// B is read from L3 once and A `n / NC` times, where [`Tiles::unpacked`] reads all of B
-    /// for every row block: on a host whose L3 other tenants share, this walk keeps its speed
-    /// (1024³ on Zen 4 beside a memory-streaming process: 88–90 against 66–82 GFLOP/s).
+    /// A is copied once and B once per block of `MC` rows, and the copy of A is read once per
+    /// block of B, where [`Tiles::unpacked`] reads all of B for every row block: on a host
+    /// whose L3 other tenants share, this walk keeps its speed (1024³ on Zen 4 beside a
+    /// memory-streaming process: 88–90 against 66–82 GFLOP/s).
     ///
     /// # Safety
     /// As [`direct`], with `m`, `n`, `k` ≥ 1.
