@@ -81,22 +81,15 @@ pub fn l2_bytes() -> usize {
 
 /// Bytes of a cache size as sysfs writes it (`1024K`, `2M`, `512`).
 fn parse_cache_size(size: &str) -> Option<usize> {
-    let (digits, unit) = match size.strip_suffix(['K', 'M']) {
-        Some(d) => (
-            d,
-            if size.ends_with('K') {
-                1 << 10
-            } else {
-                1 << 20
-            },
-        ),
-        None => (size, 1),
+    let (digits, unit) = if let Some(d) = size.strip_suffix('K') {
+        (d, 1 << 10)
+    } else if let Some(d) = size.strip_suffix('M') {
+        (d, 1 << 20)
+    } else {
+        (size, 1)
     };
-    digits
-        .parse::<usize>()
-        .ok()
-        .map(|d| d * unit)
-        .filter(|&b| b > 0)
+    let bytes = digits.parse::<usize>().ok()? * unit;
+    (bytes > 0).then_some(bytes)
 }
 
 /// The best level this CPU supports (asked once).

@@ -1,10 +1,9 @@
 //! The optimizers' element-wise updates over flat slices ([`crate::optim`] holds the math):
 //! compiled per instruction set, where SGD's multiply-subtract and the division and square
 //! root of Adam's step run 8 or 16 to a vector instead of the baseline's 4, and cut into one
-//! run per allowed thread. Each
-//! value's update is the same operations in the same order at every width and on every thread
-//! (IEEE division and square root are correctly rounded per lane), so the bits do not depend
-//! on either.
+//! run per allowed thread. Each value's update is the same operations in the same order at
+//! every width and on every thread (IEEE division and square root are correctly rounded per
+//! lane), so the bits do not depend on either.
 
 use crate::cpu;
 use crate::float::Float;
@@ -14,15 +13,9 @@ use crate::parallel;
 ///
 /// # Panics
 /// If the slices differ in length.
-pub(crate) fn sgd<F: Float>(w: &mut [F], g: &[F], lr: F) {
-    assert_eq!(w.len(), g.len(), "sgd: lengths");
+pub(crate) fn sgd<F: Float>(w: &mut [F], g: &mut [F], lr: F) {
     let simd = cpu::active();
-    let runs = parallel::runs_elementwise(w.len(), w.len());
-    let jobs: Vec<_> = parallel::split_mut(w, 1, &runs)
-        .into_iter()
-        .zip(parallel::split(g, 1, &runs))
-        .collect();
-    parallel::run(jobs, |(w, g)| sgd_step(simd, w, g, lr));
+    parallel::zip_elementwise(w, g, |w, g| sgd_step(simd, w, g, lr));
 }
 
 crate::cpu::dispatch! {

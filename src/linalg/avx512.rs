@@ -722,8 +722,7 @@ impl Tiles {
                         let i = ic + i;
                         if a_col == 1 {
                             if i + AHEAD < ic + mc {
-                                // SAFETY: row i + AHEAD, columns pc..pc+kc lie inside A.
-                                unsafe { prefetch_run(a.add((i + AHEAD) * lda + pc), kc) };
+                                prefetch_run(a.wrapping_add((i + AHEAD) * lda + pc), kc);
                             }
                             // SAFETY: row i, columns pc..pc+kc lie inside A.
                             let row =
@@ -742,8 +741,7 @@ impl Tiles {
                         // rows read one after the other.
                         for p in 0..kc {
                             if p + AHEAD < kc {
-                                // SAFETY: row pc+p+AHEAD, columns jc..jc+ncols lie inside B.
-                                unsafe { prefetch_run(b.add((pc + p + AHEAD) * ldb + jc), ncols) };
+                                prefetch_run(b.wrapping_add((pc + p + AHEAD) * ldb + jc), ncols);
                             }
                             // SAFETY: row pc+p, columns jc..jc+ncols lie inside B.
                             let row = unsafe {

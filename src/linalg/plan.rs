@@ -206,29 +206,19 @@ pub const PACKED_MARGIN: f64 = 0.10;
 /// the fastest, except that for a B larger than half of L2 (`b_past_l2`) the fastest packed
 /// walk wins when it is within [`PACKED_MARGIN`] of the fastest direct one.
 fn choose(walks: &[Walk], best: &[f64], b_past_l2: bool) -> Walk {
-    let fastest = |packed: bool| {
+    // The fastest of the walks that `keep` admits, with its time (on a tie, the first).
+    let fastest = |keep: &dyn Fn(&Walk) -> bool| {
         walks
             .iter()
             .zip(best)
-            .filter(|(w, _)| w.packed == packed)
+            .filter(|(w, _)| keep(w))
             .min_by(|x, y| x.1.total_cmp(y.1))
             .map(|(&w, &t)| (w, t))
     };
-    match (fastest(false), fastest(true)) {
-        (Some((_, direct)), Some((packed, t)))
-            if b_past_l2 && t <= direct * (1.0 + PACKED_MARGIN) =>
-        {
-            packed
-        }
-        (Some((d, dt)), Some((p, pt))) => {
-            if pt < dt {
-                p
-            } else {
-                d
-            }
-        }
-        (Some((w, _)), None) | (None, Some((w, _))) => w,
-        (None, None) => panic!("choose: no candidates"),
+    let (walk, time) = fastest(&|_| true).expect("choose: no candidates");
+    match fastest(&|w| w.packed) {
+        Some((packed, t)) if b_past_l2 && t <= time * (1.0 + PACKED_MARGIN) => packed,
+        _ => walk,
     }
 }
 

@@ -37,7 +37,7 @@ impl<F: Float> Optimizer<F> for Sgd {
         for p in params.iter_mut() {
             // Contiguous (as the nets' parameters are): the kernel, compiled per instruction
             // set; the same operations as below, so the same bits.
-            if let (Some(w), Some(g)) = (p.value.as_slice_mut(), p.grad.as_slice()) {
+            if let (Some(w), Some(g)) = (p.value.as_slice_mut(), p.grad.as_slice_mut()) {
                 crate::kernels::update::sgd(w, g, lr);
                 continue;
             }
