@@ -39,6 +39,8 @@ fn main() -> backprop::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
     backprop::parallel::use_threads(threads);
+    // As the `backprop` command does: freed buffers stay in the process.
+    backprop::alloc::keep_freed_memory();
     let mut rng = Rng::new(0);
     let x =
         Array4::<f32>::from_shape_simple_fn((BATCH, 1, 28, 28), || rng.uniform() as f32).into_dyn();
@@ -96,10 +98,12 @@ fn main() -> backprop::Result<()> {
         ),
     ];
     let mut last = SoftmaxWithLoss::<f32>::new();
-    // The fastest of the steps for each layer: on a shared machine the minimum is the run
-    // least disturbed by other processes.
+    // The fastest of the steps for each layer (on a shared machine, the run least disturbed
+    // by other processes) and the mean (what a step pays: the passes over memory suffer most
+    // from other processes' use of the shared caches).
     let mut fwd = vec![f64::INFINITY; layers.len()];
     let mut bwd = vec![f64::INFINITY; layers.len()];
+    let (mut fwd_sum, mut bwd_sum) = (vec![0.0; layers.len()], vec![0.0; layers.len()]);
     let mut head = f64::INFINITY;
     for step in 0..steps + 5 {
         let measure = step >= 5;
@@ -109,6 +113,7 @@ fn main() -> backprop::Result<()> {
             a = layer.forward(a, true);
             if measure {
                 fwd[k] = fwd[k].min(t0.elapsed().as_secs_f64());
+                fwd_sum[k] += t0.elapsed().as_secs_f64();
             }
         }
         let t0 = Instant::now();
@@ -124,22 +129,38 @@ fn main() -> backprop::Result<()> {
             d = layer.backward(d);
             if measure {
                 bwd[k] = bwd[k].min(t0.elapsed().as_secs_f64());
+                bwd_sum[k] += t0.elapsed().as_secs_f64();
             }
         }
     }
     let total: f64 = fwd.iter().sum::<f64>() + bwd.iter().sum::<f64>() + head;
-    println!("per step (ms, fastest of {steps} wall-clock runs), layers alone, no optimizer:");
-    println!("  {:<16} {:>8} {:>8}", "layer", "forward", "backward");
+    println!(
+        "per step (ms, fastest and mean of {steps} wall-clock runs), layers alone, no optimizer:"
+    );
+    println!(
+        "  {:<16} {:>8} {:>8}   {:>8} {:>8}",
+        "layer", "forward", "backward", "mean fwd", "mean bwd"
+    );
     let ms = |s: f64| 1000.0 * s;
+    let mean = |sum: f64| ms(sum / steps.max(1) as f64);
     for (k, (name, _)) in layers.iter().enumerate() {
-        println!("  {name:<16} {:>8.3} {:>8.3}", ms(fwd[k]), ms(bwd[k]));
+        println!(
+            "  {name:<16} {:>8.3} {:>8.3}   {:>8.3} {:>8.3}",
+            ms(fwd[k]),
+            ms(bwd[k]),
+            mean(fwd_sum[k]),
+            mean(bwd_sum[k])
+        );
     }
     println!("  {:<16} {:>8.3}", "softmax+loss", ms(head));
+    let mean_total =
+        (fwd_sum.iter().sum::<f64>() + bwd_sum.iter().sum::<f64>()) / steps.max(1) as f64;
     println!(
-        "  {:<16} {:>8.3}  ({:.1} steps/s)",
+        "  {:<16} {:>8.3}  ({:.1} steps/s)   mean of the layers {:.3}",
         "total",
         ms(total),
-        1.0 / total
+        1.0 / total,
+        ms(mean_total)
     );
     if std::env::args().nth(2).as_deref() == Some("deep") {
         let mut deep = DeepConvNet::<f32>::new([1, 28, 28], 50, 10, &mut rng)?;

@@ -533,33 +533,42 @@ mod tests {
     #[test]
     fn both_ways_of_unpooling_give_the_same_bits_at_every_level() {
         // Odd sizes leave a row and a column under no window; −0 in d must come out as the
-        // scatter's 0 + (−0) = +0 either way.
-        let g = ConvGeometry::new([3, 7, 9], 2, 2, 2, 0).expect("fits");
-        let n = 2;
+        // scatter's 0 + (−0) = +0 either way. Rows of 4, 12 (SimpleConvNet's), 8 and 20
+        // windows, and a single window.
         let mut rng = Rng::new(5);
-        let xs: Vec<f32> = (0..n * 3 * 7 * 9).map(|_| rng.normal() as f32).collect();
-        let len = n * 3 * g.oh * g.ow;
-        let mut outs = vec![0f32; len];
-        let mut args = vec![0u32; len];
-        max_pool(&xs, &g, n, &mut outs, Some(&mut args));
-        let ds: Vec<f32> = (0..len)
-            .map(|o| if o % 3 == 0 { -0.0 } else { o as f32 - 20.5 })
-            .collect();
-        let unpool = |how, simd| {
-            let mut dxs = vec![f32::NAN; xs.len()];
-            max_unpool_with(how, simd, &ds, &args, &g, n, &mut dxs);
-            dxs.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        };
-        let want = unpool(Unpool::Scatter, cpu::Simd::Baseline);
-        assert_eq!(
-            want.iter().filter(|&&b| b != 0).count(),
-            len - len.div_ceil(3)
-        );
-        for simd in cpu::testable() {
-            for how in Unpool::ALL {
-                assert_eq!(unpool(how, simd), want, "{how:?} at {simd}");
+        for (h, w) in [(7, 9), (24, 24), (5, 17), (3, 41), (2, 2)] {
+            let g = ConvGeometry::new([3, h, w], 2, 2, 2, 0).expect("fits");
+            let n = 2;
+            let xs: Vec<f32> = (0..n * 3 * h * w).map(|_| rng.normal() as f32).collect();
+            let len = n * 3 * g.oh * g.ow;
+            let mut outs = vec![0f32; len];
+            let mut args = vec![0u32; len];
+            max_pool(&xs, &g, n, &mut outs, Some(&mut args));
+            let ds: Vec<f32> = (0..len)
+                .map(|o| if o % 3 == 0 { -0.0 } else { o as f32 - 20.5 })
+                .collect();
+            let unpool = |how, simd| {
+                let mut dxs = vec![f32::NAN; xs.len()];
+                max_unpool_with(how, simd, &ds, &args, &g, n, &mut dxs);
+                dxs.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            let want = unpool(Unpool::Scatter, cpu::Simd::Baseline);
+            assert_eq!(
+                want.iter().filter(|&&b| b != 0).count(),
+                len - len.div_ceil(3),
+                "{h}×{w}"
+            );
+            // Each d lands at its recorded maximum, as the definition says.
+            for (o, (&d, &at)) in ds.iter().zip(&args).enumerate() {
+                let plane = o / (g.oh * g.ow);
+                assert_eq!(want[plane * h * w + at as usize], (0.0 + d).to_bits());
             }
+            for simd in cpu::testable() {
+                for how in Unpool::ALL {
+                    assert_eq!(unpool(how, simd), want, "{how:?} at {simd}, {h}×{w}");
+                }
+            }
+            assert!(Unpool::ALL.contains(&unpool_2x2_choice(&g)));
         }
-        assert!(Unpool::ALL.contains(&unpool_2x2_choice(&g)));
     }
 }
