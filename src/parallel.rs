@@ -19,14 +19,34 @@ use crate::linalg::{PARALLEL_THRESHOLD, threads};
 
 /// Allows `n` threads for the rest of the process, as `--threads n` does: products, layers
 /// and optimizers ([`set_threads`](crate::linalg::set_threads)), and rayon's global pool,
-/// which the `gemm` crate's parallel kernels also run on, sized to match.
+/// which the `gemm` crate's parallel kernels also run on, sized to match. The calling thread
+/// is one of the pool's `n`: call it from the thread that will do the work (a command's main
+/// thread), which then runs one run of each parallel job itself and hands the others to the
+/// pool's threads, instead of sleeping until they finish. On two cores that was a third of the
+/// context switches of SimpleConvNet's two-thread step and up to 15 % more steps per second
+/// (BENCHMARKS.md, ninth session).
 pub fn use_threads(n: usize) {
+    build_pool(n, true);
+}
+
+/// [`use_threads`] for a process whose parallel work starts on threads of its own, not on
+/// the caller (the lab's server, whose runs train on their own threads): all `n` of the
+/// pool's threads are rayon's, as a caller that never does the work would leave one idle.
+pub fn use_threads_elsewhere(n: usize) {
+    build_pool(n, false);
+}
+
+fn build_pool(n: usize, with_caller: bool) {
     crate::linalg::set_threads(n);
     if n > 1 {
+        let builder = rayon::ThreadPoolBuilder::new().num_threads(n);
+        let builder = if with_caller {
+            builder.use_current_thread()
+        } else {
+            builder
+        };
         // Fails only if the pool was already built, which leaves its size as it was.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
+        let _ = builder.build_global();
     }
 }
 

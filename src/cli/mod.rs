@@ -68,24 +68,34 @@ enum Command {
     Lab(lab::LabArgs),
 }
 
+/// Where a command's products and layers run, for the thread pool `--threads` sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Work {
+    /// On the main thread, which joins the pool ([`crate::parallel::use_threads`]).
+    Here,
+    /// On threads the command starts (the lab's runs), which the pool serves
+    /// ([`crate::parallel::use_threads_elsewhere`]).
+    Elsewhere,
+}
+
 impl Command {
-    /// Whether the command runs products or layers that `--threads` may split: the others
-    /// (graphs, data files, imports, filter pictures) start no thread pool.
-    fn does_parallel_work(&self) -> bool {
+    /// Where the command runs products or layers that `--threads` may split, if it does: the
+    /// others (graphs, data files, imports, filter pictures) start no thread pool.
+    fn parallel_work(&self) -> Option<Work> {
         match self {
             Command::Train(_)
             | Command::Gradcheck(_)
             | Command::Bench(_)
             | Command::Experiment(_)
             | Command::Eval(_)
-            | Command::Predict(_) => true,
+            | Command::Predict(_) => Some(Work::Here),
             #[cfg(feature = "lab")]
-            Command::Lab(_) => true,
+            Command::Lab(_) => Some(Work::Elsewhere),
             Command::Data(_)
             | Command::Graph(_)
             | Command::Import(_)
             | Command::Export(_)
-            | Command::Show(_) => false,
+            | Command::Show(_) => None,
         }
     }
 }
@@ -168,8 +178,10 @@ pub fn run() -> ExitCode {
     if std::env::var_os("BACKPROP_NO_MALLOPT").is_none() {
         crate::alloc::keep_freed_memory();
     }
-    if cli.command.does_parallel_work() {
-        crate::parallel::use_threads(cli.threads);
+    match cli.command.parallel_work() {
+        Some(Work::Here) => crate::parallel::use_threads(cli.threads),
+        Some(Work::Elsewhere) => crate::parallel::use_threads_elsewhere(cli.threads),
+        None => {}
     }
     let result = catching_stdout_errors(|| match cli.command {
         Command::Train(a) => train::run(*a, &given("train", matches.subcommand_matches("train"))),
