@@ -81,6 +81,8 @@ for r in $(seq "$rounds"); do
   jax conv 2 60 >>"$out"
   numpy 1 conv f32 10 | label "-1t" >>"$out"
   "$bp" bench conv --threads 2 --json | label "-2t" >>"$out"
+  # the step's matrix products alone: the ceiling of the SimpleConvNet figure
+  "$bp" bench conv-products --threads 1 --json | label "-1t" >>"$out"
 
   numpy 1 deep f64 2 | label "-1t" >>"$out"
   "$bp" bench deep --threads 1 --json | label "-1t" >>"$out"
@@ -116,7 +118,7 @@ kernels = {}
 for line in open(sys.argv[1]):
     d = json.loads(line)
     w, r = d["workload"], d["runner"]
-    value = d["gflops"] if w in ("gemm", "peak", "mlp-products") else d.get("steps_per_sec", d.get("per_sec"))
+    value = d["gflops"] if w in ("gemm", "peak", "mlp-products", "conv-products") else d.get("steps_per_sec", d.get("per_sec"))
     rows[(w, r)].append(value)
     if r.startswith("backprop") and w in ("mlp", "conv", "deep") and "flops_per_rep" in d:
         flops[w] = d["flops_per_rep"]
@@ -225,6 +227,13 @@ if ("mlp-products", "backprop-1t") in med and peak.get("1t"):
           f"= {100 * gp / peak['1t']:.0f} % of the 1-core peak, the ceiling of the step's %; they "
           f"take {100 * share:.0f} % of a step, the rest (batch gathering, bias, ReLU, softmax, "
           f"SGD) {100 * (1 - share):.0f} %")
+if ("conv-products", "backprop-1t") in med and peak.get("1t") and "conv" in flops:
+    gp = get("conv-products", "backprop-1t")
+    share = get("conv", "backprop-1t") * flops["conv"] / (gp * 1e9)
+    print(f"  SimpleConvNet: its matrix products alone (bench conv-products) run at {gp:.1f} GFLOP/s "
+          f"= {100 * gp / peak['1t']:.0f} % of the 1-core peak, the ceiling of the step's %; they "
+          f"take {100 * share:.0f} % of a step, the rest (im2col, ReLU, pooling, Adam, softmax) "
+          f"{100 * (1 - share):.0f} %")
 if peers_of("mlp", "1t") and peak.get("1t"):
     best = max(((r, v) for r, v in peers_of("mlp", "1t").items() if "f64" not in r),
                key=lambda kv: kv[1])

@@ -251,6 +251,9 @@ pub enum Workload {
     /// and through the same kernels, one after another: how fast the step could be if it were
     /// nothing else.
     MlpProducts,
+    /// Only the matrix products of a SimpleConvNet step ([`simple_conv_products`]), at its
+    /// shapes and through the same kernels: the ceiling of the `conv` figure.
+    ConvProducts,
     /// f32 matrix product 1024×1024×1024: GFLOP/s.
     Gemm,
     /// f32 fused multiply-add throughput with no memory traffic, on [`linalg::threads`]
@@ -268,6 +271,7 @@ impl Workload {
             Workload::Conv => "conv",
             Workload::Deep => "deep",
             Workload::MlpProducts => "mlp-products",
+            Workload::ConvProducts => "conv-products",
             Workload::Gemm => "gemm",
             Workload::Peak => "peak",
         }
@@ -361,6 +365,7 @@ pub fn run(workload: Workload, seconds: f64) -> Result<Record> {
             |net| conv_step_flops(net, 100, &DEEP_CONV_POSITIONS),
         )?,
         Workload::MlpProducts => products::<f32>(&TWO_LAYER_PRODUCTS, seconds),
+        Workload::ConvProducts => simple_conv_products(seconds),
         Workload::Gemm => gemm_square::<f32>(1024, seconds),
         Workload::Peak => fma_peak(crate::linalg::threads(), seconds),
     };
@@ -465,10 +470,23 @@ pub const TWO_LAYER_PRODUCTS: [Product; 5] = [
 /// were nothing but its products. The operands stay the same from rep to rep, so they are in
 /// cache as a step's are (a step's are the batch and the weights it has just touched).
 pub fn products<F: Float>(products: &[Product], min_seconds: f64) -> Measurement {
-    let mut rng = Rng::new(0);
+    let mut operands = operands::<F>(products, &mut Rng::new(0));
+    let mut rep = || multiply(products, &mut operands);
+    for _ in 0..5 {
+        rep();
+    }
+    let flops = products.iter().map(Product::flops).sum();
+    timed(10, min_seconds, flops, rep)
+}
+
+/// Random `A`, `B` and a zero `C` for each of `products`, stored as the layers store them.
+fn operands<F: Float>(
+    products: &[Product],
+    rng: &mut Rng,
+) -> Vec<(Array2<F>, Array2<F>, Array2<F>)> {
     let mut random =
         |rows, cols| Array2::from_shape_simple_fn((rows, cols), || F::lit(rng.normal()));
-    let mut operands: Vec<_> = products
+    products
         .iter()
         .map(|p| {
             let a = if p.a_transposed {
@@ -483,19 +501,96 @@ pub fn products<F: Float>(products: &[Product], min_seconds: f64) -> Measurement
             };
             (a, b, Array2::<F>::zeros((p.m, p.n)))
         })
-        .collect();
-    let mut rep = || {
-        for (p, (a, b, c)) in products.iter().zip(&mut operands) {
-            let a = if p.a_transposed { a.t() } else { a.view() };
-            let b = if p.b_transposed { b.t() } else { b.view() };
-            gemm(F::one(), a, b, F::zero(), c);
-        }
-    };
-    for _ in 0..5 {
-        rep();
+        .collect()
+}
+
+/// `C = A · B` for each of `products` through [`gemm`], one after another.
+fn multiply<F: Float>(products: &[Product], operands: &mut [(Array2<F>, Array2<F>, Array2<F>)]) {
+    for (p, (a, b, c)) in products.iter().zip(operands) {
+        let a = if p.a_transposed { a.t() } else { a.view() };
+        let b = if p.b_transposed { b.t() } else { b.view() };
+        gemm(F::one(), a, b, F::zero(), c);
     }
-    let flops = products.iter().map(Product::flops).sum();
-    timed(10, min_seconds, flops, rep)
+}
+
+/// The Affine products of one SimpleConvNet step (batch 100: the pooled 30×12×12 = 4,320
+/// values → 100 → 10), as [`TWO_LAYER_PRODUCTS`] lists a TwoLayerNet's, with `dx` for both
+/// layers (the first Affine passes its `dx` back to the pooling).
+pub const SIMPLE_CONV_AFFINE_PRODUCTS: [Product; 6] = [
+    Product::new("x·W2", 100, 4320, 100, false, false),
+    Product::new("h·W3", 100, 100, 10, false, false),
+    Product::new("hᵀ·dout (dW3)", 100, 100, 10, true, false),
+    Product::new("dout·W3ᵀ (dx3)", 100, 10, 100, false, true),
+    Product::new("xᵀ·dout (dW2)", 4320, 100, 100, true, false),
+    Product::new("dout·W2ᵀ (dx2)", 100, 100, 4320, false, true),
+];
+
+/// The matrix products of one SimpleConvNet step (conv 30×5×5 on 1×28×28, then
+/// [`SIMPLE_CONV_AFFINE_PRODUCTS`]; batch 100) through the kernels its layers call, one rep
+/// being all of them: the convolution's `W · colₙᵀ + b` for each image
+/// ([`crate::linalg::gemm_row_bias`], 30×25 · 25×576) and `dW = Σₙ doutₙ · colₙ`
+/// ([`crate::linalg::sum_of_products_abt_made`], over the 100 images' 6.9 MB of `dout`), then
+/// the Affine products ([`gemm`]). What the step would cost if it were nothing but its
+/// products: the columns are made once, not per image (no `im2col`), and the forward writes
+/// every image's output into one buffer. Its flops are [`simple_conv_step_flops`]'s.
+pub fn simple_conv_products(min_seconds: f64) -> Measurement {
+    use crate::linalg::{gemm_row_bias, sum_of_products_abt_made};
+    const BATCH: usize = 100;
+    let (filters, patch, positions) = (30, 25, 24 * 24);
+    let mut rng = Rng::new(0);
+    let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.normal() as f32).collect() };
+    let (w, b) = (random(filters * patch), random(filters));
+    let col_t = random(patch * positions);
+    let dout = random(BATCH * filters * positions);
+    let mut out = vec![0f32; filters * positions];
+    let (mut scratch, mut dw) = (Vec::new(), vec![0f32; filters * patch]);
+    let mut affine = operands::<f32>(&SIMPLE_CONV_AFFINE_PRODUCTS, &mut rng);
+    let w_mat = ndarray::ArrayView2::from_shape((filters, patch), &w[..]).expect("W");
+    let col_view = ndarray::ArrayView2::from_shape((patch, positions), &col_t[..]).expect("colᵀ");
+    // colₙ (25 × 576 read as colₙᵀ's rows) for the dW sums: the same matrix for every image.
+    let make = |_: usize, buf: &mut [f32]| buf.copy_from_slice(&col_t);
+    let mut rep = |first: bool| {
+        for _ in 0..BATCH {
+            let mut out = ndarray::ArrayViewMut2::from_shape((filters, positions), &mut out[..])
+                .expect("out");
+            gemm_row_bias(w_mat, col_view, &b, &mut out);
+        }
+        dw.fill(0.0);
+        if first {
+            sum_of_products_abt_made(
+                filters,
+                patch,
+                positions,
+                &dout,
+                &mut scratch,
+                make,
+                &mut dw,
+            );
+        } else {
+            // The columns are still in `scratch` from the first rep.
+            sum_of_products_abt_made(
+                filters,
+                patch,
+                positions,
+                &dout,
+                &mut scratch,
+                |_, _| {},
+                &mut dw,
+            );
+        }
+        multiply(&SIMPLE_CONV_AFFINE_PRODUCTS, &mut affine);
+    };
+    rep(true);
+    for _ in 0..4 {
+        rep(false);
+    }
+    let conv = 2.0 * 2.0 * (BATCH * positions * filters * patch) as f64;
+    let flops = conv
+        + SIMPLE_CONV_AFFINE_PRODUCTS
+            .iter()
+            .map(Product::flops)
+            .sum::<f64>();
+    timed(10, min_seconds, flops, || rep(false))
 }
 
 /// Rounds of multiply-adds per call of [`fma_block`].
@@ -632,6 +727,37 @@ mod tests {
             .collect();
         assert_eq!(shapes, [vec![784, 50], vec![50, 10]]);
         for (p, w) in TWO_LAYER_PRODUCTS[..2].iter().zip(&shapes) {
+            assert_eq!((p.m, p.k, p.n), (100, w[0], w[1]), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn simple_conv_products_are_the_steps_products() {
+        let arch = Arch::SimpleConv {
+            conv: ConvParam::default(),
+            hidden: 100,
+            weight_init_std: 0.01,
+        };
+        let mut net: Network<f32> = arch.build([1, 28, 28], 10, &mut Rng::new(0)).unwrap();
+        // Hand-counted: the convolution 2·100·576·(30·25) forward and again for dW (the first
+        // layer makes no dx); each Affine 2·100·in·out three times.
+        let conv = 2.0 * 2.0 * 100.0 * 576.0 * 750.0;
+        let affine = 3.0 * 2.0 * 100.0 * (4320.0 * 100.0 + 100.0 * 10.0);
+        assert_eq!(simple_conv_step_flops(&mut net, 100, 576), conv + affine);
+        let listed: f64 = SIMPLE_CONV_AFFINE_PRODUCTS.iter().map(Product::flops).sum();
+        assert_eq!(listed, affine);
+        let measured = simple_conv_products(0.0);
+        assert_eq!(measured.flops_per_rep, conv + affine);
+        assert!(measured.reps >= 10 && measured.gflops > 0.0);
+        // The Affine forward products multiply a batch by the net's Affine weights.
+        let shapes: Vec<Vec<usize>> = net
+            .params()
+            .iter()
+            .filter(|p| p.kind == crate::layers::ParamKind::Weight && p.value.ndim() == 2)
+            .map(|p| p.value.shape().to_vec())
+            .collect();
+        assert_eq!(shapes, [vec![4320, 100], vec![100, 10]]);
+        for (p, w) in SIMPLE_CONV_AFFINE_PRODUCTS[..2].iter().zip(&shapes) {
             assert_eq!((p.m, p.k, p.n), (100, w[0], w[1]), "{}", p.name);
         }
     }

@@ -58,6 +58,12 @@ fn conv_counts_the_books_simple_conv_net() {
 }
 
 #[test]
+fn conv_products_count_the_same_flops_as_a_conv_step() {
+    let want = 2.0 * 2.0 * 100.0 * 576.0 * 750.0 + 3.0 * 2.0 * 100.0 * (432_000.0 + 1_000.0);
+    assert_measured(&bench(&["conv-products"]), "conv-products", 1.0, want);
+}
+
+#[test]
 fn mlp_counts_two_layer_net_and_runs_on_two_threads() {
     // Affine 784×50 (first layer: forward and dW) and 50×10 (forward, dW, dx).
     let want = 2.0 * 2.0 * 100.0 * 39_200.0 + 3.0 * 2.0 * 100.0 * 500.0;

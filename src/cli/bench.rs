@@ -34,6 +34,12 @@ const WORKLOADS: &[(&str, &str, Workload)] = &[
         Workload::MlpProducts,
     ),
     (
+        "conv-products",
+        "Only the matrix products of a SimpleConvNet step (`conv`), at its shapes and through \
+         the same kernels, one after another: how fast the step could be if it were nothing else",
+        Workload::ConvProducts,
+    ),
+    (
         "gemm",
         "f32 matrix product 1024×1024×1024: GFLOP/s",
         Workload::Gemm,
