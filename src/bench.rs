@@ -547,8 +547,6 @@ pub fn simple_conv_products(min_seconds: f64) -> Measurement {
     let mut affine = operands::<f32>(&SIMPLE_CONV_AFFINE_PRODUCTS, &mut rng);
     let w_mat = ndarray::ArrayView2::from_shape((filters, patch), &w[..]).expect("W");
     let col_view = ndarray::ArrayView2::from_shape((patch, positions), &col_t[..]).expect("colᵀ");
-    // colₙ (25 × 576 read as colₙᵀ's rows) for the dW sums: the same matrix for every image.
-    let make = |_: usize, buf: &mut [f32]| buf.copy_from_slice(&col_t);
     let mut rep = |first: bool| {
         for _ in 0..BATCH {
             let mut out = ndarray::ArrayViewMut2::from_shape((filters, positions), &mut out[..])
@@ -556,28 +554,22 @@ pub fn simple_conv_products(min_seconds: f64) -> Measurement {
             gemm_row_bias(w_mat, col_view, &b, &mut out);
         }
         dw.fill(0.0);
-        if first {
-            sum_of_products_abt_made(
-                filters,
-                patch,
-                positions,
-                &dout,
-                &mut scratch,
-                make,
-                &mut dw,
-            );
-        } else {
-            // The columns are still in `scratch` from the first rep.
-            sum_of_products_abt_made(
-                filters,
-                patch,
-                positions,
-                &dout,
-                &mut scratch,
-                |_, _| {},
-                &mut dw,
-            );
-        }
+        // Every image's colₙ is the same matrix: written into `scratch` by the first rep, and
+        // still there for the others.
+        let make = |_: usize, buf: &mut [f32]| {
+            if first {
+                buf.copy_from_slice(&col_t)
+            }
+        };
+        sum_of_products_abt_made(
+            filters,
+            patch,
+            positions,
+            &dout,
+            &mut scratch,
+            make,
+            &mut dw,
+        );
         multiply(&SIMPLE_CONV_AFFINE_PRODUCTS, &mut affine);
     };
     rep(true);
