@@ -1515,7 +1515,7 @@ fn threads_when_blocked(args: &[&str]) -> usize {
 }
 
 /// `graph` does no parallel work: `--threads 4` starts no pool for it, while `train` builds
-/// one of 4 before its first line.
+/// one of 4 before its first line (its main thread and 3 more).
 #[test]
 fn commands_without_parallel_work_start_no_threads() {
     assert_eq!(
@@ -1523,7 +1523,7 @@ fn commands_without_parallel_work_start_no_threads() {
         1
     );
     assert_eq!(threads_when_blocked(&["data", "list", "--threads", "4"]), 1);
-    assert!(threads_when_blocked(&["train", "--epochs", "1", "--threads", "4"]) > 4);
+    assert!(threads_when_blocked(&["train", "--epochs", "1", "--threads", "4"]) >= 4);
 }
 
 /// An output that is one of the data files being trained on is refused before training, so
