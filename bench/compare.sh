@@ -220,20 +220,16 @@ if ("mlp", "backprop-train-1t") in med:
 # What holds each figure, measured in this run (issue 17: "if a target is out of reach, say
 # what bounds it, measured").
 print("\nbounds, measured in this run")
-if ("mlp-products", "backprop-1t") in med and peak.get("1t"):
-    gp = get("mlp-products", "backprop-1t")
-    share = get("mlp", "backprop-1t") * flops["mlp"] / (gp * 1e9)
-    print(f"  TwoLayerNet: its matrix products alone (bench mlp-products) run at {gp:.1f} GFLOP/s "
-          f"= {100 * gp / peak['1t']:.0f} % of the 1-core peak, the ceiling of the step's %; they "
-          f"take {100 * share:.0f} % of a step, the rest (batch gathering, bias, ReLU, softmax, "
-          f"SGD) {100 * (1 - share):.0f} %")
-if ("conv-products", "backprop-1t") in med and peak.get("1t") and "conv" in flops:
-    gp = get("conv-products", "backprop-1t")
-    share = get("conv", "backprop-1t") * flops["conv"] / (gp * 1e9)
-    print(f"  SimpleConvNet: its matrix products alone (bench conv-products) run at {gp:.1f} GFLOP/s "
-          f"= {100 * gp / peak['1t']:.0f} % of the 1-core peak, the ceiling of the step's %; they "
-          f"take {100 * share:.0f} % of a step, the rest (im2col, ReLU, pooling, Adam, softmax) "
-          f"{100 * (1 - share):.0f} %")
+# a net's products alone (bench W-products): the ceiling of its % of peak, and their share of a step
+for w, rest in (("mlp", "batch gathering, bias, ReLU, softmax, SGD"),
+                ("conv", "im2col, ReLU, pooling, Adam, softmax")):
+    if (f"{w}-products", "backprop-1t") in med and peak.get("1t") and w in flops:
+        gp = get(f"{w}-products", "backprop-1t")
+        share = get(w, "backprop-1t") * flops[w] / (gp * 1e9)
+        print(f"  {names[w]}: its matrix products alone (bench {w}-products) run at {gp:.1f} "
+              f"GFLOP/s = {100 * gp / peak['1t']:.0f} % of the 1-core peak, the ceiling of the "
+              f"step's %; they take {100 * share:.0f} % of a step, the rest ({rest}) "
+              f"{100 * (1 - share):.0f} %")
 if peers_of("mlp", "1t") and peak.get("1t"):
     best = max(((r, v) for r, v in peers_of("mlp", "1t").items() if "f64" not in r),
                key=lambda kv: kv[1])

@@ -112,8 +112,9 @@ fn main() -> backprop::Result<()> {
             let t0 = Instant::now();
             a = layer.forward(a, true);
             if measure {
-                fwd[k] = fwd[k].min(t0.elapsed().as_secs_f64());
-                fwd_sum[k] += t0.elapsed().as_secs_f64();
+                let t = t0.elapsed().as_secs_f64();
+                fwd[k] = fwd[k].min(t);
+                fwd_sum[k] += t;
             }
         }
         let t0 = Instant::now();
@@ -128,8 +129,9 @@ fn main() -> backprop::Result<()> {
             let t0 = Instant::now();
             d = layer.backward(d);
             if measure {
-                bwd[k] = bwd[k].min(t0.elapsed().as_secs_f64());
-                bwd_sum[k] += t0.elapsed().as_secs_f64();
+                let t = t0.elapsed().as_secs_f64();
+                bwd[k] = bwd[k].min(t);
+                bwd_sum[k] += t;
             }
         }
     }
@@ -153,14 +155,12 @@ fn main() -> backprop::Result<()> {
         );
     }
     println!("  {:<16} {:>8.3}", "softmax+loss", ms(head));
-    let mean_total =
-        (fwd_sum.iter().sum::<f64>() + bwd_sum.iter().sum::<f64>()) / steps.max(1) as f64;
     println!(
         "  {:<16} {:>8.3}  ({:.1} steps/s)   mean of the layers {:.3}",
         "total",
         ms(total),
         1.0 / total,
-        ms(mean_total)
+        mean(fwd_sum.iter().sum::<f64>() + bwd_sum.iter().sum::<f64>())
     );
     if std::env::args().nth(2).as_deref() == Some("deep") {
         let mut deep = DeepConvNet::<f32>::new([1, 28, 28], 50, 10, &mut rng)?;
